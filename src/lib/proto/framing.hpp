@@ -1,0 +1,52 @@
+#pragma once
+// Message framing on data streams: each message is a QUIC varint length
+// followed by that many bytes. MessageReader turns a byte stream back into
+// whole messages: a read yields a full message or nothing (SPEC §2).
+
+#include <cstddef>
+#include <deque>
+#include <optional>
+
+#include "util/bytes.hpp"
+#include "util/error.hpp"
+
+namespace conec::proto {
+
+inline constexpr size_t kDefaultMaxMessage = size_t{16} << 20; // 16 MiB (SPEC §7)
+
+// Appends the frame header (varint length) for a message of `length` bytes.
+void append_frame_header(Bytes &out, size_t length);
+// Appends a whole frame (header + message).
+void append_frame(Bytes &out, ByteView message);
+
+// Incremental decoder. Bounded: never buffers more than one partial message
+// of at most `max_message` bytes plus its header, plus the whole messages not
+// yet taken with next().
+class MessageReader {
+public:
+  explicit MessageReader(size_t max_message = kDefaultMaxMessage);
+
+  // Adds stream bytes. Error category `limit` if a declared length exceeds the
+  // maximum ("message of N bytes exceeds the maximum message size of M bytes");
+  // after an error the reader stays failed and accepts nothing.
+  Result<void> feed(ByteView data);
+  // The next whole message, or nullopt if none is complete.
+  std::optional<Bytes> next();
+  // Call at the stream's clean end: error (protocol) if the stream ended
+  // inside a message, naming how many of its bytes arrived.
+  Result<void> finish() const;
+
+  size_t max_message() const { return max_; }
+  size_t buffered_bytes() const; // partial + complete-but-untaken bytes
+
+private:
+  size_t max_;
+  std::deque<Bytes> ready_;
+  Bytes header_;            // partial varint
+  std::optional<size_t> expected_; // length of the message being assembled
+  Bytes partial_;
+  size_t ready_bytes_ = 0;
+  std::optional<Error> failed_;
+};
+
+} // namespace conec::proto

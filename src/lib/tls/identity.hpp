@@ -1,0 +1,60 @@
+#pragma once
+// Identity: a certificate (chain) and its private key, in PEM, plus the tools
+// to create, load, save and fingerprint them. No GnuTLS types leak from here.
+
+#include <string>
+#include <string_view>
+
+#include "util/bytes.hpp"
+#include "util/error.hpp"
+
+namespace conec::tls {
+
+// Key algorithm for generated certificates.
+enum class KeyType { ecdsa_p256, ed25519 };
+
+// A certificate chain (leaf first) and its private key, PEM-encoded.
+// `key_pem` is secret: never log it.
+struct Identity {
+  std::string cert_pem;
+  std::string key_pem;
+
+  // Reads both files. Errors (category usage) name the file and the cause:
+  // missing, unreadable, not PEM, or key not matching the certificate.
+  static Result<Identity> load(const std::string &cert_path, const std::string &key_path);
+
+  // Writes the certificate (0644) and the key (0600, created so; never
+  // world-readable even briefly). Existing files are replaced atomically.
+  Result<void> save(const std::string &cert_path, const std::string &key_path) const;
+
+  // SHA-256 fingerprint of the leaf certificate: "sha256:<64 lower-case hex>".
+  Result<std::string> fingerprint() const;
+};
+
+// What a generated certificate is for.
+struct CertificateRequest {
+  std::string name;            // CN and subjectAltName (DNS name, or IP if `name` parses as one)
+  KeyType key_type = KeyType::ecdsa_p256;
+  unsigned validity_days = 3650;
+  bool is_ca = false;          // CA:TRUE + keyCertSign, for `conec cert ca`
+};
+
+// Creates a new key and a self-signed certificate for `request`.
+Result<Identity> generate_self_signed(const CertificateRequest &request);
+
+// Creates a new key and a certificate for `request` signed by `ca`.
+Result<Identity> issue_certificate(const Identity &ca, const CertificateRequest &request);
+
+// Fingerprint of the first certificate in `cert_pem` ("sha256:<hex>").
+Result<std::string> fingerprint_of_pem(std::string_view cert_pem);
+// Fingerprint of a DER certificate.
+std::string fingerprint_of_der(ByteView der);
+
+// Parses a pin as users write it: "sha256:<64 hex>" (case-insensitive, ':'
+// between hex pairs allowed). Returns the 32 raw bytes; usage error otherwise.
+Result<Bytes> parse_pin(std::string_view text);
+
+// Names (CN and subjectAltNames) a DER certificate is valid for.
+Result<std::vector<std::string>> certificate_names(ByteView der);
+
+} // namespace conec::tls
