@@ -2,8 +2,11 @@
 // Identity: a certificate (chain) and its private key, in PEM, plus the tools
 // to create, load, save and fingerprint them. No GnuTLS types leak from here.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "util/bytes.hpp"
 #include "util/error.hpp"
@@ -33,16 +36,28 @@ struct Identity {
 
 // What a generated certificate is for.
 struct CertificateRequest {
-  std::string name;            // CN and subjectAltName (DNS name, or IP if `name` parses as one)
+  std::string name; // CN and subjectAltName (DNS name, or IP if `name` parses as one)
   KeyType key_type = KeyType::ecdsa_p256;
   unsigned validity_days = 3650;
-  bool is_ca = false;          // CA:TRUE + keyCertSign, for `conec cert ca`
+  bool is_ca = false; // CA:TRUE + keyCertSign, for `conec cert ca`
+  // Explicit validity window (seconds since the epoch) instead of
+  // [now - 1 h, now + validity_days]: lets tests make expired and
+  // not-yet-valid certificates. Both or neither.
+  std::optional<int64_t> not_before;
+  std::optional<int64_t> not_after;
 };
 
-// Creates a new key and a self-signed certificate for `request`.
+// Creates a new key and a self-signed certificate for `request`: X.509 v3,
+// random 128-bit serial, CN + subjectAltName, CA:TRUE/keyCertSign for a CA,
+// digitalSignature + serverAuth/clientAuth for a leaf. Errors: usage (empty
+// name, zero or absurd validity), internal (GnuTLS refused).
 Result<Identity> generate_self_signed(const CertificateRequest &request);
 
-// Creates a new key and a certificate for `request` signed by `ca`.
+// Creates a new key and a certificate for `request` signed by `ca` (issuer
+// and authority key id taken from `ca`'s leaf). The result's cert_pem holds
+// the new leaf only: peers trust the CA itself, so sending it would only make
+// handshakes bigger. Errors: usage if `ca` is not a CA or its key does not
+// match its certificate.
 Result<Identity> issue_certificate(const Identity &ca, const CertificateRequest &request);
 
 // Fingerprint of the first certificate in `cert_pem` ("sha256:<hex>").
@@ -54,7 +69,8 @@ std::string fingerprint_of_der(ByteView der);
 // between hex pairs allowed). Returns the 32 raw bytes; usage error otherwise.
 Result<Bytes> parse_pin(std::string_view text);
 
-// Names (CN and subjectAltNames) a DER certificate is valid for.
+// Names (CN and subjectAltNames) a DER certificate is valid for, CN first,
+// without duplicates; IP addresses in text form. Errors: usage (not DER).
 Result<std::vector<std::string>> certificate_names(ByteView der);
 
 } // namespace conec::tls
