@@ -19,7 +19,7 @@ spdlog::logger &get();
 
 } // namespace conec::log
 
-#define CONEC_LOG(level, ...) ::conec::log::get().log(::spdlog::level::level, __VA_ARGS__)
+#define CONEC_LOG(lvl, ...) ::conec::log::get().log(::spdlog::level::lvl, __VA_ARGS__)
 #define CONEC_TRACE(...) CONEC_LOG(trace, __VA_ARGS__)
 #define CONEC_DEBUG(...) CONEC_LOG(debug, __VA_ARGS__)
 #define CONEC_INFO(...) CONEC_LOG(info, __VA_ARGS__)

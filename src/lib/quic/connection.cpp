@@ -1,0 +1,241 @@
+// Connection: creation, packet input, timers and closing. Stream handling
+// and the packet-writing loop are in connection_streams.cpp.
+#include <ngtcp2/ngtcp2_crypto_gnutls.h>
+
+#include <cassert>
+
+#include "quic/connection_internal.hpp"
+#include "util/log.hpp"
+
+namespace conec::quic {
+
+void Connection::NgDeleter::operator()(ngtcp2_conn *c) const { ngtcp2_conn_del(c); }
+
+static ngtcp2_conn *get_conn(ngtcp2_crypto_conn_ref *ref) {
+  return static_cast<Connection *>(ref->user_data)->native_for_crypto();
+}
+
+Connection::Connection(const Config &config, ConnectionHandler &handler, bool server)
+    : config_(config), handler_(&handler), server_(server), conn_ref_(std::make_unique<ConnRef>()) {
+  conn_ref_->ref.get_conn = get_conn;
+  conn_ref_->ref.user_data = this;
+}
+
+Connection::~Connection() = default;
+
+static ngtcp2_cid random_cid(size_t length) {
+  ngtcp2_cid cid{};
+  cid.datalen = length;
+  random_bytes({cid.data, length});
+  return cid;
+}
+
+Result<void> Connection::init_tls(std::shared_ptr<tls::Credentials> credentials, const std::string &server_name) {
+  auto session = tls::Session::create(server_ ? tls::Role::server : tls::Role::client, std::move(credentials),
+                                      server_name, config_.alpn);
+  if (!session) return fail(session.error());
+  tls_ = std::move(*session);
+  gnutls_session_t native = tls_->native();
+  int rv = server_ ? ngtcp2_crypto_gnutls_configure_server_session(native)
+                   : ngtcp2_crypto_gnutls_configure_client_session(native);
+  if (rv != 0) return fail(ErrorCategory::internal, "quic", "cannot configure the TLS session for QUIC");
+  gnutls_session_set_ptr(native, &conn_ref_->ref);
+  ngtcp2_conn_set_tls_native_handle(conn_.get(), native);
+  return {};
+}
+
+Result<std::unique_ptr<Connection>> Connection::connect(const Config &config,
+                                                        std::shared_ptr<tls::Credentials> credentials,
+                                                        const std::string &server_name, const Path &path,
+                                                        ConnectionHandler &handler, Timestamp now) {
+  std::unique_ptr<Connection> c(new Connection(config, handler, false));
+  c->path_ = path;
+  ngtcp2_cid dcid = random_cid(kCidLength);
+  ngtcp2_cid scid = random_cid(kCidLength);
+  ngtcp2_settings settings;
+  fill_settings(config, now, settings);
+  ngtcp2_transport_params params;
+  fill_transport_params(config, params);
+  ngtcp2_callbacks callbacks = make_callbacks(false);
+  ngtcp2_path p = to_ngtcp2(path);
+  ngtcp2_conn *raw = nullptr;
+  int rv = ngtcp2_conn_client_new(&raw, &dcid, &scid, &p, NGTCP2_PROTO_VER_V1, &callbacks, &settings, &params,
+                                  nullptr, c.get());
+  if (rv != 0) return fail(ErrorCategory::internal, "quic", std::string("ngtcp2_conn_client_new: ") + ngtcp2_strerror(rv), rv);
+  c->conn_.reset(raw);
+  if (auto r = c->init_tls(std::move(credentials), server_name); !r) return fail(r.error());
+  if (config.keepalive) ngtcp2_conn_set_keep_alive_timeout(raw, config.keepalive);
+  return c;
+}
+
+Result<std::unique_ptr<Connection>> Connection::accept(const Config &config,
+                                                       std::shared_ptr<tls::Credentials> credentials,
+                                                       const Path &path, ByteView datagram,
+                                                       ConnectionHandler &handler, Timestamp now) {
+  ngtcp2_pkt_hd hd;
+  int rv = ngtcp2_accept(&hd, datagram.data(), datagram.size());
+  if (rv != 0) return fail(ErrorCategory::protocol, "quic", "datagram is not an acceptable QUIC Initial packet", rv);
+  std::unique_ptr<Connection> c(new Connection(config, handler, true));
+  c->path_ = path;
+  ngtcp2_cid scid = random_cid(kCidLength);
+  ngtcp2_settings settings;
+  fill_settings(config, now, settings);
+  ngtcp2_transport_params params;
+  fill_transport_params(config, params);
+  params.original_dcid = hd.dcid;
+  if (!config.static_secret.empty()) {
+    if (ngtcp2_crypto_generate_stateless_reset_token(params.stateless_reset_token, config.static_secret.data(),
+                                                     config.static_secret.size(), &scid) == 0)
+      params.stateless_reset_token_present = 1;
+  }
+  ngtcp2_callbacks callbacks = make_callbacks(true);
+  ngtcp2_path p = to_ngtcp2(path);
+  ngtcp2_conn *raw = nullptr;
+  rv = ngtcp2_conn_server_new(&raw, &hd.scid, &scid, &p, hd.version, &callbacks, &settings, &params, nullptr,
+                              c.get());
+  if (rv != 0) return fail(ErrorCategory::internal, "quic", std::string("ngtcp2_conn_server_new: ") + ngtcp2_strerror(rv), rv);
+  c->conn_.reset(raw);
+  c->original_dcid_.assign(hd.dcid.data, hd.dcid.data + hd.dcid.datalen);
+  if (auto r = c->init_tls(std::move(credentials), {}); !r) return fail(r.error());
+  if (config.keepalive) ngtcp2_conn_set_keep_alive_timeout(raw, config.keepalive);
+  return c;
+}
+
+void Connection::receive(const Path &path, ByteView datagram, uint8_t ecn, Timestamp now) {
+  switch (state_) {
+  case State::closed:
+  case State::draining: return;
+  case State::closing: resend_close_ = true; return;
+  default: break;
+  }
+  stats_bytes_received_ += datagram.size();
+  ngtcp2_path p = to_ngtcp2(path);
+  ngtcp2_pkt_info pi{};
+  pi.ecn = ecn;
+  int rv = ngtcp2_conn_read_pkt(conn_.get(), &p, &pi, datagram.data(), datagram.size(), now);
+  if (rv == 0) {
+    path_ = from_ngtcp2(*ngtcp2_conn_get_path(conn_.get()));
+    return;
+  }
+  if (rv == NGTCP2_ERR_DRAINING) {
+    ngtcp2_connection_close_error ccerr;
+    ngtcp2_conn_get_connection_close_error(conn_.get(), &ccerr);
+    enter_closed_state(State::draining, describe_peer_close(ccerr, got_stateless_reset_), now);
+  } else if (rv == NGTCP2_ERR_DROP_CONN || rv == NGTCP2_ERR_RETRY) {
+    enter_closed_state(State::closed, Error{ErrorCategory::transport, rv, "quic", "connection dropped"}, now);
+  } else {
+    fail_connection(rv, now);
+  }
+}
+
+Timestamp Connection::expiry() const {
+  if (state_ == State::closed) return kNever;
+  if (state_ == State::closing || state_ == State::draining) return terminal_deadline_;
+  return ngtcp2_conn_get_expiry(conn_.get());
+}
+
+void Connection::handle_timeout(Timestamp now) {
+  if (state_ == State::closed) return;
+  if (state_ == State::closing || state_ == State::draining) {
+    if (now >= terminal_deadline_) state_ = State::closed;
+    return;
+  }
+  int rv = ngtcp2_conn_handle_expiry(conn_.get(), now);
+  if (rv == 0) return;
+  if (rv == NGTCP2_ERR_IDLE_CLOSE) {
+    enter_closed_state(State::closed,
+                       Error{ErrorCategory::timeout, rv, "quic",
+                             "connection timed out: no packets from the peer for " +
+                                 std::to_string(config_.idle_timeout / kMillisecond) + " ms"},
+                       now);
+  } else if (rv == NGTCP2_ERR_HANDSHAKE_TIMEOUT) {
+    enter_closed_state(State::closed,
+                       Error{ErrorCategory::timeout, rv, "quic",
+                             "handshake timed out after " + std::to_string(config_.handshake_timeout / kMillisecond) +
+                                 " ms (is the peer reachable and listening?)"},
+                       now);
+  } else {
+    fail_connection(rv, now);
+  }
+}
+
+void Connection::close(uint64_t app_error, std::string reason, bool after_acknowledged) {
+  if (state_ != State::handshaking && state_ != State::established) return;
+  close_requested_ = true;
+  close_after_acked_ = after_acknowledged;
+  close_app_error_ = app_error;
+  close_reason_ = std::move(reason);
+}
+
+Result<void> Connection::initiate_key_update(Timestamp now) {
+  int rv = ngtcp2_conn_initiate_key_update(conn_.get(), now);
+  if (rv != 0) return fail(ErrorCategory::transport, "quic", std::string("key update: ") + ngtcp2_strerror(rv), rv);
+  return {};
+}
+
+void Connection::fail_connection(int liberr, Timestamp now) {
+  ngtcp2_connection_close_error ccerr;
+  ngtcp2_connection_close_error_default(&ccerr);
+  uint8_t alert = ngtcp2_conn_get_tls_alert(conn_.get());
+  if (liberr == NGTCP2_ERR_CRYPTO) {
+    ngtcp2_connection_close_error_set_transport_error_tls_alert(&ccerr, alert, nullptr, 0);
+  } else {
+    ngtcp2_connection_close_error_set_transport_error_liberr(&ccerr, liberr, nullptr, 0);
+  }
+  Error error = describe_local_failure(liberr, alert, *tls_);
+  CONEC_DEBUG("quic: {}", error.message);
+  close_packet_.resize(kMaxUdpPayload);
+  ngtcp2_path_storage ps;
+  ngtcp2_path_storage_zero(&ps);
+  ngtcp2_pkt_info pi{};
+  ngtcp2_ssize n = ngtcp2_conn_write_connection_close(conn_.get(), &ps.path, &pi, close_packet_.data(),
+                                                      close_packet_.size(), &ccerr, now);
+  if (n > 0) {
+    close_packet_.resize(static_cast<size_t>(n));
+    resend_close_ = true; // send it once now
+    enter_closed_state(State::closing, std::move(error), now);
+  } else {
+    close_packet_.clear();
+    enter_closed_state(State::closed, std::move(error), now);
+  }
+}
+
+void Connection::enter_closed_state(State state, Error error, Timestamp now) {
+  state_ = state;
+  if (state != State::closed) terminal_deadline_ = now + 3 * ngtcp2_conn_get_pto(conn_.get());
+  if (closed_notified_) return;
+  closed_notified_ = true;
+  close_error_ = error;
+  // Every stream still open ends now, with an error both sides can see.
+  std::vector<StreamId> ids;
+  ids.reserve(streams_.size());
+  for (auto &[id, s] : streams_) ids.push_back(id);
+  for (StreamId id : ids) after_stream_closed(id, kStreamErrorConnectionClosed);
+  ready_.clear();
+  handler_->on_connection_closed(*close_error_);
+}
+
+std::vector<Bytes> Connection::local_cids() const {
+  std::vector<ngtcp2_cid> cids(ngtcp2_conn_get_num_scid(conn_.get()));
+  cids.resize(ngtcp2_conn_get_scid(conn_.get(), cids.data()));
+  std::vector<Bytes> out;
+  for (const auto &cid : cids) out.emplace_back(cid.data, cid.data + cid.datalen);
+  if (!original_dcid_.empty()) out.push_back(original_dcid_);
+  return out;
+}
+
+Stats Connection::stats() const {
+  ngtcp2_conn_stat cs;
+  ngtcp2_conn_get_conn_stat(conn_.get(), &cs);
+  Stats s;
+  s.smoothed_rtt = cs.smoothed_rtt;
+  s.min_rtt = cs.min_rtt == UINT64_MAX ? 0 : cs.min_rtt;
+  s.cwnd = cs.cwnd;
+  s.bytes_in_flight = cs.bytes_in_flight;
+  s.bytes_sent = stats_bytes_sent_;
+  s.bytes_received = stats_bytes_received_;
+  s.max_udp_payload = ngtcp2_conn_get_path_max_tx_udp_payload_size(conn_.get());
+  return s;
+}
+
+} // namespace conec::quic

@@ -1,0 +1,223 @@
+#pragma once
+// Connection: one QUIC connection (client or server role) over ngtcp2 0.12.
+// It does no I/O: datagrams and the current time go in (receive,
+// handle_timeout), datagrams and the next expiry come out (write, expiry).
+// That keeps it deterministic for in-memory tests with a virtual clock.
+//
+// Threading: single-threaded; call it from one loop only.
+// Re-entrancy: handler callbacks run inside receive()/handle_timeout()/
+// write(). From a callback the handler may open, write, consume, shut down
+// streams and call close(); it must not destroy the Connection there.
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "quic/config.hpp"
+#include "quic/send_buffer.hpp"
+#include "tls/session.hpp"
+#include "util/bytes.hpp"
+#include "util/clock.hpp"
+#include "util/error.hpp"
+
+struct ngtcp2_conn;
+
+namespace conec::quic {
+
+// What a Connection tells its owner. Default implementations ignore events.
+class ConnectionHandler {
+public:
+  virtual ~ConnectionHandler() = default;
+  // TLS handshake finished and the peer is verified.
+  virtual void on_handshake_completed() {}
+  // The peer opened a stream (before its first data arrives).
+  virtual void on_stream_opened(StreamId) {}
+  // Stream bytes in order. The handler must call consume() for them, now or
+  // later, to give the peer more flow-control credit.
+  virtual void on_stream_data(StreamId, ByteView, bool /*fin*/) {}
+  // The peer abandoned its sending side (RESET_STREAM) with `app_error`.
+  virtual void on_stream_reset(StreamId, uint64_t /*app_error*/) {}
+  // The peer no longer reads our sending side (STOP_SENDING).
+  virtual void on_stream_stop_sending(StreamId, uint64_t /*app_error*/) {}
+  // A local stream that returned would_block can take more data.
+  virtual void on_stream_writable(StreamId) {}
+  // The stream is gone on both sides. `app_error` is set if it ended abnormally.
+  virtual void on_stream_closed(StreamId, std::optional<uint64_t> /*app_error*/) {}
+  // The peer granted credit for more local streams.
+  virtual void on_streams_available() {}
+  // Connection ids to route to / stop routing to this connection.
+  virtual void on_cid_added(ByteView) {}
+  virtual void on_cid_removed(ByteView) {}
+  // The connection is over (closing, draining or dropped), with the reason.
+  // Called once; every open stream got on_stream_closed before it.
+  virtual void on_connection_closed(const Error &) {}
+};
+
+// Application error code given to streams cut by the end of their connection.
+inline constexpr uint64_t kStreamErrorConnectionClosed = 0xc10;
+
+enum class State { handshaking, established, closing, draining, closed };
+
+enum class WriteState {
+  ok,          // accepted; more may follow
+  would_block, // accepted; wait for on_stream_writable before writing more
+};
+
+// Datagrams produced by one write(): `size` bytes in the caller's buffer,
+// split into `segment_size` chunks (the last may be shorter), all for `path`.
+struct PacketBatch {
+  size_t size = 0;
+  size_t segment_size = 0;
+  Path path;
+  uint8_t ecn = 0;
+  size_t count() const { return segment_size ? (size + segment_size - 1) / segment_size : 0; }
+};
+
+// Statistics for logs, `--stats` and benchmarks.
+struct Stats {
+  Duration smoothed_rtt = 0;
+  Duration min_rtt = 0;
+  uint64_t cwnd = 0;
+  uint64_t bytes_in_flight = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t bytes_received = 0;
+  size_t max_udp_payload = 0;
+};
+
+class Connection {
+public:
+  ~Connection();
+  Connection(const Connection &) = delete;
+  Connection &operator=(const Connection &) = delete;
+
+  // Starts a client connection on `path`. `server_name` is checked against
+  // the server's certificate when its verification names one.
+  static Result<std::unique_ptr<Connection>> connect(const Config &config,
+                                                     std::shared_ptr<tls::Credentials> credentials,
+                                                     const std::string &server_name, const Path &path,
+                                                     ConnectionHandler &handler, Timestamp now);
+
+  // Creates the server side for a client's first Initial packet (`datagram`,
+  // not yet processed: pass it to receive() next). Error if the datagram is
+  // not an acceptable Initial (caller drops it).
+  static Result<std::unique_ptr<Connection>> accept(const Config &config,
+                                                    std::shared_ptr<tls::Credentials> credentials,
+                                                    const Path &path, ByteView datagram,
+                                                    ConnectionHandler &handler, Timestamp now);
+
+  void set_handler(ConnectionHandler &handler) { handler_ = &handler; }
+
+  // Feeds one received datagram. A fatal problem moves the connection to
+  // closing/draining/closed and is reported through on_connection_closed;
+  // the call itself only fails for misuse.
+  void receive(const Path &path, ByteView datagram, uint8_t ecn, Timestamp now);
+
+  // Fills `buffer` with up to `max_packets` datagrams for one path (GSO batch).
+  // buffer.size() must be >= max_packets * kMaxUdpPayload. Empty batch when
+  // there is nothing to send now.
+  PacketBatch write(MutableByteView buffer, size_t max_packets, Timestamp now);
+
+  // When handle_timeout() must be called next (kNever if not needed).
+  Timestamp expiry() const;
+  void handle_timeout(Timestamp now);
+
+  // --- streams ---
+  // Opens a local stream. Error (limit) when the peer's stream credit is
+  // used up: retry after on_streams_available().
+  Result<StreamId> open_stream(bool bidirectional);
+  // Queues `data` (owned until acknowledged) and optionally the end of the
+  // stream. Errors: unknown stream, sending side already finished or reset.
+  Result<WriteState> write(StreamId id, Bytes data, bool fin = false);
+  // Whether a write() now would stay under the stream's send budget.
+  bool writable(StreamId id) const;
+  // Returns flow-control credit for `bytes` delivered by on_stream_data.
+  void consume(StreamId id, size_t bytes);
+  // Abandons our sending side (RESET_STREAM with app_error).
+  void reset_stream(StreamId id, uint64_t app_error);
+  // Stops reading the peer's side (STOP_SENDING with app_error).
+  void stop_reading(StreamId id, uint64_t app_error);
+  bool stream_exists(StreamId id) const { return streams_.contains(id); }
+  size_t open_stream_count() const { return streams_.size(); }
+  bool is_local_stream(StreamId id) const;
+  static bool is_bidirectional(StreamId id) { return (id & 0x2) == 0; }
+
+  // --- connection ---
+  // Closes with an application error code and reason (sent to the peer).
+  // When `after_acknowledged` is set, waits until every queued stream byte
+  // is acknowledged first (or the idle timeout). Takes effect on write().
+  void close(uint64_t app_error = 0, std::string reason = {}, bool after_acknowledged = false);
+  // Starts a TLS key update (tests; ngtcp2 also does it by itself).
+  Result<void> initiate_key_update(Timestamp now);
+
+  State state() const { return state_; }
+  bool is_closed() const { return state_ == State::closed; }
+  bool handshake_completed() const { return state_ != State::handshaking; }
+  const std::optional<Error> &close_error() const { return close_error_; }
+  bool is_server() const { return server_; }
+  const Path &path() const { return path_; }
+  Stats stats() const;
+  // Source connection ids currently routed to this connection (incl. the
+  // server's original DCID).
+  std::vector<Bytes> local_cids() const;
+  // The TLS session (peer certificate, ALPN) — valid for the connection's life.
+  const tls::Session &tls() const { return *tls_; }
+  // For the ngtcp2 crypto glue only.
+  ngtcp2_conn *native_for_crypto() const { return conn_.get(); }
+
+private:
+  struct Stream;
+  struct NgDeleter {
+    void operator()(ngtcp2_conn *c) const;
+  };
+  friend struct Callbacks;
+
+  Connection(const Config &config, ConnectionHandler &handler, bool server);
+  Result<void> init_tls(std::shared_ptr<tls::Credentials> credentials, const std::string &server_name);
+  void enter_closed_state(State state, Error error, Timestamp now);
+  void fail_connection(int liberr, Timestamp now);
+  void write_app_close(Timestamp now);
+  bool all_acknowledged() const;
+  PacketBatch emit_single(MutableByteView buffer, const Bytes &packet, const Path &path, uint8_t ecn);
+  size_t write_one(uint8_t *out, size_t len, Path &path, uint8_t &ecn, Timestamp now, bool &error);
+  void mark_ready(Stream &s);
+  Stream *find(StreamId id);
+  const Stream *find(StreamId id) const;
+  void after_stream_closed(StreamId id, std::optional<uint64_t> app_error);
+  void close_finished_remote_uni(StreamId id, std::optional<uint64_t> app_error);
+
+  Config config_;
+  ConnectionHandler *handler_;
+  bool server_;
+  std::unique_ptr<ngtcp2_conn, NgDeleter> conn_;
+  std::unique_ptr<tls::Session> tls_;
+  struct ConnRef; // ngtcp2_crypto_conn_ref, kept at a stable address
+  std::unique_ptr<ConnRef> conn_ref_;
+  Path path_;
+  Bytes original_dcid_; // server: the client's first DCID, routed until the handshake ends
+
+  std::unordered_map<StreamId, std::unique_ptr<Stream>> streams_;
+  std::deque<StreamId> ready_; // streams with unsent data, in round-robin order
+
+  State state_ = State::handshaking;
+  std::optional<Error> close_error_;
+  Timestamp terminal_deadline_ = kNever; // end of closing/draining period
+  Bytes stash_;       // a packet that did not fit the last GSO batch
+  Path stash_path_;
+  uint8_t stash_ecn_ = 0;
+  Bytes close_packet_;                   // CONNECTION_CLOSE to repeat while closing
+  bool resend_close_ = false;
+  bool close_requested_ = false;
+  bool close_after_acked_ = false;
+  uint64_t close_app_error_ = 0;
+  std::string close_reason_;
+  bool closed_notified_ = false;
+  bool got_stateless_reset_ = false;
+  uint64_t stats_bytes_sent_ = 0;
+  uint64_t stats_bytes_received_ = 0;
+  bool pacing_started_ = false; // 0.12.1 pacing-stall workaround (see connection.cpp)
+};
+
+} // namespace conec::quic
