@@ -4,9 +4,11 @@
 // callback, so every wrapper owns a heap block that outlives the C++ object
 // until libuv is done with it, and never calls back after destruction.
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "util/bytes.hpp"
 #include "util/error.hpp"
@@ -14,26 +16,35 @@
 namespace conec::loop {
 
 // An event loop: owns a uv_loop_t, or borrows one supplied by the embedding
-// program (SPEC §6).
+// program (SPEC §6). Single-threaded: every wrapper below must be used on the
+// loop's thread and destroyed before its Loop. Destroying a wrapper from
+// inside its own callback is allowed.
 class Loop {
 public:
-  Loop();                         // owns a new loop
-  explicit Loop(void *uv_loop);   // borrows `uv_loop_t *` (not closed by us)
-  ~Loop();                        // owned: runs until handles are closed, then closes
+  Loop();                       // owns a new loop (aborts if libuv cannot create one)
+  explicit Loop(void *uv_loop); // borrows `uv_loop_t *` (not closed by us)
+  // Owned: close(); if handles are still open it logs a warning and leaks
+  // the uv_loop_t rather than free memory libuv still uses.
+  ~Loop();
   Loop(const Loop &) = delete;
   Loop &operator=(const Loop &) = delete;
 
-  void run();       // until stop() or nothing is active
-  bool run_once();  // one iteration, blocking for I/O if needed; false when nothing is active
-  bool run_nowait();// one iteration without blocking; false when nothing is active
+  void run();        // until stop() or nothing is active
+  bool run_once();   // one iteration, blocking for I/O if needed; false when nothing is active
+  bool run_nowait(); // one iteration without blocking; false when nothing is active
   void stop();
 
-  // Closes the loop after letting pending close callbacks run. Error
-  // (internal) naming the count if handles are still open — tests use it to
-  // catch leaked handles.
+  // Closes the loop after letting pending close callbacks (and requests of
+  // destroyed wrappers) finish; no callback of a live wrapper runs. Error
+  // (internal) naming the count and types of handles still open, e.g. "cannot
+  // close the event loop: 1 handle still open (1 timer)"; the loop stays
+  // usable then. Tests end with REQUIRE(loop.close()) to catch leaks. A
+  // borrowed loop is only detached: its owner closes it. Call it outside
+  // run(); after success native() is null and nothing may use the loop.
   Result<void> close();
 
-  uint64_t now_ms() const; // the loop's cached time
+  uint64_t now_ms() const;               // the loop's cached time
+  void update_time();                    // refreshes the cached time (uv_update_time)
   void *native() const { return loop_; } // uv_loop_t*
 
 private:
@@ -42,16 +53,20 @@ private:
   bool closed_ = false;
 };
 
-// One-shot or repeating timer.
+// One-shot or repeating timer. Destroying it stops it: on_fire never runs
+// afterwards.
 class Timer {
 public:
   Timer(Loop &loop, std::function<void()> on_fire);
   ~Timer();
   Timer(const Timer &) = delete;
   Timer &operator=(const Timer &) = delete;
+  // (Re)starts: fires after timeout_ms, then every repeat_ms if non-zero.
   void start(uint64_t timeout_ms, uint64_t repeat_ms = 0);
   void stop();
-  bool active() const;
+  bool active() const; // started and not yet fired (one-shot) or stopped
+  // Whether an active timer keeps Loop::run() from returning (default true).
+  void keep_alive(bool on);
 
 private:
   struct Impl;
@@ -64,9 +79,12 @@ private:
 class Deferred {
 public:
   Deferred(Loop &loop, std::function<void()> fn);
-  ~Deferred();
+  ~Deferred(); // a pending run is dropped
   Deferred(const Deferred &) = delete;
   Deferred &operator=(const Deferred &) = delete;
+  // Arms the callback (no-op if already pending). Called from inside the
+  // callback, it runs again on the next iteration. While pending, the loop
+  // polls without blocking.
   void schedule();
   bool pending() const;
 
@@ -75,13 +93,18 @@ private:
   Impl *impl_;
 };
 
-// Delivers a POSIX signal on the loop.
+// Delivers a POSIX signal on the loop (libuv installs the process-wide
+// handler while at least one Signal for signum exists, and restores the
+// default disposition after the last one). An invalid signum is logged as an
+// error and the Signal never fires.
 class Signal {
 public:
   Signal(Loop &loop, int signum, std::function<void(int)> on_signal);
   ~Signal();
   Signal(const Signal &) = delete;
   Signal &operator=(const Signal &) = delete;
+  // Whether the watcher keeps Loop::run() from returning (default true).
+  void keep_alive(bool on);
 
 private:
   struct Impl;
@@ -89,56 +112,86 @@ private:
 };
 
 // Watches a raw file descriptor (e.g. a UDP socket used with GSO and
-// recvmmsg, which libuv's own UDP handle lacks). The fd is not closed.
+// recvmmsg, which libuv's own UDP handle lacks). The fd is not closed, but
+// libuv puts it in non-blocking mode. Destroying the FdPoll removes the fd
+// from the poll set at once, so the caller may close it right after.
 class FdPoll {
 public:
   static constexpr int readable = 1;
   static constexpr int writable = 2;
+  // on_ready gets the subset of the watched events that are ready; if the
+  // poll itself fails it gets every watched event, so the caller's own
+  // recv/send reports the error.
   FdPoll(Loop &loop, int fd, std::function<void(int events)> on_ready);
   ~FdPoll();
   FdPoll(const FdPoll &) = delete;
   FdPoll &operator=(const FdPoll &) = delete;
-  // Sets the events watched (readable|writable); 0 stops watching.
-  void watch(int events);
+  // Sets the events watched (readable|writable); 0 stops watching. Error
+  // (io) if the fd cannot be polled (closed, already watched by this loop,
+  // or a regular file).
+  Result<void> watch(int events);
+  int watching() const; // the events currently watched
 
 private:
   struct Impl;
   Impl *impl_;
 };
 
-// Reads a pipe, TTY or file descriptor (stdin) with explicit flow control:
-// nothing is read while paused, so a slow consumer holds the producer back.
+// Reads a pipe, TTY, socket or file descriptor (stdin) with explicit flow
+// control: nothing is read while paused, so a slow consumer holds the
+// producer back. Pipes, TTYs and stream sockets are read with libuv stream
+// handles; regular files and character devices such as /dev/null with
+// threadpool reads at the descriptor's current offset, so `< file`
+// redirections work. Once open() succeeds the reader owns fd and closes it
+// when destroyed, unless it is 0, 1 or 2 (stdio stays open).
 class StreamReader {
 public:
-  // on_data gets each chunk; on_end gets nullopt at EOF or the error.
+  // on_data gets each chunk (the view is valid during the call only); on_end
+  // runs once, with nullopt at end-of-file or the read error, and nothing
+  // runs after it.
   StreamReader(Loop &loop, int fd, std::function<void(ByteView)> on_data,
                std::function<void(std::optional<Error>)> on_end);
-  ~StreamReader();
+  ~StreamReader(); // no callback runs afterwards
   StreamReader(const StreamReader &) = delete;
   StreamReader &operator=(const StreamReader &) = delete;
-  Result<void> open(); // errors: io (fd not readable)
+  // Adopts fd and starts reading unless pause() was called first. Errors
+  // (io): fd not open, not open for reading, or not a readable kind (a
+  // directory, a datagram socket).
+  Result<void> open();
+  // Reading resumes on the loop; callbacks never run inside resume().
   void resume();
+  // No on_data or on_end runs until resume(). Safe inside on_data.
   void pause();
+  bool paused() const;
 
 private:
   struct Impl;
   Impl *impl_;
 };
 
-// Writes to a pipe, TTY or file descriptor (stdout). write() queues; the
-// completion callback reports when the bytes reached the kernel. queued()
-// lets callers stop reading from the network while it is large.
+// Writes to a pipe, TTY, socket or file descriptor (stdout). write() queues;
+// the completion callback reports when the bytes reached the kernel.
+// queued() lets callers stop reading from the network while it is large.
+// Same descriptor kinds and ownership rule as StreamReader. Writing to a
+// pipe whose reader is gone raises SIGPIPE: the program should ignore it
+// (the write then fails with EPIPE).
 class StreamWriter {
 public:
   StreamWriter(Loop &loop, int fd);
-  ~StreamWriter();
+  ~StreamWriter(); // drops unwritten data; no callback runs afterwards
   StreamWriter(const StreamWriter &) = delete;
   StreamWriter &operator=(const StreamWriter &) = delete;
+  // Adopts fd. Errors (io) as StreamReader::open(), for writing.
   Result<void> open();
-  // Takes ownership of `data`; `done` (optional) runs when written or failed.
+  // Takes ownership of `data`; `done` (optional) runs on the loop, never
+  // inside write(), with nullopt once written or the error (io); writing
+  // before open() or after shutdown() fails that way too.
   void write(Bytes data, std::function<void(std::optional<Error>)> done = {});
   size_t queued() const; // bytes accepted but not yet written
-  // Closes the write side after queued data (half-close for pipes).
+  // After the queued data: half-closes a socket (SHUT_WR); closes a pipe so
+  // its reader gets end-of-file (stdout/stderr are pointed at /dev/null
+  // instead, keeping the descriptor number taken); closes a file (fd > 2); a
+  // TTY is only flushed. `done` runs on the loop afterwards.
   void shutdown(std::function<void()> done = {});
 
 private:
