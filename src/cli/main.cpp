@@ -1,10 +1,60 @@
-// conec: the command-line tool. Placeholder until the CLI issue; prints version.
-#include <CLI/CLI.hpp>
+// conec: the command-line tool. Parses options, configures logging, runs
+// one subcommand and turns its outcome into an exit code (SPEC §5).
 #include <cstdio>
+#include <vector>
+
+#include "command.hpp"
+#include "exit_codes.hpp"
+#include "util/log.hpp"
+
+namespace conec::cli {
+
+void add_global_options(CLI::App &app, GlobalOptions &options) {
+  app.add_flag("-v,--verbose", options.verbose, "More log output on stderr (-vv debug, -vvv trace)");
+  app.add_flag("-q,--quiet", options.quiet, "Only errors on stderr");
+  app.add_option("--log-format", options.log_format, "Log line format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->default_str("text");
+}
+
+int report_error(const std::string &message, int code) {
+  std::fprintf(stderr, "conec: error: %s\n", message.c_str());
+  return code;
+}
+
+static void configure_logging(const GlobalOptions &options) {
+  spdlog::level::level_enum level = spdlog::level::warn;
+  if (options.quiet) level = spdlog::level::err;
+  else if (options.verbose == 1) level = spdlog::level::info;
+  else if (options.verbose == 2) level = spdlog::level::debug;
+  else if (options.verbose >= 3) level = spdlog::level::trace;
+  log::configure(level, options.log_format == "json" ? log::Format::json : log::Format::text);
+}
+
+} // namespace conec::cli
 
 int main(int argc, char **argv) {
-  CLI::App app{"conec - COordinated NEtwork Channels over QUIC"};
+  using namespace conec::cli;
+  CLI::App app{"conec - COordinated NEtwork Channels: named clients talking through one coordinator over QUIC"};
+  app.name("conec");
   app.set_version_flag("-V,--version", std::string("conec ") + CONEC_VERSION);
-  CLI11_PARSE(app, argc, argv);
-  return 0;
+  app.require_subcommand(1);
+  GlobalOptions global;
+  add_global_options(app, global);
+  std::vector<Command> commands{add_coordinator_command(app, global)};
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp &e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp &e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion &e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError &e) {
+    return report_error(std::string(e.what()) + " (see 'conec --help')", kExitUsage);
+  }
+  configure_logging(global);
+  for (auto &command : commands)
+    if (command.app->parsed()) return command.run();
+  return report_error("no subcommand given (see 'conec --help')", kExitUsage);
 }

@@ -72,14 +72,6 @@ struct Callbacks {
     return 0;
   }
 
-  static int stream_stop_sending(ngtcp2_conn *, int64_t id, uint64_t app_error, void *ud, void *) {
-    auto &c = self(ud);
-    // ngtcp2 answers with RESET_STREAM itself; stop offering data.
-    if (Connection::Stream *s = c.find(id)) s->write_shut = true;
-    c.handler_->on_stream_stop_sending(id, app_error);
-    return 0;
-  }
-
   static int extend_max_stream_data(ngtcp2_conn *, int64_t id, uint64_t, void *ud, void *) {
     auto &c = self(ud);
     if (Connection::Stream *s = c.find(id); s && s->blocked) {
@@ -147,7 +139,6 @@ ngtcp2_callbacks make_callbacks(bool server) {
   cb.stream_open = Callbacks::stream_open;
   cb.stream_close = Callbacks::stream_close;
   cb.stream_reset = Callbacks::stream_reset;
-  cb.stream_stop_sending = Callbacks::stream_stop_sending;
   cb.extend_max_stream_data = Callbacks::extend_max_stream_data;
   cb.extend_max_local_streams_bidi = Callbacks::extend_max_local_streams;
   cb.extend_max_local_streams_uni = Callbacks::extend_max_local_streams;

@@ -40,11 +40,11 @@ public:
   virtual void on_stream_data(StreamId, ByteView, bool /*fin*/) {}
   // The peer abandoned its sending side (RESET_STREAM) with `app_error`.
   virtual void on_stream_reset(StreamId, uint64_t /*app_error*/) {}
-  // The peer no longer reads our sending side (STOP_SENDING).
-  virtual void on_stream_stop_sending(StreamId, uint64_t /*app_error*/) {}
   // A local stream that returned would_block can take more data.
   virtual void on_stream_writable(StreamId) {}
-  // The stream is gone on both sides. `app_error` is set if it ended abnormally.
+  // The stream is gone on both sides. `app_error` is set if it ended
+  // abnormally: reset by either side, or the peer stopped reading
+  // (STOP_SENDING; ngtcp2 0.12 reports that only through this close).
   virtual void on_stream_closed(StreamId, std::optional<uint64_t> /*app_error*/) {}
   // The peer granted credit for more local streams.
   virtual void on_streams_available() {}

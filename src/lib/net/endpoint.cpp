@@ -1,0 +1,286 @@
+// Endpoint: socket I/O, routing by connection id, per-connection timers and
+// deferred, batched sending.
+#include "net/endpoint.hpp"
+
+#include <algorithm>
+
+#include "net/entry.hpp"
+#include "quic/packet.hpp"
+#include "util/log.hpp"
+
+namespace conec::net {
+
+namespace {
+constexpr size_t kMaxBatch = 64;            // datagrams per GSO send (kernel limit)
+constexpr size_t kReadBatchesPerWakeup = 8; // then yield to timers and sends
+std::string cid_key(ByteView cid) { return std::string(as_chars(cid)); }
+} // namespace
+
+void Entry::on_cid_added(ByteView cid) { ep.register_cid(cid, *this); }
+void Entry::on_cid_removed(ByteView cid) { ep.unregister_cid(cid); }
+
+Endpoint::Endpoint(loop::Loop &loop, EndpointOptions options, UdpSocket socket)
+    : loop_(loop), options_(std::move(options)), socket_(std::move(socket)),
+      send_buffer_(kMaxBatch * quic::kMaxUdpPayload) {}
+
+Result<std::unique_ptr<Endpoint>> Endpoint::create(loop::Loop &loop, EndpointOptions options) {
+  if (options.quic.static_secret.empty()) {
+    options.quic.static_secret.resize(32);
+    random_bytes(options.quic.static_secret);
+  }
+  auto socket = UdpSocket::bind(options.bind, options.socket);
+  if (!socket) return fail(socket.error());
+  std::unique_ptr<Endpoint> ep(new Endpoint(loop, std::move(options), std::move(*socket)));
+  Endpoint *self = ep.get();
+  ep->poll_ = std::make_unique<loop::FdPoll>(loop, ep->socket_.fd(), [self](int events) {
+    if (events & loop::FdPoll::writable) self->on_writable();
+    if (events & loop::FdPoll::readable) self->on_readable();
+  });
+  ep->poll_->watch(loop::FdPoll::readable);
+  ep->flusher_ = std::make_unique<loop::Deferred>(loop, [self] { self->flush_all(); });
+  CONEC_DEBUG("net: endpoint on {} (GSO {})", ep->local_address().to_string(),
+              ep->socket_.gso_supported() ? "on" : "off");
+  return ep;
+}
+
+Endpoint::~Endpoint() {
+  // Tell peers we are gone (best effort), then detach surviving Sessions.
+  Timestamp now = monotonic_now();
+  for (auto &[key, e] : entries_) {
+    if (e->conn && !e->conn->is_closed()) {
+      e->conn->close(0, "endpoint shutting down");
+      flush(*e, now);
+    }
+    if (e->session) e->session->entry_ = nullptr;
+    e->app = nullptr;
+  }
+}
+
+Entry &Endpoint::add_entry(std::unique_ptr<quic::Connection> conn, quic::ConnectionHandler *app) {
+  auto owned = std::make_unique<Entry>(*this);
+  Entry &e = *owned;
+  e.app = app;
+  e.conn = std::move(conn);
+  e.timer = std::make_unique<loop::Timer>(loop_, [this, &e] {
+    e.conn->handle_timeout(monotonic_now());
+    schedule(e);
+  });
+  entries_.emplace(&e, std::move(owned));
+  return e;
+}
+
+Result<std::unique_ptr<Session>> Endpoint::connect(const SockAddr &remote,
+                                                   std::shared_ptr<tls::Credentials> credentials,
+                                                   const std::string &server_name,
+                                                   quic::ConnectionHandler &handler) {
+  if (remote.family() != local_address().family())
+    return fail(ErrorCategory::usage, "net",
+                "cannot reach " + remote.to_string() + " from a socket bound to " + local_address().to_string());
+  auto entry = std::make_unique<Entry>(*this); // handler for the connection being created
+  auto conn = quic::Connection::connect(options_.quic, std::move(credentials), server_name,
+                                        quic::Path{local_address(), remote}, *entry, monotonic_now());
+  if (!conn) return fail(conn.error());
+  Entry &e = add_entry(std::move(*conn), &handler);
+  e.conn->set_handler(e);
+  for (const Bytes &cid : e.conn->local_cids()) register_cid(cid, e);
+  std::unique_ptr<Session> session(new Session());
+  session->entry_ = &e;
+  e.session = session.get();
+  schedule(e);
+  return session;
+}
+
+void Endpoint::close_all(const std::string &reason) {
+  for (auto &[key, e] : entries_) {
+    e->conn->close(0, reason);
+    schedule(*e);
+  }
+}
+
+void Endpoint::register_cid(ByteView cid, Entry &e) {
+  by_cid_[cid_key(cid)] = &e;
+  e.cids.emplace_back(cid.begin(), cid.end());
+}
+
+void Endpoint::unregister_cid(ByteView cid) { by_cid_.erase(cid_key(cid)); }
+
+void Endpoint::on_readable() {
+  Timestamp now = monotonic_now();
+  for (size_t i = 0; i < kReadBatchesPerWakeup; ++i) {
+    auto n = socket_.receive([&](const Datagram &d) { route(d, now); });
+    if (!n) {
+      CONEC_WARN("net: receive on {}: {}", local_address().to_string(), n.error().message);
+      break;
+    }
+    if (*n == 0) break;
+    stats_.datagrams_received += *n;
+  }
+}
+
+void Endpoint::route(const Datagram &d, Timestamp now) {
+  auto header = quic::parse_header(d.data);
+  if (!header) {
+    ++stats_.dropped_unroutable;
+    return;
+  }
+  auto it = by_cid_.find(cid_key(header->dcid));
+  if (it == by_cid_.end()) {
+    if (header->long_header && !header->needs_version_negotiation && options_.server_credentials) {
+      accept(d, now);
+    } else {
+      answer_unknown(d, *header);
+    }
+    return;
+  }
+  Entry &e = *it->second;
+  e.conn->receive(quic::Path{local_address(), d.from}, d.data, d.ecn, now);
+  schedule(e);
+}
+
+void Endpoint::accept(const Datagram &d, Timestamp now) {
+  auto entry = std::make_unique<Entry>(*this);
+  quic::Path path{local_address(), d.from};
+  auto conn = quic::Connection::accept(options_.quic, options_.server_credentials, path, d.data, *entry, now);
+  if (!conn) {
+    ++stats_.dropped_unroutable;
+    return;
+  }
+  Entry &e = add_entry(std::move(*conn), nullptr);
+  e.conn->set_handler(e);
+  for (const Bytes &cid : e.conn->local_cids()) register_cid(cid, e);
+  std::unique_ptr<Session> session(new Session());
+  session->entry_ = &e;
+  e.session = session.get();
+  if (on_accept) on_accept(std::move(session));
+  else session.reset(); // nobody takes connections: close it
+  e.conn->receive(path, d.data, d.ecn, now);
+  schedule(e);
+}
+
+void Endpoint::answer_unknown(const Datagram &d, const quic::PacketHeader &h) {
+  ++stats_.dropped_unroutable;
+  uint8_t out[quic::kMaxUdpPayload];
+  if (h.needs_version_negotiation) {
+    if (size_t n = quic::write_version_negotiation(out, h)) send_raw(d.from, ByteView(out, n));
+    return;
+  }
+  if (h.long_header) return;
+  // A short-header packet for a connection we do not have: the peer lost
+  // track of it (we restarted). A stateless reset tells it at once.
+  Timestamp now = monotonic_now();
+  reset_tokens_ = std::min(10.0, reset_tokens_ + double(now - reset_refill_) / double(100 * kMillisecond));
+  reset_refill_ = now;
+  if (reset_tokens_ < 1) return;
+  if (size_t n = quic::write_stateless_reset(out, h.dcid, options_.quic.static_secret, d.data.size())) {
+    reset_tokens_ -= 1;
+    ++stats_.stateless_resets_sent;
+    send_raw(d.from, ByteView(out, n));
+  }
+}
+
+void Endpoint::send_raw(const SockAddr &to, ByteView data) {
+  auto r = socket_.send(to, data, data.size());
+  if (r && *r) {
+    ++stats_.datagrams_sent;
+    ++stats_.send_calls;
+  }
+}
+
+void Endpoint::schedule(Entry &e) {
+  if (!e.dirty) {
+    e.dirty = true;
+    dirty_.push_back(&e);
+  }
+  flusher_->schedule();
+}
+
+void Endpoint::flush_all() {
+  if (socket_full_) return; // on_writable resumes
+  Timestamp now = monotonic_now();
+  std::vector<Entry *> work;
+  work.swap(dirty_);
+  size_t i = 0;
+  for (; i < work.size(); ++i) {
+    Entry &e = *work[i];
+    e.dirty = false;
+    if (!flush(e, now)) {
+      // Socket full: keep this and the rest for when it drains.
+      for (size_t j = i; j < work.size(); ++j) {
+        if (!work[j]->dirty) {
+          work[j]->dirty = true;
+          dirty_.push_back(work[j]);
+        }
+      }
+      break;
+    }
+    arm_timer(e, now);
+    if (e.conn->is_closed()) reap(e);
+  }
+}
+
+bool Endpoint::flush(Entry &e, Timestamp now) {
+  if (!e.pending.empty()) {
+    auto sent = socket_.send(e.pending_to, e.pending, e.pending_segment, e.pending_ecn);
+    if (sent && *sent < e.pending.size()) {
+      e.pending.erase(e.pending.begin(), e.pending.begin() + static_cast<ptrdiff_t>(*sent));
+      socket_full_ = true;
+      ++stats_.send_blocked;
+      poll_->watch(loop::FdPoll::readable | loop::FdPoll::writable);
+      return false;
+    }
+    e.pending.clear();
+  }
+  for (;;) {
+    quic::PacketBatch batch = e.conn->write(send_buffer_, kMaxBatch, now);
+    if (batch.size == 0) return true;
+    ByteView data(send_buffer_.data(), batch.size);
+    auto sent = socket_.send(batch.path.remote, data, batch.segment_size, batch.ecn);
+    if (!sent) {
+      // Unreachable destination and the like: QUIC treats it as loss.
+      CONEC_DEBUG("net: send to {}: {}", batch.path.remote.to_string(), sent.error().message);
+      continue;
+    }
+    ++stats_.send_calls;
+    stats_.datagrams_sent += (*sent + batch.segment_size - 1) / batch.segment_size;
+    if (*sent < batch.size) {
+      e.pending.assign(data.begin() + static_cast<ptrdiff_t>(*sent), data.end());
+      e.pending_segment = batch.segment_size;
+      e.pending_to = batch.path.remote;
+      e.pending_ecn = batch.ecn;
+      socket_full_ = true;
+      ++stats_.send_blocked;
+      poll_->watch(loop::FdPoll::readable | loop::FdPoll::writable);
+      return false;
+    }
+  }
+}
+
+void Endpoint::on_writable() {
+  socket_full_ = false;
+  poll_->watch(loop::FdPoll::readable);
+  flush_all();
+}
+
+void Endpoint::arm_timer(Entry &e, Timestamp now) {
+  Timestamp expiry = e.conn->expiry();
+  if (expiry == kNever) {
+    e.timer->stop();
+    return;
+  }
+  uint64_t ms = expiry <= now ? 0 : (expiry - now + kMillisecond - 1) / kMillisecond;
+  e.timer->start(ms);
+}
+
+void Endpoint::reap(Entry &e) {
+  for (const Bytes &cid : e.cids) {
+    auto it = by_cid_.find(cid_key(cid));
+    if (it != by_cid_.end() && it->second == &e) by_cid_.erase(it);
+  }
+  e.cids.clear();
+  e.timer->stop();
+  if (e.session) return; // the Session still refers to it
+  if (e.dirty) std::erase(dirty_, &e);
+  entries_.erase(&e);
+}
+
+} // namespace conec::net

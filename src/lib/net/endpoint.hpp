@@ -1,0 +1,145 @@
+#pragma once
+// Endpoint: one UDP socket serving many QUIC connections in both roles
+// (ARCHITECTURE D1), routed by connection id. It runs each connection's
+// I/O on the loop: reads datagrams in batches, writes GSO batches, keeps
+// one timer per connection, and defers sends to the end of the current
+// loop iteration so many stream writes share packets.
+//
+// Ownership: the application owns each Session (unique_ptr). Destroying a
+// Session closes its connection; the endpoint keeps the connection through
+// its closing period. The Endpoint must outlive nothing: destroying it
+// detaches remaining Sessions (they then report closed).
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "loop/loop.hpp"
+#include "net/udp_socket.hpp"
+#include "quic/config.hpp"
+#include "quic/connection.hpp"
+#include "quic/packet.hpp"
+#include "tls/session.hpp"
+
+namespace conec::net {
+
+class Endpoint;
+struct Entry;
+
+// One connection of an Endpoint, as the application sees it. Stream calls
+// forward to quic::Connection (see there for semantics) and schedule a send.
+class Session {
+public:
+  ~Session(); // closes the connection (code 0) if still open
+  Session(const Session &) = delete;
+  Session &operator=(const Session &) = delete;
+
+  // Receives the connection's events. Set it in on_accept before returning.
+  void set_handler(quic::ConnectionHandler &handler);
+
+  Result<quic::StreamId> open_stream(bool bidirectional);
+  Result<quic::WriteState> write(quic::StreamId id, Bytes data, bool fin = false);
+  bool writable(quic::StreamId id) const;
+  void consume(quic::StreamId id, size_t bytes);
+  void reset_stream(quic::StreamId id, uint64_t app_error);
+  void stop_reading(quic::StreamId id, uint64_t app_error);
+  void close(uint64_t app_error = 0, std::string reason = {}, bool after_acknowledged = false);
+
+  bool is_open() const;            // handshaking or established
+  bool handshake_completed() const;
+  std::optional<Error> close_error() const;
+  SockAddr remote_address() const;
+  quic::Stats stats() const;
+  // The peer's certificate (DER) once the handshake completed.
+  Bytes peer_certificate() const;
+
+private:
+  friend class Endpoint;
+  friend struct Entry;
+  Session() = default;
+  Entry *entry_ = nullptr; // null once the Endpoint is gone
+};
+
+struct EndpointOptions {
+  SockAddr bind;                 // address to bind (port 0: any)
+  UdpSocketOptions socket;
+  quic::Config quic;             // for every connection of this endpoint
+  // Server role: credentials for accepted connections. Null: no accepting.
+  std::shared_ptr<tls::Credentials> server_credentials;
+};
+
+// Counters for tests, logs and benchmarks.
+struct EndpointStats {
+  uint64_t datagrams_received = 0;
+  uint64_t datagrams_sent = 0;
+  uint64_t send_calls = 0;        // sendmsg calls (GSO batches count once)
+  uint64_t dropped_unroutable = 0;// not QUIC, unknown connection, or refused Initial
+  uint64_t stateless_resets_sent = 0;
+  uint64_t send_blocked = 0;      // times the socket buffer was full
+};
+
+class Endpoint {
+public:
+  ~Endpoint();
+  Endpoint(const Endpoint &) = delete;
+  Endpoint &operator=(const Endpoint &) = delete;
+
+  // Binds the socket and starts reading. Errors: io (bind), usage.
+  static Result<std::unique_ptr<Endpoint>> create(loop::Loop &loop, EndpointOptions options);
+
+  // Called for each accepted connection (server role). The callee takes
+  // ownership and must set_handler() before returning.
+  std::function<void(std::unique_ptr<Session>)> on_accept;
+
+  // Starts a client connection to `remote`. Events go to `handler`.
+  Result<std::unique_ptr<Session>> connect(const SockAddr &remote, std::shared_ptr<tls::Credentials> credentials,
+                                           const std::string &server_name, quic::ConnectionHandler &handler);
+
+  // Closes every connection (app error 0, `reason`); they finish their
+  // closing periods on the loop.
+  void close_all(const std::string &reason);
+
+  const SockAddr &local_address() const { return socket_.local_address(); }
+  size_t connection_count() const { return entries_.size(); }
+  const EndpointStats &stats() const { return stats_; }
+  loop::Loop &loop() { return loop_; }
+
+private:
+  friend class Session;
+  friend struct Entry;
+  Endpoint(loop::Loop &loop, EndpointOptions options, UdpSocket socket);
+
+  void on_readable();
+  void on_writable();
+  void route(const Datagram &d, Timestamp now);
+  void accept(const Datagram &d, Timestamp now);
+  void answer_unknown(const Datagram &d, const quic::PacketHeader &h);
+  Entry &add_entry(std::unique_ptr<quic::Connection> conn, quic::ConnectionHandler *app);
+  void schedule(Entry &e);
+  void flush_all();
+  bool flush(Entry &e, Timestamp now); // false: socket full
+  void arm_timer(Entry &e, Timestamp now);
+  void reap(Entry &e);
+  void register_cid(ByteView cid, Entry &e);
+  void unregister_cid(ByteView cid);
+  void send_raw(const SockAddr &to, ByteView data);
+
+  loop::Loop &loop_;
+  EndpointOptions options_;
+  UdpSocket socket_;
+  std::unique_ptr<loop::FdPoll> poll_;
+  std::unique_ptr<loop::Deferred> flusher_;
+  std::unordered_map<Entry *, std::unique_ptr<Entry>> entries_;
+  std::unordered_map<std::string, Entry *> by_cid_; // connection id bytes -> entry
+  std::vector<Entry *> dirty_;
+  bool socket_full_ = false;
+  Bytes send_buffer_;
+  EndpointStats stats_;
+  // Stateless resets: a small token bucket so they cannot be used to flood.
+  double reset_tokens_ = 10;
+  Timestamp reset_refill_ = 0;
+};
+
+} // namespace conec::net
