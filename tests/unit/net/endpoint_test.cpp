@@ -1,0 +1,124 @@
+// net::Endpoint on real loopback sockets: both roles on one socket, routing
+// by connection id, stateless resets for unknown connections.
+#include <catch2/catch.hpp>
+
+#include "quic/packet.hpp"
+#include "support/loopback.hpp"
+#include "support/quic_pair.hpp"
+
+using namespace conec;
+
+namespace {
+
+std::shared_ptr<tls::Credentials> credentials(const tls::Identity &id) {
+  return *tls::Credentials::create(id, tls::PeerVerification::any());
+}
+
+std::unique_ptr<net::Endpoint> endpoint(loop::Loop &loop, bool serve) {
+  net::EndpointOptions o;
+  o.bind = SockAddr::loopback(AF_INET, 0);
+  if (serve) o.server_credentials = credentials(test::server_identity());
+  return std::move(*net::Endpoint::create(loop, o));
+}
+
+} // namespace
+
+TEST_CASE("one socket serves an accepted and an initiated connection at once", "[net]") {
+  loop::Loop loop;
+  {
+    auto a = endpoint(loop, true), b = endpoint(loop, true);
+    std::vector<std::unique_ptr<net::Session>> accepted_by_a, accepted_by_b;
+    test::EventHandler a_in, b_in, a_out, b_out;
+    a->on_accept = [&](std::unique_ptr<net::Session> s) {
+      s->set_handler(a_in);
+      accepted_by_a.push_back(std::move(s));
+    };
+    b->on_accept = [&](std::unique_ptr<net::Session> s) {
+      s->set_handler(b_in);
+      accepted_by_b.push_back(std::move(s));
+    };
+    // a -> b and b -> a: two connections over the same pair of sockets.
+    auto ab = a->connect(b->local_address(), credentials(test::client_identity()), "b", a_out);
+    auto ba = b->connect(a->local_address(), credentials(test::client_identity()), "a", b_out);
+    REQUIRE((ab && ba));
+    REQUIRE(test::run_until(loop, [&] { return a_out.handshake && b_out.handshake && a_in.handshake && b_in.handshake; }, 10));
+    CHECK(a->connection_count() == 2);
+    CHECK(b->connection_count() == 2);
+
+    std::string got_b, got_a;
+    b_in.data = [&](quic::StreamId id, ByteView d, bool) {
+      got_b.append(as_chars(d));
+      accepted_by_b[0]->consume(id, d.size());
+    };
+    a_in.data = [&](quic::StreamId id, ByteView d, bool) {
+      got_a.append(as_chars(d));
+      accepted_by_a[0]->consume(id, d.size());
+    };
+    auto s1 = (*ab)->open_stream(false);
+    auto s2 = (*ba)->open_stream(false);
+    REQUIRE((s1 && s2));
+    REQUIRE((*ab)->write(*s1, to_bytes("from a"), true));
+    REQUIRE((*ba)->write(*s2, to_bytes("from b"), true));
+    REQUIRE(test::run_until(loop, [&] { return got_a == "from b" && got_b == "from a"; }, 10));
+    // Nothing was misrouted.
+    CHECK(a->stats().dropped_unroutable == 0);
+    CHECK(b->stats().dropped_unroutable == 0);
+  }
+  REQUIRE(loop.close());
+}
+
+TEST_CASE("closing a session frees its connection after the closing period", "[net]") {
+  test::LoopbackPair pair;
+  REQUIRE(pair.handshake());
+  REQUIRE(pair.server_endpoint->connection_count() == 1);
+  pair.client_session->close(3, "done");
+  REQUIRE(test::run_until(pair.loop, [&] { return pair.server_events.closed.has_value(); }, 5));
+  CHECK(pair.server_events.closed->code == 3);
+  CHECK(pair.server_events.closed->message.find("done") != std::string::npos);
+  pair.client_session.reset();
+  pair.server_session.reset();
+  REQUIRE(test::run_until(pair.loop, [&] {
+    return pair.client_endpoint->connection_count() == 0 && pair.server_endpoint->connection_count() == 0;
+  }, 10));
+  REQUIRE(pair.shutdown());
+}
+
+TEST_CASE("a short-header packet for an unknown connection gets a small stateless reset", "[net]") {
+  loop::Loop loop;
+  {
+    auto server = endpoint(loop, true);
+    auto probe = net::UdpSocket::bind(SockAddr::loopback(AF_INET, 0));
+    REQUIRE(probe);
+    Bytes packet(200);
+    random_bytes(packet);
+    packet[0] = 0x40 | (packet[0] & 0x3f); // short header, fixed bit set
+    REQUIRE(probe->send(server->local_address(), packet, packet.size()));
+    size_t reply_size = 0;
+    loop::FdPoll poll(loop, probe->fd(), [&](int) {
+      (void)probe->receive([&](const net::Datagram &d) { reply_size = d.data.size(); });
+    });
+    REQUIRE(poll.watch(loop::FdPoll::readable));
+    REQUIRE(test::run_until(loop, [&] { return reply_size > 0; }, 5));
+    CHECK(reply_size < packet.size()); // never amplifies
+    CHECK(server->stats().stateless_resets_sent == 1);
+    CHECK(server->connection_count() == 0);
+  }
+  REQUIRE(loop.close());
+}
+
+TEST_CASE("a client whose server lost the connection learns it from a stateless reset", "[quic]") {
+  quic::Config config;
+  config.static_secret = Bytes(32, 7);
+  test::QuicPair pair(config);
+  REQUIRE(pair.run_until([&] { return pair.client_events.handshake && pair.server_events.handshake; }));
+  // The server "restarts": it answers the client's next packet with a reset
+  // for the connection id the client is using, derived from the same secret.
+  Bytes cid = pair.server->local_cids().front();
+  uint8_t reset[quic::kMaxUdpPayload];
+  size_t n = quic::write_stateless_reset(reset, cid, config.static_secret, 1200);
+  REQUIRE(n > 0);
+  pair.client->receive(quic::Path{SockAddr::loopback(AF_INET, 40000), SockAddr::loopback(AF_INET, 1719)},
+                       ByteView(reset, n), 0, pair.now);
+  REQUIRE(pair.client_events.closed);
+  CHECK(pair.client_events.closed->message.find("stateless reset") != std::string::npos);
+}
