@@ -103,6 +103,17 @@ int run_coordinator(const CoordinatorOptions &o, const GlobalOptions &global) {
     sessions.emplace(echo.get(), std::move(echo));
   };
 
+  // Handlers first: a signal right after the banner must not kill us.
+  int signal_received = 0;
+  auto on_signal = [&](int signum) {
+    if (signal_received) return;
+    signal_received = signum;
+    CONEC_INFO("signal {}: closing {} connection(s)", signum, (*endpoint)->connection_count());
+    (*endpoint)->close_all("coordinator shutting down");
+    loop.stop();
+  };
+  loop::Signal sigint(loop, SIGINT, on_signal), sigterm(loop, SIGTERM, on_signal);
+
   auto fingerprint = identity->fingerprint();
   if (!global.quiet) {
     std::fprintf(stderr,
@@ -115,15 +126,6 @@ int run_coordinator(const CoordinatorOptions &o, const GlobalOptions &global) {
                  fingerprint ? fingerprint->c_str() : "?");
   }
 
-  int signal_received = 0;
-  auto on_signal = [&](int signum) {
-    if (signal_received) return;
-    signal_received = signum;
-    CONEC_INFO("signal {}: closing {} connection(s)", signum, (*endpoint)->connection_count());
-    (*endpoint)->close_all("coordinator shutting down");
-    loop.stop();
-  };
-  loop::Signal sigint(loop, SIGINT, on_signal), sigterm(loop, SIGTERM, on_signal);
   loop.run();
   // Let close packets go out and closing periods pass (bounded).
   bool waited = false;
