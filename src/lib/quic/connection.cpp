@@ -184,6 +184,10 @@ void Connection::fail_connection(int liberr, Timestamp now) {
   }
   Error error = describe_local_failure(liberr, alert, *tls_);
   CONEC_DEBUG("quic: {}", error.message);
+  send_close(ccerr, std::move(error), now);
+}
+
+void Connection::send_close(const ngtcp2_connection_close_error &ccerr, Error error, Timestamp now) {
   close_packet_.resize(kMaxUdpPayload);
   ngtcp2_path_storage ps;
   ngtcp2_path_storage_zero(&ps);
@@ -192,7 +196,7 @@ void Connection::fail_connection(int liberr, Timestamp now) {
                                                       close_packet_.size(), &ccerr, now);
   if (n > 0) {
     close_packet_.resize(static_cast<size_t>(n));
-    resend_close_ = true; // send it once now
+    resend_close_ = true; // the next write() sends it once
     enter_closed_state(State::closing, std::move(error), now);
   } else {
     close_packet_.clear();

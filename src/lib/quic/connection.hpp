@@ -24,6 +24,7 @@
 #include "util/error.hpp"
 
 struct ngtcp2_conn;
+struct ngtcp2_connection_close_error;
 
 namespace conec::quic {
 
@@ -179,6 +180,7 @@ private:
   void enter_closed_state(State state, Error error, Timestamp now);
   void fail_connection(int liberr, Timestamp now);
   void write_app_close(Timestamp now);
+  void send_close(const ngtcp2_connection_close_error &ccerr, Error error, Timestamp now);
   bool all_acknowledged() const;
   PacketBatch emit_single(MutableByteView buffer, const Bytes &packet, const Path &path, uint8_t ecn);
   size_t write_one(uint8_t *out, size_t len, Path &path, uint8_t &ecn, Timestamp now, bool &error);

@@ -193,22 +193,9 @@ void Connection::write_app_close(Timestamp now) {
   ngtcp2_connection_close_error_default(&ccerr);
   ngtcp2_connection_close_error_set_application_error(
       &ccerr, close_app_error_, reinterpret_cast<const uint8_t *>(close_reason_.data()), close_reason_.size());
-  close_packet_.resize(kMaxUdpPayload);
-  ngtcp2_path_storage ps;
-  ngtcp2_path_storage_zero(&ps);
-  ngtcp2_pkt_info pi{};
-  ngtcp2_ssize n = ngtcp2_conn_write_connection_close(conn_.get(), &ps.path, &pi, close_packet_.data(),
-                                                      close_packet_.size(), &ccerr, now);
   Error error{ErrorCategory::peer, static_cast<int64_t>(close_app_error_), "quic",
               "connection closed locally" + (close_reason_.empty() ? std::string() : ": " + close_reason_)};
-  if (n > 0) {
-    close_packet_.resize(static_cast<size_t>(n));
-    resend_close_ = true;
-    enter_closed_state(State::closing, std::move(error), now);
-  } else {
-    close_packet_.clear();
-    enter_closed_state(State::closed, std::move(error), now);
-  }
+  send_close(ccerr, std::move(error), now);
 }
 
 PacketBatch Connection::write(MutableByteView buffer, size_t max_packets, Timestamp now) {
