@@ -1,0 +1,158 @@
+#pragma once
+// Channel: one QUIC connection (net::Session) seen as the seed document's
+// channel: one control stream plus any number of data streams carrying
+// framed messages (SPEC §2). Used on both sides of client<->coordinator and
+// client<->client connections.
+//
+// The control stream is the first bidirectional stream of the QUIC client
+// side (stream id 0). The QUIC client opens it as soon as the handshake
+// completes; control messages (proto/control.hpp) travel on it, one frame
+// each. Every other stream is a data stream: messages up to
+// Options::max_message bytes, delivered whole and in order.
+//
+// Lifetime: the Channel owns its Streams. A Stream stays valid until its
+// handler's on_closed() returns; the Channel must outlive them. The Channel
+// may be destroyed from any of its handlers' callbacks (it defers nothing
+// to a later time: the underlying net::Session allows that).
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "net/endpoint.hpp"
+#include "proto/control.hpp"
+#include "proto/framing.hpp"
+
+namespace conec::channel {
+
+// Application error codes on data streams and connections.
+inline constexpr uint64_t kErrorMessageTooLarge = 0x4d53; // reader refused an oversized message
+inline constexpr uint64_t kErrorProtocol = 0x5052;         // malformed control data: connection closed
+inline constexpr uint64_t kErrorCancelled = 0x434e;        // default reset code
+
+class Channel;
+class Stream;
+
+// Events of one data stream.
+class StreamHandler {
+public:
+  virtual ~StreamHandler() = default;
+  // One whole message, in order.
+  virtual void on_message(Stream &, Bytes) {}
+  // The peer's sending side ended: cleanly (nullopt: every message arrived)
+  // or not (reset by the peer with a code, cut by the channel's end, or an
+  // oversized message we refused). No on_message follows.
+  virtual void on_end(Stream &, const std::optional<Error> &) {}
+  // send() returned would_block earlier and the stream can take more.
+  virtual void on_writable(Stream &) {}
+  // The stream is gone in both directions; `error` says why if abnormally
+  // (e.g. the peer stopped reading, reset, channel closed). Last callback:
+  // the Stream is destroyed after it returns.
+  virtual void on_closed(Stream &, const std::optional<Error> &) {}
+};
+
+class Stream {
+public:
+  quic::StreamId id() const { return id_; }
+  bool bidirectional() const;
+  bool incoming() const { return incoming_; } // opened by the peer
+  Channel &channel() const { return channel_; }
+  void set_handler(StreamHandler &handler) { handler_ = &handler; }
+
+  // Sends one message (framed). Errors: limit (larger than max_message),
+  // usage (after finish() or on a receive-only stream), peer (stream reset).
+  // would_block: the message was accepted; wait for on_writable.
+  Result<quic::WriteState> send(ByteView message);
+  // Ends our sending side cleanly after the messages sent so far.
+  Result<void> finish();
+  // Abandons the stream in both directions with `code`.
+  void reset(uint64_t code = kErrorCancelled);
+  // Stops returning flow-control credit (the peer's writer is held back
+  // once the window fills) / resumes; messages already decoded still arrive.
+  void pause_reading();
+  void resume_reading();
+
+  Stream(Channel &channel, quic::StreamId id, bool incoming, size_t max_message);
+
+private:
+  friend class Channel;
+  Channel &channel_;
+  quic::StreamId id_;
+  bool incoming_;
+  StreamHandler *handler_ = nullptr;
+  proto::MessageReader reader_;
+  bool finished_ = false;   // we ended our side
+  bool read_ended_ = false; // on_end delivered
+  bool paused_ = false;
+  size_t unconsumed_ = 0;   // bytes received while paused
+};
+
+// Events of a channel.
+class ChannelHandler {
+public:
+  virtual ~ChannelHandler() = default;
+  // Handshake done; the control stream can be used.
+  virtual void on_open(Channel &) {}
+  // The peer opened a data stream: set its handler now (else its messages
+  // are discarded).
+  virtual void on_stream(Channel &, Stream &) {}
+  // A control message arrived (malformed ones close the channel instead).
+  virtual void on_control(Channel &, proto::ControlMessage) {}
+  // The channel is over (every stream got on_closed first).
+  virtual void on_closed(Channel &, const Error &) {}
+};
+
+struct ChannelOptions {
+  size_t max_message = proto::kDefaultMaxMessage;
+};
+
+class Channel final : public quic::ConnectionHandler {
+public:
+  // Takes over `session` (its handler becomes this Channel). `peer` is the
+  // peer's id (for coordinator connections: "coordinator" on the client side).
+  Channel(std::unique_ptr<net::Session> session, std::string peer, ChannelHandler &handler,
+          ChannelOptions options = {});
+  ~Channel() override;
+  Channel(const Channel &) = delete;
+  Channel &operator=(const Channel &) = delete;
+
+  const std::string &peer() const { return peer_; }
+  void set_handler(ChannelHandler &handler) { handler_ = &handler; }
+  bool is_open() const { return session_->handshake_completed() && session_->is_open(); }
+  net::Session &session() { return *session_; }
+
+  // Opens a data stream. Errors: limit (peer's stream credit; retry later),
+  // transport (channel closed).
+  Result<Stream *> open_stream(bool bidirectional);
+  // Sends a control message. Error if the control stream is not open yet
+  // (before on_open) or the channel is closed.
+  Result<void> send_control(const proto::ControlMessage &message);
+  // Closes the channel: every stream fails on both sides with an error.
+  void close(uint64_t code = 0, const std::string &reason = {});
+
+  // quic::ConnectionHandler (events from the session)
+  void on_handshake_completed() override;
+  void on_stream_opened(quic::StreamId id) override;
+  void on_stream_data(quic::StreamId id, ByteView data, bool fin) override;
+  void on_stream_reset(quic::StreamId id, uint64_t code) override;
+  void on_stream_writable(quic::StreamId id) override;
+  void on_stream_closed(quic::StreamId id, std::optional<uint64_t> code) override;
+  void on_connection_closed(const Error &error) override;
+
+private:
+  friend class Stream;
+  void control_data(ByteView data, bool fin);
+  void protocol_failure(const std::string &why);
+
+  std::unique_ptr<net::Session> session_;
+  std::string peer_;
+  ChannelHandler *handler_;
+  ChannelOptions options_;
+  std::map<quic::StreamId, std::unique_ptr<Stream>> streams_;
+  std::optional<quic::StreamId> control_id_;
+  proto::MessageReader control_reader_{proto::kMaxControlMessage};
+  std::optional<Error> closed_error_;
+};
+
+} // namespace conec::channel

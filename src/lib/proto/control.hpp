@@ -1,0 +1,125 @@
+#pragma once
+// Control messages: what clients and the coordinator say on a channel's
+// control stream (the first bidirectional stream, opened by the client).
+// Each message travels as one frame (proto/framing.hpp) whose payload is
+// `type (varint)` followed by the type's fields in the order declared below:
+//   integers      varint
+//   strings/bytes varint length + bytes (bounded per field, see kMax*)
+//   SockAddr      1 byte family (4 or 6) + 4/16 address bytes + 2 bytes port (big endian)
+//   lists         varint count (bounded) + elements
+// Decoding is total: any input yields a message or a protocol Error naming
+// the problem; trailing bytes are an error; unknown types are an error.
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "util/bytes.hpp"
+#include "util/error.hpp"
+#include "util/sockaddr.hpp"
+
+namespace conec::proto {
+
+inline constexpr uint64_t kProtocolVersion = 1;
+inline constexpr size_t kMaxIdLength = 64;
+inline constexpr size_t kMaxReasonLength = 512;
+inline constexpr size_t kMaxCertificateLength = 16 * 1024;
+inline constexpr size_t kRelayTokenLength = 16;
+inline constexpr size_t kMaxAddresses = 8;
+// Largest control message (anything bigger closes the control stream).
+inline constexpr size_t kMaxControlMessage = 64 * 1024;
+
+// Why the coordinator refused a client or a channel (also the QUIC
+// application error code used when it closes the connection).
+enum class RefuseCode : uint64_t {
+  bad_id = 1,         // id syntax
+  id_in_use = 2,      // another connected client holds the id
+  not_authorized = 3, // certificate not valid for the id (or not from the CA)
+  limit = 4,          // a configured limit was hit
+  version = 5,        // unsupported protocol version
+  unknown_peer = 6,   // channel to an id that is not connected
+  peer_refused = 7,   // the peer declined the channel
+  timeout = 8,        // the peer did not answer the introduction in time
+  protocol = 9,       // malformed or out-of-sequence message
+};
+std::string_view to_string(RefuseCode code);
+
+// Client -> coordinator, first message on the control stream.
+struct Hello {
+  uint64_t version = kProtocolVersion;
+  std::string id;
+};
+// Coordinator -> client: registered. `observed` is the client's address as
+// the coordinator sees it (server-reflexive).
+struct Welcome {
+  std::string id;
+  SockAddr observed;
+  uint64_t max_message = 0;
+};
+// Coordinator -> client: hello refused; the connection closes after it.
+struct Refused {
+  RefuseCode code = RefuseCode::protocol;
+  std::string reason;
+};
+// Client -> coordinator: please introduce me to `peer`.
+struct ChannelRequest {
+  uint64_t request_id = 0; // chosen by the client, echoed in the answer
+  std::string peer;
+};
+// Coordinator -> client: everything needed to reach and authenticate a
+// peer. Sent to the peer first (request_id 0, role acceptor); once it
+// accepts, to the requester (its request_id, role initiator).
+struct Introduction {
+  uint64_t request_id = 0;
+  uint64_t channel_id = 0;
+  std::string peer;
+  Bytes peer_certificate; // DER, the certificate the peer authenticated with
+  uint8_t role = 0;       // 0: initiator (QUIC client), 1: acceptor (QUIC server)
+  Bytes relay_token;      // kRelayTokenLength bytes
+  SockAddr peer_observed; // for hole punching (later)
+  std::vector<SockAddr> peer_local;
+};
+// Client -> coordinator: answer to an Introduction as acceptor.
+struct IntroductionReply {
+  uint64_t channel_id = 0;
+  bool accept = false;
+  std::string reason; // when refusing
+};
+// Coordinator -> client: a request is satisfied by an existing channel
+// (simultaneous requests A->B and B->A end in one channel).
+struct ChannelJoined {
+  uint64_t request_id = 0;
+  uint64_t channel_id = 0;
+};
+// Coordinator -> client: a channel request failed.
+struct ChannelError {
+  uint64_t request_id = 0;
+  RefuseCode code = RefuseCode::protocol;
+  std::string reason;
+};
+// Coordinator -> client: a channel's relay allocation is gone (the other
+// side left); its connection will fail.
+struct ChannelClosed {
+  uint64_t channel_id = 0;
+  std::string reason;
+};
+
+using ControlMessage = std::variant<Hello, Welcome, Refused, ChannelRequest, Introduction, IntroductionReply,
+                                    ChannelJoined, ChannelError, ChannelClosed>;
+
+// Encodes `message` as a frame payload (without the frame length).
+Bytes encode(const ControlMessage &message);
+// Decodes one frame payload. Errors: protocol, with the field at fault.
+Result<ControlMessage> decode(ByteView payload);
+
+// Name of a message type for logs ("Hello", "Introduction", ...).
+std::string_view message_name(const ControlMessage &message);
+
+// Whether `id` is a valid client id (SPEC §2: 1-64 of A-Z a-z 0-9 . _ -,
+// starting with a letter or digit).
+bool valid_id(std::string_view id);
+// Canonical form for comparing ids (lower case).
+std::string canonical_id(std::string_view id);
+
+} // namespace conec::proto
