@@ -49,6 +49,7 @@ public:
 
   bool is_open() const;            // handshaking or established
   bool handshake_completed() const;
+  bool is_client() const;          // this side opened the connection (QUIC client role)
   std::optional<Error> close_error() const;
   SockAddr remote_address() const;
   quic::Stats stats() const;

@@ -67,6 +67,8 @@ bool Session::is_open() const {
   return s == quic::State::handshaking || s == quic::State::established;
 }
 
+bool Session::is_client() const { return entry_ && !entry_->conn->is_server(); }
+
 bool Session::handshake_completed() const { return entry_ && entry_->conn->handshake_completed(); }
 
 std::optional<Error> Session::close_error() const {
