@@ -3,8 +3,11 @@
 #include "net/endpoint.hpp"
 
 #include <algorithm>
+#include <cstring>
 
+#include "net/endpoint_relay.hpp"
 #include "net/entry.hpp"
+#include "net/relay.hpp"
 #include "quic/packet.hpp"
 #include "util/log.hpp"
 
@@ -16,12 +19,14 @@ constexpr size_t kReadBatchesPerWakeup = 8; // then yield to timers and sends
 std::string cid_key(ByteView cid) { return std::string(as_chars(cid)); }
 } // namespace
 
+
 void Entry::on_cid_added(ByteView cid) { ep.register_cid(cid, *this); }
 void Entry::on_cid_removed(ByteView cid) { ep.unregister_cid(cid); }
 
 Endpoint::Endpoint(loop::Loop &loop, EndpointOptions options, UdpSocket socket)
     : loop_(loop), options_(std::move(options)), socket_(std::move(socket)),
-      send_buffer_(kMaxBatch * quic::kMaxUdpPayload) {}
+      send_buffer_(kMaxBatch * quic::kMaxUdpPayload),
+      wrap_buffer_(kMaxBatch * (quic::kMaxUdpPayload + kRelayHeaderLength)) {}
 
 Result<std::unique_ptr<Endpoint>> Endpoint::create(loop::Loop &loop, EndpointOptions options) {
   if (options.quic.static_secret.empty()) {
@@ -117,7 +122,12 @@ void Endpoint::on_readable() {
   }
 }
 
-void Endpoint::route(const Datagram &d, Timestamp now) {
+void Endpoint::route(const Datagram &d, Timestamp now, Relay *via) {
+  if (!via && is_relayed(d.data)) {
+    if (on_relay_datagram) on_relay_datagram(d);
+    else route_relayed(d, now);
+    return;
+  }
   auto header = quic::parse_header(d.data);
   if (!header) {
     ++stats_.dropped_unroutable;
@@ -125,8 +135,12 @@ void Endpoint::route(const Datagram &d, Timestamp now) {
   }
   auto it = by_cid_.find(cid_key(header->dcid));
   if (it == by_cid_.end()) {
-    if (header->long_header && !header->needs_version_negotiation && options_.server_credentials) {
-      accept(d, now);
+    if (via) {
+      // Only the connection an introduction announced may arrive this way.
+      if (header->long_header && via->on_accept) accept(d, now, via);
+      else ++stats_.relayed_dropped;
+    } else if (header->long_header && !header->needs_version_negotiation && options_.server_credentials) {
+      accept(d, now, nullptr);
     } else {
       answer_unknown(d, *header);
     }
@@ -137,21 +151,27 @@ void Endpoint::route(const Datagram &d, Timestamp now) {
   schedule(e);
 }
 
-void Endpoint::accept(const Datagram &d, Timestamp now) {
+void Endpoint::accept(const Datagram &d, Timestamp now, Relay *via) {
   auto entry = std::make_unique<Entry>(*this);
   quic::Path path{local_address(), d.from};
-  auto conn = quic::Connection::accept(options_.quic, options_.server_credentials, path, d.data, *entry, now);
+  quic::Config config = options_.quic;
+  if (via) config.max_udp_payload = kRelayedMaxUdpPayload;
+  auto credentials = via ? via->accept_credentials : options_.server_credentials;
+  auto conn = quic::Connection::accept(config, credentials, path, d.data, *entry, now);
   if (!conn) {
     ++stats_.dropped_unroutable;
     return;
   }
   Entry &e = add_entry(std::move(*conn), nullptr);
   e.conn->set_handler(e);
+  if (via) e.relay_token = via->token;
   for (const Bytes &cid : e.conn->local_cids()) register_cid(cid, e);
   std::unique_ptr<Session> session(new Session());
   session->entry_ = &e;
   e.session = session.get();
-  if (on_accept) on_accept(std::move(session));
+  auto hand_over = via ? std::move(via->on_accept) : on_accept;
+  if (via) via->on_accept = nullptr; // one connection per introduction
+  if (hand_over) hand_over(std::move(session));
   else session.reset(); // nobody takes connections: close it
   e.conn->receive(path, d.data, d.ecn, now);
   schedule(e);
@@ -176,6 +196,47 @@ void Endpoint::answer_unknown(const Datagram &d, const quic::PacketHeader &h) {
     ++stats_.stateless_resets_sent;
     send_raw(d.from, ByteView(out, n));
   }
+}
+
+// Sends a batch, through the entry's relay if it has one. Returns false when
+// the socket is full (the rest is kept in e.pending).
+bool Endpoint::send_batch(Entry &e, ByteView data, size_t segment_size, const SockAddr &to, uint8_t ecn) {
+  SockAddr dest = to;
+  if (!e.relay_token.empty()) {
+    auto it = relays_.find(e.relay_token);
+    if (it == relays_.end()) return true; // relay gone: the packets are lost
+    dest = it->second->relay;
+    // Each segment gets its own header, so the batch stays one GSO send.
+    size_t out = 0;
+    for (size_t off = 0; off < data.size(); off += segment_size) {
+      size_t n = std::min(segment_size, data.size() - off);
+      wrap_buffer_[out] = kRelayMarker;
+      std::memcpy(&wrap_buffer_[out + 1], e.relay_token.data(), kRelayTokenLength);
+      std::memcpy(&wrap_buffer_[out + kRelayHeaderLength], data.data() + off, n);
+      out += kRelayHeaderLength + n;
+    }
+    data = ByteView(wrap_buffer_.data(), out);
+    segment_size += kRelayHeaderLength;
+  }
+  auto sent = socket_.send(dest, data, segment_size, ecn);
+  if (!sent) {
+    // Unreachable destination and the like: QUIC treats it as loss.
+    CONEC_DEBUG("net: send to {}: {}", dest.to_string(), sent.error().message);
+    return true;
+  }
+  ++stats_.send_calls;
+  stats_.datagrams_sent += (*sent + segment_size - 1) / segment_size;
+  if (*sent < data.size()) {
+    e.pending.assign(data.begin() + static_cast<ptrdiff_t>(*sent), data.end());
+    e.pending_segment = segment_size;
+    e.pending_to = dest;
+    e.pending_ecn = ecn;
+    socket_full_ = true;
+    ++stats_.send_blocked;
+    poll_->watch(loop::FdPoll::readable | loop::FdPoll::writable);
+    return false;
+  }
+  return true;
 }
 
 void Endpoint::send_raw(const SockAddr &to, ByteView data) {
@@ -233,25 +294,8 @@ bool Endpoint::flush(Entry &e, Timestamp now) {
   for (;;) {
     quic::PacketBatch batch = e.conn->write(send_buffer_, kMaxBatch, now);
     if (batch.size == 0) return true;
-    ByteView data(send_buffer_.data(), batch.size);
-    auto sent = socket_.send(batch.path.remote, data, batch.segment_size, batch.ecn);
-    if (!sent) {
-      // Unreachable destination and the like: QUIC treats it as loss.
-      CONEC_DEBUG("net: send to {}: {}", batch.path.remote.to_string(), sent.error().message);
-      continue;
-    }
-    ++stats_.send_calls;
-    stats_.datagrams_sent += (*sent + batch.segment_size - 1) / batch.segment_size;
-    if (*sent < batch.size) {
-      e.pending.assign(data.begin() + static_cast<ptrdiff_t>(*sent), data.end());
-      e.pending_segment = batch.segment_size;
-      e.pending_to = batch.path.remote;
-      e.pending_ecn = batch.ecn;
-      socket_full_ = true;
-      ++stats_.send_blocked;
-      poll_->watch(loop::FdPoll::readable | loop::FdPoll::writable);
+    if (!send_batch(e, ByteView(send_buffer_.data(), batch.size), batch.segment_size, batch.path.remote, batch.ecn))
       return false;
-    }
   }
 }
 

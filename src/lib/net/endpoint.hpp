@@ -79,6 +79,7 @@ struct EndpointStats {
   uint64_t dropped_unroutable = 0;// not QUIC, unknown connection, or refused Initial
   uint64_t stateless_resets_sent = 0;
   uint64_t send_blocked = 0;      // times the socket buffer was full
+  uint64_t relayed_dropped = 0;   // relayed datagrams for unknown relays or from the wrong address
 };
 
 class Endpoint {
@@ -98,6 +99,29 @@ public:
   Result<std::unique_ptr<Session>> connect(const SockAddr &remote, std::shared_ptr<tls::Credentials> credentials,
                                            const std::string &server_name, quic::ConnectionHandler &handler);
 
+  // --- relayed peer connections (client side; ARCHITECTURE D3/D4) ---
+  // Registers relay `token` (kRelayTokenLength bytes) through `relay` (the
+  // coordinator's address); returns the virtual remote address that the
+  // connections on it see. Idempotent.
+  SockAddr add_relay(ByteView token, const SockAddr &relay);
+  // Forgets the relay: its connections can no longer send or receive.
+  void remove_relay(ByteView token);
+  // Starts a QUIC client connection to the peer behind the relay.
+  Result<std::unique_ptr<Session>> connect_relayed(ByteView token, std::shared_ptr<tls::Credentials> credentials,
+                                                   const std::string &server_name, quic::ConnectionHandler &handler);
+  // Accepts the first connection arriving through the relay (only that one,
+  // and only with these credentials) and hands it to `on_accept`.
+  Result<void> accept_relayed(ByteView token, std::shared_ptr<tls::Credentials> credentials,
+                              std::function<void(std::unique_ptr<Session>)> on_accept);
+
+  // --- coordinator side ---
+  // When set, datagrams carrying the relay marker go here (the coordinator
+  // forwards them) instead of to this endpoint's relayed connections.
+  std::function<void(const Datagram &)> on_relay_datagram;
+  // Sends one datagram as it is (relay forwarding). False if the socket
+  // buffer is full: the datagram is dropped, which QUIC treats as loss.
+  bool send_datagram(const SockAddr &to, ByteView data);
+
   // Closes every connection (app error 0, `reason`); they finish their
   // closing periods on the loop.
   void close_all(const std::string &reason);
@@ -114,8 +138,11 @@ private:
 
   void on_readable();
   void on_writable();
-  void route(const Datagram &d, Timestamp now);
-  void accept(const Datagram &d, Timestamp now);
+  struct Relay;
+  void route(const Datagram &d, Timestamp now, Relay *via = nullptr);
+  void route_relayed(const Datagram &d, Timestamp now);
+  void accept(const Datagram &d, Timestamp now, Relay *via);
+  bool send_batch(Entry &e, ByteView data, size_t segment_size, const SockAddr &to, uint8_t ecn);
   void answer_unknown(const Datagram &d, const quic::PacketHeader &h);
   Entry &add_entry(std::unique_ptr<quic::Connection> conn, quic::ConnectionHandler *app);
   void schedule(Entry &e);
@@ -135,8 +162,10 @@ private:
   std::unordered_map<Entry *, std::unique_ptr<Entry>> entries_;
   std::unordered_map<std::string, Entry *> by_cid_; // connection id bytes -> entry
   std::vector<Entry *> dirty_;
+  std::unordered_map<std::string, std::unique_ptr<Relay>> relays_; // by token bytes
   bool socket_full_ = false;
   Bytes send_buffer_;
+  Bytes wrap_buffer_; // relayed batches with their headers
   EndpointStats stats_;
   // Stateless resets: a small token bucket so they cannot be used to flood.
   double reset_tokens_ = 10;

@@ -20,6 +20,7 @@ struct Entry final : quic::ConnectionHandler {
   quic::ConnectionHandler *app = nullptr; // null once the Session is gone
   Session *session = nullptr;             // the application's handle, if alive
   std::vector<Bytes> cids;                // ids routed to this entry
+  std::string relay_token;                // non-empty: packets go through this relay
   bool dirty = false;                     // listed in Endpoint::dirty_
   // Datagrams of a batch the socket could not take yet (EAGAIN).
   Bytes pending;

@@ -163,7 +163,7 @@ void fill_settings(const Config &config, Timestamp now, ngtcp2_settings &setting
   settings.max_window = config.max_connection_window;
   settings.max_stream_window = config.max_stream_window;
   settings.cc_algo = NGTCP2_CC_ALGO_CUBIC;
-  settings.max_tx_udp_payload_size = kMaxUdpPayload;
+  settings.max_tx_udp_payload_size = config.max_udp_payload;
   if (log::get().should_log(spdlog::level::trace)) settings.log_printf = log_printf;
 }
 

@@ -48,6 +48,10 @@ struct Config {
   // Pre-sample RTT estimate; ngtcp2 0.12 defaults to 333 ms.
   Duration initial_rtt = 100 * kMillisecond;
 
+  // Largest UDP payload this connection sends (<= kMaxUdpPayload); relayed
+  // connections leave room for the relay header.
+  size_t max_udp_payload = kMaxUdpPayload;
+
   // ALPN offered (client) or required (server).
   std::string alpn = std::string(tls::kAlpn);
   // Endpoint-wide secret for stateless reset tokens (32 random bytes; the

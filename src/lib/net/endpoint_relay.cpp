@@ -1,0 +1,80 @@
+// Endpoint: relayed peer connections (ARCHITECTURE D3/D4) and raw
+// datagram forwarding for the coordinator.
+#include "net/endpoint_relay.hpp"
+#include "net/entry.hpp"
+#include "net/relay.hpp"
+
+namespace conec::net {
+
+namespace {
+std::string token_key(ByteView token) { return std::string(as_chars(token)); }
+} // namespace
+
+void Endpoint::route_relayed(const Datagram &d, Timestamp now) {
+  auto it = relays_.find(token_key(relay_token_of(d.data)));
+  if (it == relays_.end() || !(d.from == it->second->relay)) {
+    ++stats_.relayed_dropped;
+    return;
+  }
+  Relay &relay = *it->second;
+  route(Datagram{relay_payload_of(d.data), relay.virtual_addr, d.ecn}, now, &relay);
+}
+
+SockAddr Endpoint::add_relay(ByteView token, const SockAddr &relay) {
+  auto &slot = relays_[token_key(token)];
+  if (!slot) {
+    slot = std::make_unique<Relay>();
+    slot->token = token_key(token);
+    slot->relay = relay;
+    slot->virtual_addr = relay_virtual_address(token);
+  }
+  return slot->virtual_addr;
+}
+
+void Endpoint::remove_relay(ByteView token) { relays_.erase(token_key(token)); }
+
+Result<std::unique_ptr<Session>> Endpoint::connect_relayed(ByteView token,
+                                                           std::shared_ptr<tls::Credentials> credentials,
+                                                           const std::string &server_name,
+                                                           quic::ConnectionHandler &handler) {
+  auto it = relays_.find(token_key(token));
+  if (it == relays_.end()) return fail(ErrorCategory::usage, "net", "no such relay allocation");
+  auto entry = std::make_unique<Entry>(*this);
+  quic::Config config = options_.quic;
+  config.max_udp_payload = kRelayedMaxUdpPayload;
+  auto conn = quic::Connection::connect(config, std::move(credentials), server_name,
+                                        quic::Path{local_address(), it->second->virtual_addr}, *entry,
+                                        monotonic_now());
+  if (!conn) return fail(conn.error());
+  Entry &e = add_entry(std::move(*conn), &handler);
+  e.conn->set_handler(e);
+  e.relay_token = it->second->token;
+  for (const Bytes &cid : e.conn->local_cids()) register_cid(cid, e);
+  std::unique_ptr<Session> session(new Session());
+  session->entry_ = &e;
+  e.session = session.get();
+  schedule(e);
+  return session;
+}
+
+Result<void> Endpoint::accept_relayed(ByteView token, std::shared_ptr<tls::Credentials> credentials,
+                                      std::function<void(std::unique_ptr<Session>)> on_accept_relayed) {
+  auto it = relays_.find(token_key(token));
+  if (it == relays_.end()) return fail(ErrorCategory::usage, "net", "no such relay allocation");
+  it->second->accept_credentials = std::move(credentials);
+  it->second->on_accept = std::move(on_accept_relayed);
+  return {};
+}
+
+bool Endpoint::send_datagram(const SockAddr &to, ByteView data) {
+  auto r = socket_.send(to, data, data.size());
+  if (!r || *r == 0) {
+    ++stats_.send_blocked;
+    return false;
+  }
+  ++stats_.datagrams_sent;
+  ++stats_.send_calls;
+  return true;
+}
+
+} // namespace conec::net

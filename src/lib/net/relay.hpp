@@ -1,0 +1,35 @@
+#pragma once
+// Relay encapsulation (ARCHITECTURE D3/D4). A client-to-client QUIC packet
+// that goes through the coordinator travels as
+//     marker (1 byte) + relay token (16 bytes) + inner QUIC packet
+// to the coordinator's own UDP port, which forwards it unchanged to the
+// other side. The marker has the QUIC fixed bit (0x40) clear, so no QUIC v1
+// packet can be mistaken for a relayed one.
+
+#include <cstddef>
+#include <cstdint>
+
+#include "quic/config.hpp"
+#include "util/bytes.hpp"
+#include "util/sockaddr.hpp"
+
+namespace conec::net {
+
+inline constexpr uint8_t kRelayMarker = 0x2a;
+inline constexpr size_t kRelayTokenLength = 16;
+inline constexpr size_t kRelayHeaderLength = 1 + kRelayTokenLength;
+// Inner packets must leave room for the header within the largest datagram.
+inline constexpr size_t kRelayedMaxUdpPayload = quic::kMaxUdpPayload - kRelayHeaderLength;
+
+inline bool is_relayed(ByteView datagram) {
+  return datagram.size() > kRelayHeaderLength && datagram[0] == kRelayMarker;
+}
+inline ByteView relay_token_of(ByteView datagram) { return datagram.subspan(1, kRelayTokenLength); }
+inline ByteView relay_payload_of(ByteView datagram) { return datagram.subspan(kRelayHeaderLength); }
+
+// The constant pseudo-address a relayed peer connection sees as its remote
+// end (D4): an IPv6 unique-local address made from the token, so it is
+// stable for the channel's life and distinct per channel.
+SockAddr relay_virtual_address(ByteView token);
+
+} // namespace conec::net
