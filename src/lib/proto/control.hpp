@@ -5,7 +5,9 @@
 // `type (varint)` followed by the type's fields in the order declared below:
 //   integers      varint
 //   strings/bytes varint length + bytes (bounded per field, see kMax*)
-//   SockAddr      1 byte family (4 or 6) + 4/16 address bytes + 2 bytes port (big endian)
+//   SockAddr      1 byte family (4 or 6) + 4/16 address bytes + 2 bytes port (big endian),
+//                 or family 0 alone for an empty SockAddr ("unknown"); IPv6 scope id and
+//                 flow info are not carried
 //   lists         varint count (bounded) + elements
 // Decoding is total: any input yields a message or a protocol Error naming
 // the problem; trailing bytes are an error; unknown types are an error.
@@ -49,6 +51,8 @@ std::string_view to_string(RefuseCode code);
 struct Hello {
   uint64_t version = kProtocolVersion;
   std::string id;
+
+  bool operator==(const Hello &) const = default;
 };
 // Coordinator -> client: registered. `observed` is the client's address as
 // the coordinator sees it (server-reflexive).
@@ -56,16 +60,22 @@ struct Welcome {
   std::string id;
   SockAddr observed;
   uint64_t max_message = 0;
+
+  bool operator==(const Welcome &) const = default;
 };
 // Coordinator -> client: hello refused; the connection closes after it.
 struct Refused {
   RefuseCode code = RefuseCode::protocol;
   std::string reason;
+
+  bool operator==(const Refused &) const = default;
 };
 // Client -> coordinator: please introduce me to `peer`.
 struct ChannelRequest {
   uint64_t request_id = 0; // chosen by the client, echoed in the answer
   std::string peer;
+
+  bool operator==(const ChannelRequest &) const = default;
 };
 // Coordinator -> client: everything needed to reach and authenticate a
 // peer. Sent to the peer first (request_id 0, role acceptor); once it
@@ -79,36 +89,49 @@ struct Introduction {
   Bytes relay_token;      // kRelayTokenLength bytes
   SockAddr peer_observed; // for hole punching (later)
   std::vector<SockAddr> peer_local;
+
+  bool operator==(const Introduction &) const = default;
 };
 // Client -> coordinator: answer to an Introduction as acceptor.
 struct IntroductionReply {
   uint64_t channel_id = 0;
   bool accept = false;
   std::string reason; // when refusing
+
+  bool operator==(const IntroductionReply &) const = default;
 };
 // Coordinator -> client: a request is satisfied by an existing channel
 // (simultaneous requests A->B and B->A end in one channel).
 struct ChannelJoined {
   uint64_t request_id = 0;
   uint64_t channel_id = 0;
+
+  bool operator==(const ChannelJoined &) const = default;
 };
 // Coordinator -> client: a channel request failed.
 struct ChannelError {
   uint64_t request_id = 0;
   RefuseCode code = RefuseCode::protocol;
   std::string reason;
+
+  bool operator==(const ChannelError &) const = default;
 };
 // Coordinator -> client: a channel's relay allocation is gone (the other
 // side left); its connection will fail.
 struct ChannelClosed {
   uint64_t channel_id = 0;
   std::string reason;
+
+  bool operator==(const ChannelClosed &) const = default;
 };
 
 using ControlMessage = std::variant<Hello, Welcome, Refused, ChannelRequest, Introduction, IntroductionReply,
                                     ChannelJoined, ChannelError, ChannelClosed>;
 
-// Encodes `message` as a frame payload (without the frame length).
+// Encodes `message` as a frame payload (without the frame length). Integers
+// must be <= kVarintMax. The kMax* bounds are not enforced here (the sender is
+// local code): a message outside them encodes, and the receiver's decode
+// rejects it.
 Bytes encode(const ControlMessage &message);
 // Decodes one frame payload. Errors: protocol, with the field at fault.
 Result<ControlMessage> decode(ByteView payload);
