@@ -1,0 +1,147 @@
+// Client: the coordinator connection — hello, registration, requests and
+// the dispatch of what the coordinator says.
+#include "client/client.hpp"
+
+#include "client/peer_link.hpp"
+#include "util/log.hpp"
+
+namespace conec::client {
+
+// Receives the coordinator channel's events for the Client.
+class Client::CoordinatorLink final : public channel::ChannelHandler {
+public:
+  explicit CoordinatorLink(Client &c) : client_(c) {}
+  void on_open(channel::Channel &ch) override {
+    if (auto r = ch.send_control(proto::Hello{proto::kProtocolVersion, client_.options_.id}); !r)
+      ch.close(channel::kErrorProtocol, r.error().message);
+  }
+  void on_stream(channel::Channel &, channel::Stream &stream) override {
+    client_.handler_.on_coordinator_stream(client_, stream);
+  }
+  void on_control(channel::Channel &, proto::ControlMessage message) override {
+    client_.on_control(std::move(message));
+  }
+  void on_closed(channel::Channel &, const Error &error) override { client_.disconnected(error); }
+  std::optional<Error> refused; // the coordinator's Refused message, if any
+
+private:
+  Client &client_;
+};
+
+namespace {
+// Sessions need a handler from their first moment; the Channel that wraps
+// them right after connect() replaces this one before any event can occur.
+quic::ConnectionHandler placeholder_handler;
+} // namespace
+
+Client::Client(loop::Loop &loop, ClientOptions options, ClientHandler &handler)
+    : loop_(loop), options_(std::move(options)), handler_(handler) {}
+
+Client::~Client() {
+  links_.clear();
+  dead_links_.clear();
+  coordinator_.reset();
+  endpoint_.reset();
+}
+
+Result<std::unique_ptr<Client>> Client::create(loop::Loop &loop, ClientOptions options, ClientHandler &handler) {
+  if (!proto::valid_id(options.id))
+    return fail(ErrorCategory::usage, "client",
+                "invalid id '" + options.id + "': use 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit");
+  if (options.quic.keepalive == 0) options.quic.keepalive = 10 * kSecond; // keeps NAT bindings alive
+  if (options.bind.empty()) options.bind = SockAddr::any(options.coordinator.family(), 0);
+  auto credentials = tls::Credentials::create(options.identity, options.verify_coordinator);
+  if (!credentials) return fail(credentials.error());
+
+  std::unique_ptr<Client> c(new Client(loop, std::move(options), handler));
+  net::EndpointOptions eo;
+  eo.bind = c->options_.bind;
+  eo.quic = c->options_.quic;
+  auto endpoint = net::Endpoint::create(loop, eo);
+  if (!endpoint) return fail(endpoint.error());
+  c->endpoint_ = std::move(*endpoint);
+  Client *self = c.get();
+  c->reaper_ = std::make_unique<loop::Deferred>(loop, [self] { self->reap(); });
+  c->link_handler_ = std::make_unique<CoordinatorLink>(*c);
+  auto session = c->endpoint_->connect(c->options_.coordinator, *credentials, c->options_.coordinator_name,
+                                       placeholder_handler);
+  if (!session) return fail(session.error());
+  channel::ChannelOptions co;
+  co.max_message = c->options_.max_message;
+  c->coordinator_ = std::make_unique<channel::Channel>(std::move(*session), "coordinator", *c->link_handler_, co);
+  return c;
+}
+
+void Client::open_channel(const std::string &peer, OpenCallback done) {
+  if (!registered_) {
+    done(fail(ErrorCategory::transport, "client", "not registered with the coordinator"));
+    return;
+  }
+  uint64_t request_id = next_request_++;
+  if (auto r = coordinator_->send_control(proto::ChannelRequest{request_id, peer}); !r) {
+    done(fail(r.error()));
+    return;
+  }
+  PendingRequest &req = requests_[request_id];
+  req.peer = peer;
+  req.done = std::move(done);
+  req.timeout = std::make_unique<loop::Timer>(loop_, [this, request_id, peer] {
+    fail_request(request_id, Error{ErrorCategory::timeout, 0, "client",
+                                   "no answer from the coordinator about a channel to '" + peer + "'"});
+  });
+  req.timeout->start(options_.request_timeout / kMillisecond);
+}
+
+void Client::fail_request(uint64_t request_id, Error error) {
+  auto it = requests_.find(request_id);
+  if (it == requests_.end()) return;
+  OpenCallback done = std::move(it->second.done);
+  requests_.erase(it);
+  done(fail(std::move(error)));
+}
+
+void Client::on_control(proto::ControlMessage message) {
+  if (auto *w = std::get_if<proto::Welcome>(&message)) {
+    if (registered_) return coordinator_->close(channel::kErrorProtocol, "second Welcome");
+    registered_ = true;
+    observed_ = w->observed;
+    CONEC_INFO("client: registered as '{}' (seen as {})", w->id, observed_.to_string());
+    handler_.on_registered(*this);
+  } else if (auto *r = std::get_if<proto::Refused>(&message)) {
+    link_handler_->refused = Error{ErrorCategory::peer, static_cast<int64_t>(r->code), "client",
+                                   "coordinator refused us: " + r->reason};
+  } else if (auto *i = std::get_if<proto::Introduction>(&message)) {
+    introduced(*i);
+  } else if (auto *j = std::get_if<proto::ChannelJoined>(&message)) {
+    joined(*j);
+  } else if (auto *e = std::get_if<proto::ChannelError>(&message)) {
+    fail_request(e->request_id, Error{ErrorCategory::peer, static_cast<int64_t>(e->code), "client", e->reason});
+  } else if (auto *c = std::get_if<proto::ChannelClosed>(&message)) {
+    channel_closed(*c);
+  } else {
+    coordinator_->close(channel::kErrorProtocol,
+                        std::string("unexpected ") + std::string(proto::message_name(message)) + " from the coordinator");
+  }
+}
+
+void Client::disconnected(const Error &error) {
+  if (disconnected_) return;
+  disconnected_ = true;
+  registered_ = false;
+  Error reason = link_handler_->refused.value_or(error);
+  CONEC_INFO("client: coordinator connection over: {}", reason.message);
+  std::vector<uint64_t> ids;
+  for (auto &[id, req] : requests_) ids.push_back(id);
+  for (uint64_t id : ids) fail_request(id, Error{ErrorCategory::transport, 0, "client", "coordinator connection lost"});
+  handler_.on_disconnected(*this, reason);
+}
+
+void Client::close() {
+  for (auto &[id, link] : links_)
+    if (link->channel) link->channel->close(0, "client closing");
+  if (coordinator_) coordinator_->close(0, "client closing");
+}
+
+void Client::reap() { dead_links_.clear(); }
+
+} // namespace conec::client

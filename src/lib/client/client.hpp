@@ -1,0 +1,134 @@
+#pragma once
+// Client: a named participant. It keeps a channel to the coordinator (hello,
+// keepalive), asks the coordinator for channels to peers, accepts channels
+// the coordinator sends it, and runs each peer channel as its own
+// end-to-end QUIC connection over the same UDP socket (ARCHITECTURE D1, D2),
+// relayed through the coordinator (D3).
+//
+// Threading: single-threaded on the caller's loop. Ownership: the caller
+// owns the Client; the Client owns its channels. A peer channel reference
+// is valid until its on_peer_closed() returns.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "channel/channel.hpp"
+#include "loop/loop.hpp"
+#include "net/endpoint.hpp"
+#include "tls/identity.hpp"
+
+namespace conec::client {
+
+struct ClientOptions {
+  SockAddr coordinator;                 // where the coordinator listens
+  std::string coordinator_name;         // SNI / name its certificate must carry (may be empty with a pin)
+  tls::PeerVerification verify_coordinator; // system trust, CA file, or pin
+  std::string id;                       // our id
+  tls::Identity identity;               // our certificate (valid for `id`)
+  SockAddr bind;                        // local address (default: any, port 0, same family as coordinator)
+  quic::Config quic;                    // defaults tuned below in create()
+  size_t max_message = proto::kDefaultMaxMessage;
+  Duration request_timeout = 15 * kSecond; // a channel request with no answer fails
+};
+
+class Client;
+
+// What a Client tells the application. Defaults: accept every channel.
+class ClientHandler {
+public:
+  virtual ~ClientHandler() = default;
+  // The coordinator accepted our hello.
+  virtual void on_registered(Client &) {}
+  // The coordinator connection is over (refused, lost, closed). `error`
+  // category: tls (untrusted), refused (code in error.code), timeout, ...
+  virtual void on_disconnected(Client &, const Error &) {}
+  // The coordinator offers a channel from `peer`: accept it?
+  virtual bool on_channel_offer(Client &, const std::string & /*peer*/) { return true; }
+  // A peer channel we accepted is open (channels we asked for are handed
+  // to the open_channel callback instead).
+  virtual void on_peer_channel(Client &, channel::Channel &) {}
+  // The peer opened a data stream on a channel; set a handler on it.
+  virtual void on_peer_stream(Client &, channel::Channel &, channel::Stream &) {}
+  // A peer channel ended (the channel is destroyed after this returns).
+  virtual void on_peer_closed(Client &, channel::Channel &, const Error &) {}
+  // The coordinator opened a data stream to us.
+  virtual void on_coordinator_stream(Client &, channel::Stream &) {}
+};
+
+// Error codes (Error::code with category peer) for failed channel requests
+// and refusals are proto::RefuseCode values.
+
+struct PeerLink;
+
+class Client {
+public:
+  ~Client();
+  Client(const Client &) = delete;
+  Client &operator=(const Client &) = delete;
+
+  // Binds the socket and starts connecting; on_registered or
+  // on_disconnected follows. Errors: io (bind), usage (credentials).
+  static Result<std::unique_ptr<Client>> create(loop::Loop &loop, ClientOptions options, ClientHandler &handler);
+
+  // Asks the coordinator for a channel to `peer`. `done` gets the open
+  // channel, or an Error (category peer, code = proto::RefuseCode) when the
+  // peer is unknown, refuses, or a limit is hit. Channels stay open until
+  // closed by either side.
+  using OpenCallback = std::function<void(Result<channel::Channel *>)>;
+  void open_channel(const std::string &peer, OpenCallback done);
+
+  bool registered() const { return registered_; }
+  const std::string &id() const { return options_.id; }
+  // Our address as the coordinator sees it (after registration).
+  const SockAddr &observed_address() const { return observed_; }
+  channel::Channel *coordinator_channel() { return coordinator_.get(); }
+  const SockAddr &local_address() const { return endpoint_->local_address(); }
+  size_t peer_channel_count() const { return links_.size(); }
+  // Closes every channel and the coordinator connection.
+  void close();
+
+private:
+  friend struct PeerLink;
+  class CoordinatorLink;
+  Client(loop::Loop &loop, ClientOptions options, ClientHandler &handler);
+
+  // coordinator conversation (client.cpp)
+  void on_control(proto::ControlMessage message);
+  void disconnected(const Error &error);
+  void fail_request(uint64_t request_id, Error error);
+  // peer channels (peers.cpp)
+  void introduced(const proto::Introduction &intro);
+  void joined(const proto::ChannelJoined &joined);
+  void channel_closed(const proto::ChannelClosed &closed);
+  void link_open(PeerLink &link);
+  void link_closed(PeerLink &link, const Error &error);
+  std::shared_ptr<tls::Credentials> peer_credentials(const Bytes &peer_certificate, std::optional<Error> &error);
+  void reap();
+
+  struct PendingRequest {
+    std::string peer;
+    OpenCallback done;
+    std::unique_ptr<loop::Timer> timeout;
+    uint64_t channel_id = 0; // set by ChannelJoined
+  };
+
+  loop::Loop &loop_;
+  ClientOptions options_;
+  ClientHandler &handler_;
+  std::unique_ptr<net::Endpoint> endpoint_;
+  std::unique_ptr<CoordinatorLink> link_handler_;
+  std::unique_ptr<channel::Channel> coordinator_;
+  bool registered_ = false;
+  bool disconnected_ = false;
+  SockAddr observed_;
+  uint64_t next_request_ = 1;
+  std::map<uint64_t, PendingRequest> requests_;
+  std::map<uint64_t, std::unique_ptr<PeerLink>> links_; // by channel id
+  std::vector<std::unique_ptr<PeerLink>> dead_links_;
+  std::unique_ptr<loop::Deferred> reaper_;
+};
+
+} // namespace conec::client

@@ -1,0 +1,137 @@
+// Client: channels to peers. The coordinator's Introduction carries the
+// peer's certificate and a relay token; the initiator connects through the
+// relay, the acceptor accepts exactly that one connection, and each side
+// pins the other's certificate, so the channel is end to end.
+#include "client/client.hpp"
+#include "client/peer_link.hpp"
+#include "net/relay.hpp"
+#include "util/log.hpp"
+
+namespace conec::client {
+
+namespace {
+quic::ConnectionHandler placeholder_handler; // replaced by the Channel at once
+} // namespace
+
+std::shared_ptr<tls::Credentials> Client::peer_credentials(const Bytes &peer_certificate, std::optional<Error> &error) {
+  tls::PeerVerification v;
+  v.mode = tls::PeerVerification::Mode::pin;
+  auto pin = tls::parse_pin(tls::fingerprint_of_der(peer_certificate));
+  if (!pin) {
+    error = pin.error();
+    return nullptr;
+  }
+  v.pin = *pin;
+  v.require_peer_certificate = true;
+  auto creds = tls::Credentials::create(options_.identity, v);
+  if (!creds) {
+    error = creds.error();
+    return nullptr;
+  }
+  return *creds;
+}
+
+void Client::introduced(const proto::Introduction &intro) {
+  if (links_.contains(intro.channel_id) && intro.role == 1)
+    return coordinator_->close(channel::kErrorProtocol, "second introduction for one channel");
+  std::optional<Error> error;
+  auto creds = peer_credentials(intro.peer_certificate, error);
+  if (!creds) {
+    if (intro.role == 1) (void)coordinator_->send_control(proto::IntroductionReply{intro.channel_id, false, error->message});
+    else fail_request(intro.request_id, *error);
+    return;
+  }
+  channel::ChannelOptions co;
+  co.max_message = options_.max_message;
+
+  if (intro.role == 1) { // acceptor: the coordinator offers a channel from intro.peer
+    bool wanted = false;
+    for (auto &[id, req] : requests_) wanted |= proto::canonical_id(req.peer) == proto::canonical_id(intro.peer);
+    if (!wanted && !handler_.on_channel_offer(*this, intro.peer)) {
+      (void)coordinator_->send_control(proto::IntroductionReply{intro.channel_id, false, "declined"});
+      return;
+    }
+    auto link = std::make_unique<PeerLink>(*this, intro.channel_id, intro.peer, intro.relay_token, false);
+    PeerLink *l = link.get();
+    endpoint_->add_relay(intro.relay_token, options_.coordinator);
+    auto r = endpoint_->accept_relayed(intro.relay_token, creds, [l, co](std::unique_ptr<net::Session> s) {
+      l->channel = std::make_unique<channel::Channel>(std::move(s), l->peer, *l, co);
+    });
+    links_.emplace(intro.channel_id, std::move(link));
+    (void)coordinator_->send_control(proto::IntroductionReply{intro.channel_id, bool(r), r ? "" : r.error().message});
+    return;
+  }
+
+  // initiator: our request was accepted
+  if (!requests_.contains(intro.request_id)) return; // given up on (timed out)
+  auto link = std::make_unique<PeerLink>(*this, intro.channel_id, intro.peer, intro.relay_token, true);
+  link->request_id = intro.request_id;
+  endpoint_->add_relay(intro.relay_token, options_.coordinator);
+  auto session = endpoint_->connect_relayed(intro.relay_token, creds, "", placeholder_handler);
+  if (!session) {
+    endpoint_->remove_relay(intro.relay_token);
+    return fail_request(intro.request_id, session.error());
+  }
+  link->channel = std::make_unique<channel::Channel>(std::move(*session), intro.peer, *link, co);
+  links_.emplace(intro.channel_id, std::move(link));
+}
+
+void Client::joined(const proto::ChannelJoined &joined) {
+  auto req = requests_.find(joined.request_id);
+  if (req == requests_.end()) return;
+  req->second.channel_id = joined.channel_id;
+  auto link = links_.find(joined.channel_id);
+  if (link != links_.end() && link->second->open) link_open(*link->second);
+}
+
+void Client::link_open(PeerLink &link) {
+  link.open = true;
+  CONEC_INFO("client: channel {} to '{}' open ({})", link.channel_id, link.peer,
+             link.initiator ? "initiator" : "acceptor");
+  // Hand the channel to every request it answers; otherwise it is an
+  // unsolicited channel for on_peer_channel.
+  std::vector<uint64_t> answered;
+  for (auto &[id, req] : requests_)
+    if ((link.initiator && id == link.request_id) || req.channel_id == link.channel_id) answered.push_back(id);
+  for (uint64_t id : answered) {
+    auto it = requests_.find(id);
+    OpenCallback done = std::move(it->second.done);
+    requests_.erase(it);
+    done(link.channel.get());
+  }
+  if (answered.empty() && !link.initiator) handler_.on_peer_channel(*this, *link.channel);
+}
+
+void Client::channel_closed(const proto::ChannelClosed &closed) {
+  auto it = links_.find(closed.channel_id);
+  if (it == links_.end()) return;
+  PeerLink &link = *it->second;
+  if (link.channel) {
+    link.channel->close(0, "channel closed by the coordinator: " + closed.reason);
+  } else {
+    // Never connected: nothing else will report it.
+    endpoint_->remove_relay(link.token);
+    dead_links_.push_back(std::move(it->second));
+    links_.erase(it);
+    reaper_->schedule();
+  }
+}
+
+void Client::link_closed(PeerLink &link, const Error &error) {
+  if (link.closed) return;
+  link.closed = true;
+  endpoint_->remove_relay(link.token);
+  std::vector<uint64_t> waiting;
+  for (auto &[id, req] : requests_)
+    if ((link.initiator && id == link.request_id) || req.channel_id == link.channel_id) waiting.push_back(id);
+  for (uint64_t id : waiting) fail_request(id, error);
+  if (link.open) handler_.on_peer_closed(*this, *link.channel, error);
+  auto it = links_.find(link.channel_id);
+  if (it != links_.end() && it->second.get() == &link) {
+    dead_links_.push_back(std::move(it->second));
+    links_.erase(it);
+    reaper_->schedule(); // destroyed after this callback returns
+  }
+}
+
+} // namespace conec::client

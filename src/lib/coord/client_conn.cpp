@@ -1,0 +1,105 @@
+// ClientConn: one client's control conversation with the coordinator —
+// hello, authorization, and dispatch of later requests.
+#include "coord/client_conn.hpp"
+
+#include <algorithm>
+
+#include "tls/identity.hpp"
+#include "util/log.hpp"
+
+namespace conec::coord {
+
+ClientConn::ClientConn(Coordinator &coordinator, std::unique_ptr<net::Session> session)
+    : coord_(coordinator) {
+  channel::ChannelOptions options;
+  options.max_message = coordinator.options_.limits.max_message;
+  channel_ = std::make_unique<channel::Channel>(std::move(session), "", *this, options);
+}
+
+void ClientConn::on_open(channel::Channel &) { certificate_ = channel_->session().peer_certificate(); }
+
+void ClientConn::on_stream(channel::Channel &, channel::Stream &stream) {
+  if (!registered_) {
+    stream.reset();
+    return;
+  }
+  coord_.handler_->on_stream(id_, stream);
+}
+
+void ClientConn::send(const proto::ControlMessage &message) {
+  if (auto r = channel_->send_control(message); !r)
+    CONEC_DEBUG("coordinator: cannot send {} to '{}': {}", proto::message_name(message), id_, r.error().message);
+}
+
+void ClientConn::refuse(proto::RefuseCode code, const std::string &reason) {
+  ++coord_.stats_.clients_refused;
+  CONEC_INFO("coordinator: refused {}: {}", address().to_string(), reason);
+  send(proto::Refused{code, reason});
+  // Close after the Refused message is acknowledged, so it is not lost; the
+  // close code carries the same reason for clients that miss it.
+  channel_->session().close(static_cast<uint64_t>(code), reason, true);
+}
+
+void ClientConn::protocol_violation(const std::string &why) {
+  ++coord_.stats_.protocol_errors;
+  CONEC_WARN("coordinator: closing {} ({}): protocol violation: {}", address().to_string(),
+             id_.empty() ? "no id yet" : id_, why);
+  channel_->close(static_cast<uint64_t>(proto::RefuseCode::protocol), "protocol violation: " + why);
+}
+
+void ClientConn::on_control(channel::Channel &, proto::ControlMessage message) {
+  if (auto *h = std::get_if<proto::Hello>(&message)) {
+    if (registered_) return protocol_violation("second Hello");
+    return hello(*h);
+  }
+  if (!registered_) return protocol_violation(std::string(proto::message_name(message)) + " before Hello");
+  if (auto *r = std::get_if<proto::ChannelRequest>(&message)) return coord_.request_channel(*this, *r);
+  if (auto *r = std::get_if<proto::IntroductionReply>(&message)) return coord_.introduction_reply(*this, *r);
+  protocol_violation(std::string(proto::message_name(message)) + " is not a client message");
+}
+
+Result<void> ClientConn::authorize(const std::string &id) const {
+  auto names = tls::certificate_names(certificate_);
+  if (!names) return fail(ErrorCategory::tls, "coord", "unreadable client certificate: " + names.error().message);
+  std::string key = proto::canonical_id(id);
+  bool match = std::any_of(names->begin(), names->end(), [&](const std::string &n) { return proto::canonical_id(n) == key; });
+  if (!match) {
+    std::string list;
+    for (const auto &n : *names) list += (list.empty() ? "" : ", ") + n;
+    return fail(ErrorCategory::tls, "coord",
+                "certificate is not valid for id '" + id + "' (it names: " + (list.empty() ? "nothing" : list) + ")");
+  }
+  return {};
+}
+
+void ClientConn::hello(const proto::Hello &hello) {
+  if (certificate_.empty()) certificate_ = channel_->session().peer_certificate();
+  if (hello.version != proto::kProtocolVersion)
+    return refuse(proto::RefuseCode::version, "client speaks conec protocol " + std::to_string(hello.version) +
+                                                  ", this coordinator speaks " +
+                                                  std::to_string(proto::kProtocolVersion));
+  if (!proto::valid_id(hello.id))
+    return refuse(proto::RefuseCode::bad_id,
+                  "invalid id '" + hello.id.substr(0, 80) +
+                      "': use 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit");
+  if (auto auth = authorize(hello.id); !auth) return refuse(proto::RefuseCode::not_authorized, auth.error().message);
+  std::string key = proto::canonical_id(hello.id);
+  if (coord_.directory_.contains(key))
+    return refuse(proto::RefuseCode::id_in_use, "id '" + hello.id + "' is in use by a connected client");
+  if (coord_.directory_.size() >= coord_.options_.limits.max_clients)
+    return refuse(proto::RefuseCode::limit, "the coordinator serves its maximum of " +
+                                                std::to_string(coord_.options_.limits.max_clients) + " clients");
+  id_ = hello.id;
+  key_ = key;
+  registered_ = true;
+  coord_.registered(*this);
+  send(proto::Welcome{id_, address(), coord_.options_.limits.max_message});
+}
+
+void ClientConn::on_closed(channel::Channel &, const Error &error) {
+  if (gone_) return;
+  gone_ = true;
+  coord_.departed(*this, error);
+}
+
+} // namespace conec::coord

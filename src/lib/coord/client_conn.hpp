@@ -1,0 +1,70 @@
+#pragma once
+// ClientConn and Allocation: the coordinator's per-client and per-channel
+// state (internal to coord/).
+
+#include <array>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "coord/coordinator.hpp"
+
+namespace conec::coord {
+
+// One client connection: awaiting its Hello, then registered under an id.
+class ClientConn final : public channel::ChannelHandler {
+public:
+  ClientConn(Coordinator &coordinator, std::unique_ptr<net::Session> session);
+
+  void on_open(channel::Channel &) override;
+  void on_stream(channel::Channel &, channel::Stream &stream) override;
+  void on_control(channel::Channel &, proto::ControlMessage message) override;
+  void on_closed(channel::Channel &, const Error &error) override;
+
+  // Sends a control message; failures mean the connection is going away.
+  void send(const proto::ControlMessage &message);
+  // Refuses the client: Refused message, then close with the code.
+  void refuse(proto::RefuseCode code, const std::string &reason);
+  // Closes for a protocol violation (malformed or out-of-sequence input).
+  void protocol_violation(const std::string &why);
+
+  bool is_registered() const { return registered_; }
+  const std::string &id() const { return id_; }
+  const std::string &key() const { return key_; } // canonical id
+  const Bytes &certificate() const { return certificate_; }
+  SockAddr address() const { return channel_->session().remote_address(); }
+  channel::Channel &channel() { return *channel_; }
+  bool gone() const { return gone_; }
+
+  std::set<uint64_t> allocations; // channel ids this client takes part in
+
+private:
+  void hello(const proto::Hello &hello);
+  Result<void> authorize(const std::string &id) const;
+
+  Coordinator &coord_;
+  std::unique_ptr<channel::Channel> channel_;
+  bool registered_ = false;
+  bool gone_ = false;
+  std::string id_, key_;
+  Bytes certificate_;
+};
+
+// A relay allocation for one client-to-client channel (ARCHITECTURE D3).
+struct Allocation {
+  uint64_t channel_id = 0;
+  Bytes token;                   // 16 random bytes, the only way to use it
+  ClientConn *initiator = nullptr;
+  ClientConn *acceptor = nullptr;
+  uint64_t request_id = 0;       // the initiator's request
+  // Requests by the acceptor for the initiator that this channel answers
+  // (simultaneous A->B and B->A).
+  std::vector<uint64_t> joined_requests;
+  bool active = false;           // the acceptor accepted; relaying allowed
+  std::unique_ptr<loop::Timer> timeout;
+  // Token bucket for the relay budget.
+  double tokens = 0;
+  Timestamp refilled = 0;
+};
+
+} // namespace conec::coord

@@ -1,0 +1,101 @@
+// Coordinator: set-up, accepting connections, the directory, departures.
+#include "coord/coordinator.hpp"
+
+#include "coord/client_conn.hpp"
+#include "util/log.hpp"
+
+namespace conec::coord {
+
+Coordinator::Coordinator(loop::Loop &loop, CoordinatorOptions options, CoordinatorHandler *handler)
+    : loop_(loop), options_(std::move(options)), handler_(handler ? handler : &default_handler_) {}
+
+Coordinator::~Coordinator() {
+  // Sessions close (best effort) with the endpoint; no callbacks reach us after.
+  allocations_.clear();
+  by_token_.clear();
+  directory_.clear();
+  conns_.clear();
+  endpoint_.reset();
+}
+
+Result<std::unique_ptr<Coordinator>> Coordinator::create(loop::Loop &loop, CoordinatorOptions options,
+                                                         CoordinatorHandler *handler) {
+  tls::PeerVerification clients = tls::PeerVerification::any();
+  if (!options.client_ca_pem.empty()) {
+    clients.mode = tls::PeerVerification::Mode::ca;
+    clients.ca_pem = options.client_ca_pem;
+  }
+  clients.require_peer_certificate = true;
+  auto credentials = tls::Credentials::create(options.identity, clients);
+  if (!credentials) return fail(credentials.error());
+
+  std::unique_ptr<Coordinator> c(new Coordinator(loop, std::move(options), handler));
+  net::EndpointOptions eo;
+  eo.bind = c->options_.listen;
+  eo.quic = c->options_.quic;
+  eo.server_credentials = *credentials;
+  auto endpoint = net::Endpoint::create(loop, eo);
+  if (!endpoint) return fail(endpoint.error());
+  c->endpoint_ = std::move(*endpoint);
+  Coordinator *self = c.get();
+  c->endpoint_->on_accept = [self](std::unique_ptr<net::Session> s) { self->accept(std::move(s)); };
+  c->endpoint_->on_relay_datagram = [self](const net::Datagram &d) { self->relay(d); };
+  c->reaper_ = std::make_unique<loop::Deferred>(loop, [self] { self->reap(); });
+  return c;
+}
+
+void Coordinator::accept(std::unique_ptr<net::Session> session) {
+  CONEC_DEBUG("coordinator: connection from {}", session->remote_address().to_string());
+  auto conn = std::make_unique<ClientConn>(*this, std::move(session));
+  conns_.emplace(conn.get(), std::move(conn));
+}
+
+void Coordinator::registered(ClientConn &client) {
+  directory_[client.key()] = &client;
+  ++stats_.clients_registered;
+  CONEC_INFO("coordinator: '{}' registered from {}", client.id(), client.address().to_string());
+  ClientInfo info{client.id(), client.address(), tls::fingerprint_of_der(client.certificate()), 0};
+  handler_->on_client_registered(info, client.channel());
+}
+
+void Coordinator::departed(ClientConn &client, const Error &error) {
+  if (client.is_registered()) {
+    auto it = directory_.find(client.key());
+    if (it != directory_.end() && it->second == &client) directory_.erase(it); // the id is free again
+    CONEC_INFO("coordinator: '{}' left: {}", client.id(), error.message);
+  }
+  // Its allocations die with it; the other sides learn why.
+  std::vector<uint64_t> ids(client.allocations.begin(), client.allocations.end());
+  for (uint64_t id : ids) {
+    auto it = allocations_.find(id);
+    if (it != allocations_.end()) drop_allocation(*it->second, "'" + client.id() + "' disconnected", proto::RefuseCode::unknown_peer);
+  }
+  if (client.is_registered()) handler_->on_client_left(client.id(), error);
+  // Freed later: we may be inside the connection's own callbacks.
+  dead_.push_back(&client);
+  reaper_->schedule();
+}
+
+void Coordinator::reap() {
+  for (ClientConn *c : dead_) conns_.erase(c);
+  dead_.clear();
+}
+
+std::vector<ClientInfo> Coordinator::clients() const {
+  std::vector<ClientInfo> out;
+  for (const auto &[key, c] : directory_)
+    out.push_back({c->id(), c->address(), tls::fingerprint_of_der(c->certificate()), channel_count(*c)});
+  return out;
+}
+
+channel::Channel *Coordinator::client_channel(const std::string &id) {
+  auto it = directory_.find(proto::canonical_id(id));
+  return it == directory_.end() ? nullptr : &it->second->channel();
+}
+
+void Coordinator::shutdown() {
+  for (auto &[ptr, conn] : conns_)
+    if (!conn->gone()) conn->channel().close(0, "coordinator shutting down");
+}
+
+} // namespace conec::coord

@@ -1,0 +1,141 @@
+#pragma once
+// Coordinator: accepts clients over QUIC (TLS 1.3 with client certificates),
+// registers them under unique ids, introduces them to each other and relays
+// their end-to-end encrypted peer connections (SPEC §2, §3; ARCHITECTURE D3).
+//
+// Threading: single-threaded on the caller's loop. Ownership: the caller owns
+// the Coordinator; it owns every client connection and allocation.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "channel/channel.hpp"
+#include "loop/loop.hpp"
+#include "net/endpoint.hpp"
+#include "tls/identity.hpp"
+
+namespace conec::coord {
+
+// Configurable limits (SPEC §7); hitting one gives the party that hit it a
+// specific error and disturbs nobody else.
+struct Limits {
+  size_t max_clients = 10'000;
+  size_t max_channels_per_client = 256;       // open or pending, either role
+  size_t max_pending_introductions = 1'024;   // coordinator-wide
+  Duration introduction_timeout = 10 * kSecond;
+  size_t max_message = proto::kDefaultMaxMessage; // data streams on client channels
+  // Per-allocation relay budget (token bucket): sustained bytes per second
+  // and burst. Datagrams over budget are dropped (QUIC backs off).
+  uint64_t relay_bytes_per_second = uint64_t{1} << 30;
+  uint64_t relay_burst_bytes = 8 << 20;
+};
+
+struct CoordinatorOptions {
+  SockAddr listen;
+  tls::Identity identity;
+  // Client authentication: empty = any certificate valid for the claimed id
+  // (self-signed is fine); else only certificates signed by this CA (PEM)
+  // and valid for the id.
+  std::string client_ca_pem;
+  Limits limits;
+  quic::Config quic; // idle timeout, keepalive, windows
+};
+
+// A registered client as the directory shows it.
+struct ClientInfo {
+  std::string id;
+  SockAddr address;         // as observed (server-reflexive)
+  std::string fingerprint;  // of its certificate
+  size_t channels = 0;
+};
+
+// Counters for tests, logs and benchmarks.
+struct CoordinatorStats {
+  uint64_t clients_registered = 0;
+  uint64_t clients_refused = 0;
+  uint64_t introductions = 0;
+  uint64_t protocol_errors = 0;
+  uint64_t relayed_datagrams = 0;
+  uint64_t relayed_bytes = 0;
+  uint64_t relay_dropped_token = 0;   // unknown or dead allocation
+  uint64_t relay_dropped_address = 0; // not from either side's authenticated address
+  uint64_t relay_dropped_rate = 0;    // over the allocation's budget
+};
+
+// Events for programs that embed a coordinator. Defaults ignore them.
+class CoordinatorHandler {
+public:
+  virtual ~CoordinatorHandler() = default;
+  virtual void on_client_registered(const ClientInfo &, channel::Channel &) {}
+  virtual void on_client_left(const std::string & /*id*/, const Error &) {}
+  // A client opened a data stream to the coordinator; set a handler on it
+  // or it is reset.
+  virtual void on_stream(const std::string & /*id*/, channel::Stream &) {}
+  // Every datagram the relay forwards, exactly as forwarded (monitoring and
+  // tests: it is ciphertext the coordinator holds no key for).
+  virtual void on_relayed(ByteView /*datagram*/) {}
+};
+
+class ClientConn;
+struct Allocation;
+
+class Coordinator {
+public:
+  ~Coordinator();
+  Coordinator(const Coordinator &) = delete;
+  Coordinator &operator=(const Coordinator &) = delete;
+
+  // Binds and starts serving. Errors: io (bind), usage (certificates).
+  static Result<std::unique_ptr<Coordinator>> create(loop::Loop &loop, CoordinatorOptions options,
+                                                     CoordinatorHandler *handler = nullptr);
+
+  const SockAddr &local_address() const { return endpoint_->local_address(); }
+  std::vector<ClientInfo> clients() const;
+  // The coordinator's channel to a registered client (open data streams on
+  // it), or null.
+  channel::Channel *client_channel(const std::string &id);
+  // Closes every connection gracefully ("coordinator shutting down").
+  void shutdown();
+  // Connections still open (registered or not), incl. those closing.
+  size_t connection_count() const { return endpoint_->connection_count(); }
+  const CoordinatorStats &stats() const { return stats_; }
+  const net::EndpointStats &endpoint_stats() const { return endpoint_->stats(); }
+
+private:
+  friend class ClientConn;
+  Coordinator(loop::Loop &loop, CoordinatorOptions options, CoordinatorHandler *handler);
+
+  // Directory and lifecycle (coordinator.cpp)
+  void accept(std::unique_ptr<net::Session> session);
+  void registered(ClientConn &client);
+  void departed(ClientConn &client, const Error &error);
+  void reap();
+  // Introductions (introductions.cpp)
+  void request_channel(ClientConn &from, const proto::ChannelRequest &request);
+  void introduction_reply(ClientConn &from, const proto::IntroductionReply &reply);
+  void introduction_timed_out(uint64_t channel_id);
+  void drop_allocation(Allocation &a, const std::string &reason, proto::RefuseCode code);
+  size_t channel_count(const ClientConn &c) const;
+  // Relay (relay.cpp)
+  void relay(const net::Datagram &d);
+
+  loop::Loop &loop_;
+  CoordinatorOptions options_;
+  CoordinatorHandler default_handler_;
+  CoordinatorHandler *handler_;
+  std::unique_ptr<net::Endpoint> endpoint_;
+  std::map<ClientConn *, std::unique_ptr<ClientConn>> conns_;
+  std::vector<ClientConn *> dead_;
+  std::unique_ptr<loop::Deferred> reaper_;
+  std::map<std::string, ClientConn *> directory_; // canonical id -> registered client
+  std::map<uint64_t, std::unique_ptr<Allocation>> allocations_;
+  std::map<std::string, Allocation *> by_token_;
+  uint64_t next_channel_id_ = 1;
+  size_t pending_ = 0;
+  CoordinatorStats stats_;
+};
+
+} // namespace conec::coord
