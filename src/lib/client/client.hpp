@@ -126,7 +126,8 @@ private:
   SockAddr observed_;
   uint64_t next_request_ = 1;
   std::map<uint64_t, PendingRequest> requests_;
-  std::map<uint64_t, std::unique_ptr<PeerLink>> links_; // by channel id
+  // By (channel id, we are the initiator): a channel to oneself has both ends here.
+  std::map<std::pair<uint64_t, bool>, std::unique_ptr<PeerLink>> links_;
   std::vector<std::unique_ptr<PeerLink>> dead_links_;
   std::unique_ptr<loop::Deferred> reaper_;
 };

@@ -32,7 +32,7 @@ std::shared_ptr<tls::Credentials> Client::peer_credentials(const Bytes &peer_cer
 }
 
 void Client::introduced(const proto::Introduction &intro) {
-  if (links_.contains(intro.channel_id) && intro.role == 1)
+  if (links_.contains({intro.channel_id, intro.role == 0}))
     return coordinator_->close(channel::kErrorProtocol, "second introduction for one channel");
   std::optional<Error> error;
   auto creds = peer_credentials(intro.peer_certificate, error);
@@ -57,7 +57,7 @@ void Client::introduced(const proto::Introduction &intro) {
     auto r = endpoint_->accept_relayed(intro.relay_token, creds, [l, co](std::unique_ptr<net::Session> s) {
       l->channel = std::make_unique<channel::Channel>(std::move(s), l->peer, *l, co);
     });
-    links_.emplace(intro.channel_id, std::move(link));
+    links_.emplace(std::pair{intro.channel_id, false}, std::move(link));
     (void)coordinator_->send_control(proto::IntroductionReply{intro.channel_id, bool(r), r ? "" : r.error().message});
     return;
   }
@@ -73,14 +73,14 @@ void Client::introduced(const proto::Introduction &intro) {
     return fail_request(intro.request_id, session.error());
   }
   link->channel = std::make_unique<channel::Channel>(std::move(*session), intro.peer, *link, co);
-  links_.emplace(intro.channel_id, std::move(link));
+  links_.emplace(std::pair{intro.channel_id, true}, std::move(link));
 }
 
 void Client::joined(const proto::ChannelJoined &joined) {
   auto req = requests_.find(joined.request_id);
   if (req == requests_.end()) return;
   req->second.channel_id = joined.channel_id;
-  auto link = links_.find(joined.channel_id);
+  auto link = links_.find({joined.channel_id, false}); // we were offered it
   if (link != links_.end() && link->second->open) link_open(*link->second);
 }
 
@@ -103,17 +103,19 @@ void Client::link_open(PeerLink &link) {
 }
 
 void Client::channel_closed(const proto::ChannelClosed &closed) {
-  auto it = links_.find(closed.channel_id);
-  if (it == links_.end()) return;
-  PeerLink &link = *it->second;
-  if (link.channel) {
-    link.channel->close(0, "channel closed by the coordinator: " + closed.reason);
-  } else {
-    // Never connected: nothing else will report it.
-    endpoint_->remove_relay(link.token);
-    dead_links_.push_back(std::move(it->second));
-    links_.erase(it);
-    reaper_->schedule();
+  for (bool initiator : {false, true}) {
+    auto it = links_.find({closed.channel_id, initiator});
+    if (it == links_.end()) continue;
+    PeerLink &link = *it->second;
+    if (link.channel) {
+      link.channel->close(0, "channel closed by the coordinator: " + closed.reason);
+    } else {
+      // Never connected: nothing else will report it.
+      endpoint_->remove_relay(link.token);
+      dead_links_.push_back(std::move(it->second));
+      links_.erase(it);
+      reaper_->schedule();
+    }
   }
 }
 
@@ -126,7 +128,7 @@ void Client::link_closed(PeerLink &link, const Error &error) {
     if ((link.initiator && id == link.request_id) || req.channel_id == link.channel_id) waiting.push_back(id);
   for (uint64_t id : waiting) fail_request(id, error);
   if (link.open) handler_.on_peer_closed(*this, *link.channel, error);
-  auto it = links_.find(link.channel_id);
+  auto it = links_.find({link.channel_id, link.initiator});
   if (it != links_.end() && it->second.get() == &link) {
     dead_links_.push_back(std::move(it->second));
     links_.erase(it);

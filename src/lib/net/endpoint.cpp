@@ -164,7 +164,10 @@ void Endpoint::accept(const Datagram &d, Timestamp now, Relay *via) {
   }
   Entry &e = add_entry(std::move(*conn), nullptr);
   e.conn->set_handler(e);
-  if (via) e.relay_token = via->token;
+  if (via) {
+    e.relay_token = via->token;
+    ++via->users;
+  }
   for (const Bytes &cid : e.conn->local_cids()) register_cid(cid, e);
   std::unique_ptr<Session> session(new Session());
   session->entry_ = &e;
@@ -322,6 +325,11 @@ void Endpoint::reap(Entry &e) {
   }
   e.cids.clear();
   e.timer->stop();
+  if (!e.relay_token.empty()) {
+    auto it = relays_.find(e.relay_token);
+    if (it != relays_.end() && --it->second->users == 0 && it->second->removed) relays_.erase(it);
+    e.relay_token.clear();
+  }
   if (e.session) return; // the Session still refers to it
   if (e.dirty) std::erase(dirty_, &e);
   entries_.erase(&e);

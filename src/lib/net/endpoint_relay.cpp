@@ -22,6 +22,7 @@ void Endpoint::route_relayed(const Datagram &d, Timestamp now) {
 
 SockAddr Endpoint::add_relay(ByteView token, const SockAddr &relay) {
   auto &slot = relays_[token_key(token)];
+  if (slot && slot->removed && slot->users == 0) slot.reset();
   if (!slot) {
     slot = std::make_unique<Relay>();
     slot->token = token_key(token);
@@ -31,14 +32,24 @@ SockAddr Endpoint::add_relay(ByteView token, const SockAddr &relay) {
   return slot->virtual_addr;
 }
 
-void Endpoint::remove_relay(ByteView token) { relays_.erase(token_key(token)); }
+void Endpoint::remove_relay(ByteView token) {
+  auto it = relays_.find(token_key(token));
+  if (it == relays_.end()) return;
+  if (it->second->users == 0) {
+    relays_.erase(it);
+  } else {
+    it->second->removed = true;
+    it->second->on_accept = nullptr;
+  }
+}
 
 Result<std::unique_ptr<Session>> Endpoint::connect_relayed(ByteView token,
                                                            std::shared_ptr<tls::Credentials> credentials,
                                                            const std::string &server_name,
                                                            quic::ConnectionHandler &handler) {
   auto it = relays_.find(token_key(token));
-  if (it == relays_.end()) return fail(ErrorCategory::usage, "net", "no such relay allocation");
+  if (it == relays_.end() || it->second->removed)
+    return fail(ErrorCategory::usage, "net", "no such relay allocation");
   auto entry = std::make_unique<Entry>(*this);
   quic::Config config = options_.quic;
   config.max_udp_payload = kRelayedMaxUdpPayload;
@@ -49,6 +60,7 @@ Result<std::unique_ptr<Session>> Endpoint::connect_relayed(ByteView token,
   Entry &e = add_entry(std::move(*conn), &handler);
   e.conn->set_handler(e);
   e.relay_token = it->second->token;
+  ++it->second->users;
   for (const Bytes &cid : e.conn->local_cids()) register_cid(cid, e);
   std::unique_ptr<Session> session(new Session());
   session->entry_ = &e;
@@ -60,7 +72,8 @@ Result<std::unique_ptr<Session>> Endpoint::connect_relayed(ByteView token,
 Result<void> Endpoint::accept_relayed(ByteView token, std::shared_ptr<tls::Credentials> credentials,
                                       std::function<void(std::unique_ptr<Session>)> on_accept_relayed) {
   auto it = relays_.find(token_key(token));
-  if (it == relays_.end()) return fail(ErrorCategory::usage, "net", "no such relay allocation");
+  if (it == relays_.end() || it->second->removed)
+    return fail(ErrorCategory::usage, "net", "no such relay allocation");
   it->second->accept_credentials = std::move(credentials);
   it->second->on_accept = std::move(on_accept_relayed);
   return {};

@@ -16,6 +16,10 @@ struct Endpoint::Relay {
   SockAddr virtual_addr; // what the connections see as their remote address
   std::shared_ptr<tls::Credentials> accept_credentials;
   std::function<void(std::unique_ptr<Session>)> on_accept;
+  // Connections using it. remove_relay() while some remain only marks it:
+  // they still need it to send their CONNECTION_CLOSE and closing period.
+  size_t users = 0;
+  bool removed = false;
 };
 
 } // namespace conec::net
