@@ -168,3 +168,69 @@ TEST_CASE("malformed and out-of-sequence control input closes only the offender"
   CHECK_FALSE(good.disconnected);
   REQUIRE(f.shutdown());
 }
+
+TEST_CASE("limits give the party that hits them a specific error", "[coord][limits]") {
+  coord::CoordinatorOptions o;
+  o.limits.max_clients = 2;
+  o.limits.max_channels_per_client = 1;
+  CoordFixture f(o);
+  ClientEvents a, b, c;
+  REQUIRE(f.join("alice", a));
+  REQUIRE(f.join("bob", b));
+  CHECK_FALSE(f.join("carl", c));
+  REQUIRE(c.disconnected);
+  CHECK(c.disconnected->code == int64_t(proto::RefuseCode::limit));
+  CHECK(has(c.disconnected, "maximum of 2 clients"));
+  REQUIRE(f.open(*f.client("alice"), "bob"));
+  auto second = f.open(*f.client("alice"), "bob");
+  REQUIRE_FALSE(second);
+  CHECK(second.error().code == int64_t(proto::RefuseCode::limit));
+  CHECK(second.error().message.find("maximum of 1 channels") != std::string::npos);
+  // Nobody else was disturbed.
+  CHECK_FALSE(a.disconnected);
+  CHECK_FALSE(b.disconnected);
+  REQUIRE(f.shutdown());
+}
+
+TEST_CASE("the coordinator and a client exchange data streams on their own channel", "[coord][channel]") {
+  struct Recorder : channel::StreamHandler {
+    std::vector<std::string> messages;
+    bool ended = false;
+    void on_message(channel::Stream &, Bytes m) override { messages.emplace_back(as_chars(m)); }
+    void on_end(channel::Stream &, const std::optional<Error> &) override { ended = true; }
+  };
+  struct Embedder : coord::CoordinatorHandler {
+    Recorder from_client;
+    std::string who;
+    void on_stream(const std::string &id, channel::Stream &s) override {
+      who = id;
+      s.set_handler(from_client);
+    }
+  } embedder;
+  CoordFixture f({}, &embedder);
+  ClientEvents a;
+  Recorder from_coordinator;
+  struct Events : ClientEvents {
+    Recorder *target = nullptr;
+    void on_coordinator_stream(client::Client &, channel::Stream &s) override { s.set_handler(*target); }
+  } events;
+  events.target = &from_coordinator;
+  REQUIRE(f.join("alice", events));
+  // client -> coordinator
+  auto up = f.client("alice")->coordinator_channel()->open_stream(false);
+  REQUIRE(up);
+  REQUIRE((*up)->send(as_bytes("to the coordinator")));
+  REQUIRE((*up)->finish());
+  // coordinator -> client
+  channel::Channel *ch = f.coordinator->client_channel("ALICE");
+  REQUIRE(ch);
+  auto down = ch->open_stream(false);
+  REQUIRE(down);
+  REQUIRE((*down)->send(as_bytes("to alice")));
+  REQUIRE((*down)->finish());
+  REQUIRE(f.run_until([&] { return embedder.from_client.ended && from_coordinator.ended; }));
+  CHECK(embedder.who == "alice");
+  CHECK(embedder.from_client.messages == std::vector<std::string>{"to the coordinator"});
+  CHECK(from_coordinator.messages == std::vector<std::string>{"to alice"});
+  REQUIRE(f.shutdown());
+}
