@@ -151,7 +151,20 @@ Command add_coordinator_command(CLI::App &root, GlobalOptions &global) {
                   "Accept only client certificates signed by this CA (PEM)");
   app->add_option("--state-dir", options->state_dir,
                   "Where generated certificates live (default: $CONEC_STATE_DIR or ~/.local/state/conec)");
-  return Command{app, [options, &global] { return run_coordinator(*options, global); }};
+  Prose prose;
+  prose.description =
+      "Runs a coordinator: it accepts clients over QUIC (UDP port 1719 by default), registers each under its id, "
+      "introduces clients to each other and relays their end-to-end encrypted channels.\n\n"
+      "With no certificate options it creates a self-signed certificate and key in its state directory on first "
+      "run (key mode 0600), reuses them afterwards, and prints the fingerprint and a ready-to-paste client command "
+      "line on stderr. SIGINT or SIGTERM close every connection gracefully; the exit status is then 0.";
+  prose.examples = {
+      {"conec coordinator", "Run on the embedded defaults: 0.0.0.0:1719, self-signed certificate in the state directory."},
+      {"conec coordinator --cert /etc/conec/coord.pem --key /etc/conec/coord.key",
+       "Run with a certificate issued for the server's host name (clients verify it with --ca or the system store)."},
+      {"conec coordinator --client-ca ca.pem", "Accept only clients whose certificates ca.pem signed for their id."},
+  };
+  return Command{app, [options, &global] { return run_coordinator(*options, global); }, prose};
 }
 
 } // namespace conec::cli

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace conec::cli {
 
@@ -16,9 +17,21 @@ struct GlobalOptions {
   std::string log_format = "text";
 };
 
+// Hand-written text for a subcommand's man page (options, synopsis, exit
+// codes and environment come from the CLI11 tree itself).
+struct Example {
+  std::string command;
+  std::string explanation;
+};
+struct Prose {
+  std::string description; // paragraphs separated by blank lines
+  std::vector<Example> examples;
+};
+
 struct Command {
   CLI::App *app = nullptr;
   std::function<int()> run; // returns the process exit code
+  Prose prose;
 };
 
 // Adds `-v/-q/--log-format` to `app` (the root and each subcommand).

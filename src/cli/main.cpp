@@ -1,9 +1,8 @@
 // conec: the command-line tool. Parses options, configures logging, runs
 // one subcommand and turns its outcome into an exit code (SPEC §5).
 #include <cstdio>
-#include <vector>
 
-#include "command.hpp"
+#include "app.hpp"
 #include "exit_codes.hpp"
 #include "util/log.hpp"
 
@@ -35,13 +34,8 @@ static void configure_logging(const GlobalOptions &options) {
 
 int main(int argc, char **argv) {
   using namespace conec::cli;
-  CLI::App app{"conec - COordinated NEtwork Channels: named clients talking through one coordinator over QUIC"};
-  app.name("conec");
-  app.set_version_flag("-V,--version", std::string("conec ") + CONEC_VERSION);
-  app.require_subcommand(1);
-  GlobalOptions global;
-  add_global_options(app, global);
-  std::vector<Command> commands{add_coordinator_command(app, global)};
+  auto tree = build_app();
+  CLI::App &app = *tree->app;
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp &e) {
@@ -53,8 +47,8 @@ int main(int argc, char **argv) {
   } catch (const CLI::ParseError &e) {
     return report_error(std::string(e.what()) + " (see 'conec --help')", kExitUsage);
   }
-  configure_logging(global);
-  for (auto &command : commands)
+  configure_logging(tree->global);
+  for (auto &command : tree->commands)
     if (command.app->parsed()) return command.run();
   return report_error("no subcommand given (see 'conec --help')", kExitUsage);
 }
