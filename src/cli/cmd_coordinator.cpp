@@ -1,16 +1,11 @@
-// `conec coordinator`: run the coordinator until SIGINT/SIGTERM.
-//
-// Until the coordinator logic lands (issue 3) this is a bare QUIC endpoint
-// that authenticates clients with TLS 1.3 certificates and echoes every
-// bidirectional stream back to its sender.
+// `conec coordinator`: run a coordinator until SIGINT/SIGTERM.
 #include <csignal>
 #include <cstdio>
-#include <map>
 
 #include "command.hpp"
 #include "exit_codes.hpp"
 #include "loop/loop.hpp"
-#include "net/endpoint.hpp"
+#include "coord/coordinator.hpp"
 #include "state_dir.hpp"
 #include "tls/identity.hpp"
 #include "util/log.hpp"
@@ -18,47 +13,15 @@
 namespace conec::cli {
 namespace {
 
-struct CoordinatorOptions {
+struct CoordinatorArgs {
   std::string listen = "0.0.0.0:1719";
   std::string cert, key, client_ca, state_dir;
+  coord::Limits limits;
+  size_t max_message_mib = 16;
+  double relay_rate_mbps = 1024; // MB/s per channel
 };
 
-// Echoes each bidirectional stream; holds the peer back (by not returning
-// flow-control credit) while its echo waits in the send buffer.
-class EchoSession : public quic::ConnectionHandler {
-public:
-  EchoSession(std::unique_ptr<net::Session> session, std::function<void(EchoSession *)> on_done)
-      : session_(std::move(session)), on_done_(std::move(on_done)) {
-    session_->set_handler(*this);
-  }
-  void on_stream_data(quic::StreamId id, ByteView data, bool fin) override {
-    if (!quic::Connection::is_bidirectional(id)) {
-      session_->consume(id, data.size());
-      return;
-    }
-    auto state = session_->write(id, Bytes(data.begin(), data.end()), fin);
-    if (state && *state == quic::WriteState::would_block) pending_credit_[id] += data.size();
-    else session_->consume(id, data.size());
-  }
-  void on_stream_writable(quic::StreamId id) override {
-    auto it = pending_credit_.find(id);
-    if (it == pending_credit_.end()) return;
-    session_->consume(id, it->second);
-    pending_credit_.erase(it);
-  }
-  void on_stream_closed(quic::StreamId id, std::optional<uint64_t>) override { pending_credit_.erase(id); }
-  void on_connection_closed(const Error &error) override {
-    CONEC_INFO("client {} left: {}", session_->remote_address().to_string(), error.message);
-    on_done_(this); // destroys this object: nothing may follow
-  }
-
-private:
-  std::unique_ptr<net::Session> session_;
-  std::function<void(EchoSession *)> on_done_;
-  std::map<quic::StreamId, size_t> pending_credit_;
-};
-
-Result<tls::Identity> coordinator_identity(const CoordinatorOptions &o, std::string &source) {
+Result<tls::Identity> coordinator_identity(const CoordinatorArgs &o, std::string &source) {
   if (!o.cert.empty() || !o.key.empty()) {
     if (o.cert.empty() || o.key.empty())
       return fail(ErrorCategory::usage, "cli", "--cert and --key go together");
@@ -72,7 +35,7 @@ Result<tls::Identity> coordinator_identity(const CoordinatorOptions &o, std::str
   return id;
 }
 
-int run_coordinator(const CoordinatorOptions &o, const GlobalOptions &global) {
+int run_coordinator(const CoordinatorArgs &o, const GlobalOptions &global) {
   auto listen = SockAddr::parse(o.listen, 1719);
   if (!listen) return report_error("--listen: " + listen.error().message, kExitUsage);
   std::string source;
@@ -87,29 +50,27 @@ int run_coordinator(const CoordinatorOptions &o, const GlobalOptions &global) {
     for (size_t n; (n = std::fread(buf, 1, sizeof(buf), f)) > 0;) clients.ca_pem.append(buf, n);
     std::fclose(f);
   }
-  auto credentials = tls::Credentials::create(*identity, clients);
-  if (!credentials) return report_error(credentials.error().message, kExitUsage);
-
   loop::Loop loop;
-  net::EndpointOptions eo;
-  eo.bind = *listen;
-  eo.server_credentials = *credentials;
-  auto endpoint = net::Endpoint::create(loop, eo);
-  if (!endpoint) return report_error(endpoint.error().message, kExitFailure);
-  std::map<EchoSession *, std::unique_ptr<EchoSession>> sessions;
-  (*endpoint)->on_accept = [&](std::unique_ptr<net::Session> s) {
-    CONEC_INFO("client connected from {}", s->remote_address().to_string());
-    auto echo = std::make_unique<EchoSession>(std::move(s), [&](EchoSession *done) { sessions.erase(done); });
-    sessions.emplace(echo.get(), std::move(echo));
-  };
+  coord::CoordinatorOptions co;
+  co.listen = *listen;
+  co.identity = *identity;
+  co.client_ca_pem = clients.ca_pem;
+  co.limits = o.limits;
+  co.limits.max_message = o.max_message_mib << 20;
+  co.limits.relay_bytes_per_second = static_cast<uint64_t>(o.relay_rate_mbps * 1e6);
+  auto coordinator = coord::Coordinator::create(loop, co);
+  if (!coordinator) {
+    int code = coordinator.error().category == ErrorCategory::io ? kExitFailure : kExitUsage;
+    return report_error(coordinator.error().message, code);
+  }
 
   // Handlers first: a signal right after the banner must not kill us.
   int signal_received = 0;
   auto on_signal = [&](int signum) {
     if (signal_received) return;
     signal_received = signum;
-    CONEC_INFO("signal {}: closing {} connection(s)", signum, (*endpoint)->connection_count());
-    (*endpoint)->close_all("coordinator shutting down");
+    CONEC_INFO("signal {}: closing {} connection(s)", signum, (*coordinator)->connection_count());
+    (*coordinator)->shutdown();
     loop.stop();
   };
   loop::Signal sigint(loop, SIGINT, on_signal), sigterm(loop, SIGTERM, on_signal);
@@ -121,8 +82,8 @@ int run_coordinator(const CoordinatorOptions &o, const GlobalOptions &global) {
                  "certificate: %s\n"
                  "fingerprint: %s\n"
                  "clients connect with: conec client -c HOST:%u --pin %s -i NAME\n",
-                 CONEC_VERSION, (*endpoint)->local_address().to_string().c_str(), std::string(tls::kAlpn).c_str(),
-                 source.c_str(), fingerprint ? fingerprint->c_str() : "?", (*endpoint)->local_address().port(),
+                 CONEC_VERSION, (*coordinator)->local_address().to_string().c_str(), std::string(tls::kAlpn).c_str(),
+                 source.c_str(), fingerprint ? fingerprint->c_str() : "?", (*coordinator)->local_address().port(),
                  fingerprint ? fingerprint->c_str() : "?");
   }
 
@@ -131,26 +92,44 @@ int run_coordinator(const CoordinatorOptions &o, const GlobalOptions &global) {
   bool waited = false;
   loop::Timer limit(loop, [&] { waited = true; });
   limit.start(1000);
-  while (!waited && (*endpoint)->connection_count() > 0) loop.run_once();
-  sessions.clear();
-  endpoint->reset();
+  while (!waited && (*coordinator)->connection_count() > 0) loop.run_once();
+  coordinator->reset();
   return kExitOk;
 }
 
 } // namespace
 
 Command add_coordinator_command(CLI::App &root, GlobalOptions &global) {
-  auto options = std::make_shared<CoordinatorOptions>();
+  auto options = std::make_shared<CoordinatorArgs>();
   CLI::App *app = root.add_subcommand("coordinator", "Run a coordinator until SIGINT/SIGTERM");
   add_global_options(*app, global);
   app->add_option("--listen", options->listen, "UDP address and port to listen on")
-      ->default_str("0.0.0.0:1719");
-  app->add_option("--cert", options->cert, "Certificate (PEM) instead of the generated self-signed one");
-  app->add_option("--key", options->key, "Private key (PEM) for --cert");
+      ->default_str("0.0.0.0:1719")
+      ->type_name("ADDR:PORT");
+  app->add_option("--cert", options->cert, "Certificate (PEM) instead of the generated self-signed one")
+      ->type_name("FILE");
+  app->add_option("--key", options->key, "Private key (PEM) for --cert")->type_name("FILE");
   app->add_option("--client-ca", options->client_ca,
-                  "Accept only client certificates signed by this CA (PEM)");
+                  "Accept only client certificates signed by this CA (PEM)")
+      ->type_name("FILE");
   app->add_option("--state-dir", options->state_dir,
-                  "Where generated certificates live (default: $CONEC_STATE_DIR or ~/.local/state/conec)");
+                  "Where generated certificates live (default: $CONEC_STATE_DIR or ~/.local/state/conec)")
+      ->envname("CONEC_STATE_DIR")
+      ->type_name("DIR");
+  app->add_option("--max-clients", options->limits.max_clients, "Most clients registered at once")
+      ->default_val(options->limits.max_clients);
+  app->add_option("--max-channels", options->limits.max_channels_per_client,
+                  "Most channels (open or being introduced) per client")
+      ->default_val(options->limits.max_channels_per_client);
+  app->add_option("--max-pending", options->limits.max_pending_introductions,
+                  "Most introductions waiting for an answer")
+      ->default_val(options->limits.max_pending_introductions);
+  app->add_option("--max-message", options->max_message_mib, "Largest message on a data stream, in MiB")
+      ->default_val(options->max_message_mib)
+      ->check(CLI::Range(1, 1024));
+  app->add_option("--relay-rate", options->relay_rate_mbps, "Relay budget per channel, in MB/s")
+      ->default_val(options->relay_rate_mbps)
+      ->check(CLI::PositiveNumber);
   Prose prose;
   prose.description =
       "Runs a coordinator: it accepts clients over QUIC (UDP port 1719 by default), registers each under its id, "

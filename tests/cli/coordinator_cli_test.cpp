@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <regex>
 
-#include "support/loopback.hpp"
+#include "support/coord_fixture.hpp"
 #include "support/process.hpp"
 #include "support/quic_pair.hpp"
 
@@ -85,39 +85,25 @@ TEST_CASE("coordinator on defaults: creates its identity, serves a client, stops
     CHECK((st.st_mode & 0777) == 0600);
     CHECK(coord.process.out.empty()); // stdout carries data only
 
-    // A client pinned to the printed fingerprint gets its stream echoed.
+    // A client pinned to the printed fingerprint registers.
     loop::Loop loop;
     {
-      tls::PeerVerification v;
-      v.mode = tls::PeerVerification::Mode::pin;
-      v.pin = *tls::parse_pin(coord.fingerprint);
-      net::EndpointOptions o;
-      o.bind = SockAddr::loopback(AF_INET, 0);
-      auto ep = net::Endpoint::create(loop, o);
-      REQUIRE(ep);
-      test::EventHandler events;
-      std::string echoed;
-      bool fin = false;
-      auto session = (*ep)->connect(SockAddr::loopback(AF_INET, coord.port),
-                                    *tls::Credentials::create(test::client_identity(), v), "", events);
-      REQUIRE(session);
-      events.data = [&](quic::StreamId id, ByteView d, bool f) {
-        echoed.append(as_chars(d));
-        fin |= f;
-        (*session)->consume(id, d.size());
-      };
-      REQUIRE(test::run_until(loop, [&] { return events.handshake || events.closed; }, 10));
-      REQUIRE(events.handshake);
-      auto id = (*session)->open_stream(true);
-      REQUIRE(id);
-      REQUIRE((*session)->write(*id, to_bytes("ping through the coordinator"), true));
-      REQUIRE(test::run_until(loop, [&] { return fin; }, 10));
-      CHECK(echoed == "ping through the coordinator");
+      client::ClientOptions o;
+      o.coordinator = SockAddr::loopback(AF_INET, coord.port);
+      o.verify_coordinator.mode = tls::PeerVerification::Mode::pin;
+      o.verify_coordinator.pin = *tls::parse_pin(coord.fingerprint);
+      o.id = "tester";
+      o.identity = test::identity_for("tester");
+      test::ClientEvents events;
+      auto c = client::Client::create(loop, o, events);
+      REQUIRE(c);
+      REQUIRE(test::run_until(loop, [&] { return events.registered || events.disconnected; }, 10));
+      REQUIRE(events.registered);
       coord.process.signal(SIGTERM);
       // The coordinator closes our connection as it shuts down.
-      REQUIRE(test::run_until(loop, [&] { return events.closed.has_value(); }, 10));
-      CHECK(events.closed->message.find("coordinator shutting down") != std::string::npos);
-      session->reset();
+      REQUIRE(test::run_until(loop, [&] { return events.disconnected.has_value(); }, 10));
+      CHECK(events.disconnected->message.find("coordinator shutting down") != std::string::npos);
+      c->reset();
     }
     REQUIRE(coord.process.wait() == 0);
     REQUIRE(loop.close());
