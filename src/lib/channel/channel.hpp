@@ -13,7 +13,22 @@
 // Lifetime: the Channel owns its Streams. A Stream stays valid until its
 // handler's on_closed() returns; the Channel must outlive them. The Channel
 // may be destroyed from any of its handlers' callbacks (it defers nothing
-// to a later time: the underlying net::Session allows that).
+// to a later time: the underlying net::Session allows that). Destroying it
+// is silent: no further callback reaches any handler, and the connection
+// closes with code 0. Internally every call into the application is
+// followed by a check of a liveness token (Channel::alive_) before the
+// Channel or a Stream is touched again.
+//
+// A StreamHandler object must stay valid until its on_closed() returns, or
+// until the application detaches it with Stream::clear_handler() (also
+// allowed from inside its own callbacks). Do not run the event loop from
+// inside a callback.
+//
+// Flow control (SPEC §2): a data stream returns QUIC credit for received
+// bytes once the messages they complete have been handed to on_message
+// (bytes of a partial message right away: the reader buffers at most one
+// message of max_message bytes). While a stream is paused, credit is held
+// back, so the peer's writer stops once its window is used up.
 
 #include <map>
 #include <memory>
@@ -28,8 +43,8 @@ namespace conec::channel {
 
 // Application error codes on data streams and connections.
 inline constexpr uint64_t kErrorMessageTooLarge = 0x4d53; // reader refused an oversized message
-inline constexpr uint64_t kErrorProtocol = 0x5052;         // malformed control data: connection closed
-inline constexpr uint64_t kErrorCancelled = 0x434e;        // default reset code
+inline constexpr uint64_t kErrorProtocol = 0x5052;        // malformed control data: connection closed
+inline constexpr uint64_t kErrorCancelled = 0x434e;       // default reset code
 
 class Channel;
 class Stream;
@@ -52,31 +67,51 @@ public:
   virtual void on_closed(Stream &, const std::optional<Error> &) {}
 };
 
+// One data stream of a Channel, owned by it: framed messages in order, in
+// one direction (unidirectional) or both (bidirectional).
 class Stream {
 public:
   quic::StreamId id() const { return id_; }
   bool bidirectional() const;
   bool incoming() const { return incoming_; } // opened by the peer
   Channel &channel() const { return channel_; }
+  // Sets who receives this stream's events (not owned; see lifetime above).
   void set_handler(StreamHandler &handler) { handler_ = &handler; }
+  // Detaches the handler: later messages are consumed and dropped and no
+  // further event (on_closed included) is reported for this stream.
+  void clear_handler() { handler_ = nullptr; }
+  bool paused() const { return paused_; }
 
-  // Sends one message (framed). Errors: limit (larger than max_message),
-  // usage (after finish() or on a receive-only stream), peer (stream reset).
+  // Sends one message (framed). Errors: limit (larger than max_message;
+  // nothing is sent), usage (after finish() or reset(), or on a
+  // receive-only stream), peer (the peer stopped reading: stream reset).
   // would_block: the message was accepted; wait for on_writable.
   Result<quic::WriteState> send(ByteView message);
   // Ends our sending side cleanly after the messages sent so far.
   Result<void> finish();
-  // Abandons the stream in both directions with `code`.
+  // Abandons the stream in both directions with `code` (RESET_STREAM on our
+  // sending side, STOP_SENDING on the peer's). No on_message or on_end
+  // follows; on_closed still reports the stream's end.
   void reset(uint64_t code = kErrorCancelled);
   // Stops returning flow-control credit (the peer's writer is held back
   // once the window fills) / resumes; messages already decoded still arrive.
   void pause_reading();
   void resume_reading();
 
+  // Created by the Channel only (open_stream, or a stream the peer opened).
   Stream(Channel &channel, quic::StreamId id, bool incoming, size_t max_message);
 
 private:
   friend class Channel;
+  bool has_read_side() const { return bidirectional() || incoming_; }
+  bool has_write_side() const { return bidirectional() || !incoming_; }
+  // Stream bytes from the session (Channel::on_stream_data).
+  void receive(ByteView data, bool fin);
+  // Ends the read side once: gives back held credit, reports on_end.
+  // Returns false if the Channel was destroyed by the callback.
+  bool end_reading(const std::optional<Error> &error);
+  void return_credit(size_t bytes);
+
   Channel &channel_;
   quic::StreamId id_;
   bool incoming_;
@@ -85,24 +120,31 @@ private:
   bool finished_ = false;   // we ended our side
   bool read_ended_ = false; // on_end delivered
   bool paused_ = false;
-  size_t unconsumed_ = 0;   // bytes received while paused
+  bool reset_ = false;    // reset() called
+  size_t unconsumed_ = 0; // bytes received while paused
 };
 
 // Events of a channel.
 class ChannelHandler {
 public:
   virtual ~ChannelHandler() = default;
-  // Handshake done; the control stream can be used.
+  // Handshake done; the control stream can be used. On the QUIC server
+  // side the control stream exists once the client's first control
+  // message arrived (the client speaks first); send_control fails before.
   virtual void on_open(Channel &) {}
   // The peer opened a data stream: set its handler now (else its messages
   // are discarded).
   virtual void on_stream(Channel &, Stream &) {}
   // A control message arrived (malformed ones close the channel instead).
   virtual void on_control(Channel &, proto::ControlMessage) {}
-  // The channel is over (every stream got on_closed first).
+  // The channel is over (every stream got on_closed first). A malformed
+  // control stream on either side gives category protocol, code
+  // kErrorProtocol and a message naming the problem.
   virtual void on_closed(Channel &, const Error &) {}
 };
 
+// Per-channel settings. max_message bounds the messages this side sends
+// and those it accepts on data streams (SPEC §7).
 struct ChannelOptions {
   size_t max_message = proto::kDefaultMaxMessage;
 };
@@ -111,6 +153,8 @@ class Channel final : public quic::ConnectionHandler {
 public:
   // Takes over `session` (its handler becomes this Channel). `peer` is the
   // peer's id (for coordinator connections: "coordinator" on the client side).
+  // Construct it before the handshake completes (right after connect() or
+  // in on_accept): on_open and the control stream depend on that event.
   Channel(std::unique_ptr<net::Session> session, std::string peer, ChannelHandler &handler,
           ChannelOptions options = {});
   ~Channel() override;
@@ -121,14 +165,19 @@ public:
   void set_handler(ChannelHandler &handler) { handler_ = &handler; }
   bool is_open() const { return session_->handshake_completed() && session_->is_open(); }
   net::Session &session() { return *session_; }
+  // Data streams currently owned (until their on_closed returns).
+  size_t stream_count() const { return streams_.size(); }
+  // Why the channel ended, once on_closed has been reported.
+  const std::optional<Error> &closed_error() const { return closed_error_; }
 
-  // Opens a data stream. Errors: limit (peer's stream credit; retry later),
-  // transport (channel closed).
+  // Opens a data stream. Errors: usage (before on_open), limit (peer's
+  // stream credit; retry later), transport (channel closed).
   Result<Stream *> open_stream(bool bidirectional);
   // Sends a control message. Error if the control stream is not open yet
   // (before on_open) or the channel is closed.
   Result<void> send_control(const proto::ControlMessage &message);
   // Closes the channel: every stream fails on both sides with an error.
+  // Takes effect when the session next sends (never inside this call).
   void close(uint64_t code = 0, const std::string &reason = {});
 
   // quic::ConnectionHandler (events from the session)
@@ -144,7 +193,16 @@ private:
   friend class Stream;
   void control_data(ByteView data, bool fin);
   void protocol_failure(const std::string &why);
+  // The channel's end as the application sees it (protocol closes mapped).
+  Error describe_close(const Error &quic_error) const;
+  // Why a stream the session closed with `code` ended (nullopt: cleanly).
+  std::optional<Error> stream_error(std::optional<uint64_t> code) const;
+  // Reports on_end (if due) and on_closed, then destroys the Stream.
+  // Returns false if the Channel was destroyed by a callback.
+  bool finish_stream(quic::StreamId id, const std::optional<Error> &error);
 
+  // Expires when the Channel is destroyed: checked after every callback.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::unique_ptr<net::Session> session_;
   std::string peer_;
   ChannelHandler *handler_;
@@ -152,6 +210,7 @@ private:
   std::map<quic::StreamId, std::unique_ptr<Stream>> streams_;
   std::optional<quic::StreamId> control_id_;
   proto::MessageReader control_reader_{proto::kMaxControlMessage};
+  std::optional<Error> failure_; // our protocol_failure(), if any
   std::optional<Error> closed_error_;
 };
 
