@@ -12,6 +12,8 @@ std::unique_ptr<AppTree> build_app() {
   app.require_subcommand(1);
   add_global_options(app, tree->global);
   tree->commands.push_back(add_coordinator_command(app, tree->global));
+  tree->commands.push_back(add_send_command(app, tree->global));
+  tree->commands.push_back(add_recv_command(app, tree->global));
   return tree;
 }
 

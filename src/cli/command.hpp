@@ -41,5 +41,7 @@ void add_global_options(CLI::App &app, GlobalOptions &options);
 int report_error(const std::string &message, int code);
 
 Command add_coordinator_command(CLI::App &root, GlobalOptions &global);
+Command add_send_command(CLI::App &root, GlobalOptions &global);
+Command add_recv_command(CLI::App &root, GlobalOptions &global);
 
 } // namespace conec::cli

@@ -1,0 +1,112 @@
+#include "client_args.hpp"
+
+#include <cstdio>
+
+#include "state_dir.hpp"
+
+namespace conec::cli {
+
+void add_client_options(CLI::App &app, ClientArgs &a, bool id_required) {
+  app.add_option("-c,--coord", a.coord, "Coordinator address HOST[:PORT] (default port 1719)")
+      ->envname("CONEC_COORD")
+      ->type_name("HOST[:PORT]");
+  auto *id = app.add_option("-i,--id", a.id,
+                            id_required ? "Our client id" : "Our client id (default: a fresh random id)")
+                 ->envname("CONEC_ID")
+                 ->type_name("ID");
+  if (id_required) id->required();
+  app.add_option("--cert", a.cert, "Our certificate (PEM); default: a self-signed one for the id, cached")
+      ->type_name("FILE");
+  app.add_option("--key", a.key, "Private key (PEM) for --cert")->type_name("FILE");
+  app.add_option("--ca", a.ca, "Trust the coordinator's certificate if this CA (PEM) signed it")->type_name("FILE");
+  app.add_option("--pin", a.pin, "Trust the coordinator's certificate by fingerprint")
+      ->envname("CONEC_PIN")
+      ->type_name("sha256:HEX");
+  app.add_option("--state-dir", a.state_dir, "Where generated certificates are cached")
+      ->envname("CONEC_STATE_DIR")
+      ->type_name("DIR");
+  app.add_option("--timeout", a.timeout, "Give up after this many seconds (exit 7)")
+      ->check(CLI::PositiveNumber)
+      ->type_name("SECONDS");
+  app.add_flag("--relay-only", a.relay_only, "Keep channels on the coordinator's relay");
+  app.add_flag("--direct-only", a.direct_only, "Fail unless a direct (hole-punched) path can be made");
+}
+
+static Result<std::string> read_file(const std::string &path, const std::string &what) {
+  std::FILE *f = std::fopen(path.c_str(), "rb");
+  if (!f) return fail(ErrorCategory::usage, "cli", errno_error("cli", what + " " + path, errno).message);
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof(buf), f)) > 0;) out.append(buf, n);
+  std::fclose(f);
+  return out;
+}
+
+static std::string host_of(const std::string &coord) {
+  if (!coord.empty() && coord.front() == '[') return coord.substr(1, coord.find(']') - 1);
+  auto colon = coord.rfind(':');
+  return colon == std::string::npos || coord.find(':') != colon ? coord : coord.substr(0, colon);
+}
+
+static std::string random_id() {
+  uint8_t r[6];
+  random_bytes(r);
+  return "anon-" + to_hex(r);
+}
+
+Result<client::ClientOptions> make_client_options(const ClientArgs &a) {
+  client::ClientOptions o;
+  if (a.relay_only && a.direct_only) return fail(ErrorCategory::usage, "cli", "--relay-only and --direct-only exclude each other");
+  if (a.coord.empty())
+    return fail(ErrorCategory::usage, "cli", "no coordinator: give -c HOST[:PORT] or set CONEC_COORD");
+  auto addr = SockAddr::parse(a.coord, 1719);
+  if (!addr) {
+    Error e = addr.error();
+    e.category = ErrorCategory::usage;
+    e.message = "--coord " + a.coord + ": " + e.message;
+    return fail(e);
+  }
+  o.coordinator = *addr;
+  o.coordinator_name = host_of(a.coord);
+  o.id = a.id.empty() ? random_id() : a.id;
+  if (!proto::valid_id(o.id))
+    return fail(ErrorCategory::usage, "cli",
+                "invalid id '" + o.id + "': use 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit");
+
+  if (!a.cert.empty() || !a.key.empty()) {
+    if (a.cert.empty() || a.key.empty()) return fail(ErrorCategory::usage, "cli", "--cert and --key go together");
+    auto id = tls::Identity::load(a.cert, a.key);
+    if (!id) return fail(id.error());
+    o.identity = *id;
+  } else if (a.id.empty()) {
+    tls::CertificateRequest request; // throwaway id: nothing worth caching
+    request.name = o.id;
+    auto id = tls::generate_self_signed(request);
+    if (!id) return fail(id.error());
+    o.identity = *id;
+  } else {
+    bool created = false;
+    auto id = load_or_create_identity(resolve_state_dir(a.state_dir) + "/clients", proto::canonical_id(o.id), o.id, created);
+    if (!id) return fail(ErrorCategory::usage, "cli", id.error().message);
+    o.identity = *id;
+  }
+
+  if (!a.pin.empty()) {
+    auto pin = tls::parse_pin(a.pin);
+    if (!pin) return fail(ErrorCategory::usage, "cli", "--pin: " + pin.error().message);
+    o.verify_coordinator.mode = tls::PeerVerification::Mode::pin;
+    o.verify_coordinator.pin = *pin;
+  } else if (!a.ca.empty()) {
+    auto pem = read_file(a.ca, "--ca");
+    if (!pem) return fail(pem.error());
+    o.verify_coordinator.mode = tls::PeerVerification::Mode::ca;
+    o.verify_coordinator.ca_pem = *pem;
+    o.verify_coordinator.expected_name = o.coordinator_name;
+  } else {
+    o.verify_coordinator.mode = tls::PeerVerification::Mode::system;
+    o.verify_coordinator.expected_name = o.coordinator_name;
+  }
+  return o;
+}
+
+} // namespace conec::cli

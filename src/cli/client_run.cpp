@@ -1,0 +1,115 @@
+#include "client_run.hpp"
+
+#include <csignal>
+
+#include "exit_codes.hpp"
+#include "util/log.hpp"
+
+namespace conec::cli {
+
+ClientRun::ClientRun(const GlobalOptions &global, const ClientArgs &args) : global_(global), args_(args) {}
+
+ClientRun::~ClientRun() { client_.reset(); }
+
+int ClientRun::exit_code_for(const Error &e) {
+  if (e.category == ErrorCategory::tls || e.category == ErrorCategory::timeout ||
+      e.category == ErrorCategory::transport)
+    return kExitCoordinator;
+  if (e.category == ErrorCategory::peer) {
+    switch (static_cast<proto::RefuseCode>(e.code)) {
+    case proto::RefuseCode::bad_id: return kExitUsage;
+    case proto::RefuseCode::id_in_use:
+    case proto::RefuseCode::not_authorized:
+    case proto::RefuseCode::limit:
+    case proto::RefuseCode::version: return kExitRefused;
+    default: return kExitCoordinator;
+    }
+  }
+  return kExitFailure;
+}
+
+int ClientRun::run() {
+  if (args_.direct_only) {
+    return report_error("--direct-only: no direct path can be made (hole punching is not available yet); "
+                        "channels use the coordinator's relay",
+                        kExitPeer);
+  }
+  auto options = make_client_options(args_);
+  if (!options) return report_error(options.error().message, kExitUsage);
+  std::string coord_text = options->coordinator.to_string();
+  auto client = client::Client::create(loop_, *options, *this);
+  if (!client) {
+    int code = client.error().category == ErrorCategory::usage ? kExitUsage : kExitFailure;
+    return report_error(client.error().message, code);
+  }
+  client_ = std::move(*client);
+  CONEC_INFO("connecting to {} as '{}'", coord_text, client_->id());
+
+  auto signal = [this](int signum) {
+    if (on_signal) on_signal(signum);
+    else finish(signum == SIGINT ? kExitSigint : kExitSigterm, "interrupted");
+  };
+  loop::Signal sigint(loop_, SIGINT, signal), sigterm(loop_, SIGTERM, signal);
+  std::optional<loop::Timer> deadline;
+  if (args_.timeout > 0) {
+    deadline.emplace(loop_, [this] { finish(kExitTimeout, "timed out after " + std::to_string(args_.timeout) + " s"); });
+    deadline->start(static_cast<uint64_t>(args_.timeout * 1000));
+  }
+  while (!exit_code_ && loop_.run_once()) {
+  }
+  // Say goodbye properly: close packets out, bounded wait.
+  client_->close();
+  bool waited = false;
+  loop::Timer limit(loop_, [&] { waited = true; });
+  limit.start(300);
+  while (!waited && loop_.run_once()) {
+  }
+  if (!error_.empty()) report_error(error_, exit_code_.value_or(kExitFailure));
+  return exit_code_.value_or(kExitFailure);
+}
+
+void ClientRun::finish(int code, const std::string &error) {
+  if (exit_code_) return;
+  exit_code_ = code;
+  error_ = error;
+  loop_.stop();
+}
+
+void ClientRun::open_channel(const std::string &peer, std::function<void(channel::Channel &)> opened) {
+  client_->open_channel(peer, [this, peer, opened = std::move(opened)](Result<channel::Channel *> r) {
+    if (r) return opened(**r);
+    const Error &e = r.error();
+    if (e.category == ErrorCategory::peer && e.code == int64_t(proto::RefuseCode::limit))
+      return finish(kExitRefused, e.message);
+    if (e.category == ErrorCategory::peer) return finish(kExitPeer, e.message);
+    finish(kExitPeer, "cannot open a channel to '" + peer + "': " + e.message);
+  });
+}
+
+void ClientRun::on_registered(client::Client &) {
+  if (on_ready) on_ready();
+}
+
+void ClientRun::on_disconnected(client::Client &, const Error &error) {
+  std::string where = args_.coord;
+  int code = exit_code_for(error);
+  std::string prefix = code == kExitCoordinator ? "cannot use coordinator " + where + ": " : "";
+  finish(code, prefix + error.message);
+}
+
+bool ClientRun::on_channel_offer(client::Client &, const std::string &peer) { return on_offer ? on_offer(peer) : true; }
+
+void ClientRun::on_peer_channel(client::Client &, channel::Channel &ch) {
+  if (on_channel) on_channel(ch);
+}
+
+void ClientRun::on_peer_stream(client::Client &, channel::Channel &ch, channel::Stream &s) {
+  if (on_stream) on_stream(ch, s);
+  else s.reset();
+}
+
+void ClientRun::on_peer_closed(client::Client &, channel::Channel &ch, const Error &e) {
+  if (on_channel_closed) on_channel_closed(ch, e);
+}
+
+} // namespace conec::cli

@@ -1,0 +1,66 @@
+#pragma once
+// ClientRun: the life of one client subcommand — create the Client, run the
+// loop until the subcommand finishes, and turn every way it can end into
+// one `conec: error:` line and the exit code of SPEC §5.
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "client/client.hpp"
+#include "client_args.hpp"
+#include "loop/loop.hpp"
+
+namespace conec::cli {
+
+class ClientRun : public client::ClientHandler {
+public:
+  ClientRun(const GlobalOptions &global, const ClientArgs &args);
+  ~ClientRun() override;
+
+  // Creates the client and runs until finish(); returns the exit code.
+  int run();
+  // Ends the run with `code`; a non-empty `error` is printed as the one
+  // `conec: error:` line. The first call wins.
+  void finish(int code, const std::string &error = {});
+  bool finished() const { return exit_code_.has_value(); }
+
+  // Asks for a channel to `peer`; failures finish the run with exit 5 (or 4
+  // for limits) and a message naming the peer.
+  void open_channel(const std::string &peer, std::function<void(channel::Channel &)> opened);
+
+  // What the subcommand does; set before run().
+  std::function<void()> on_ready;                                // registered
+  std::function<bool(const std::string &peer)> on_offer;         // default: accept
+  std::function<void(channel::Channel &)> on_channel;            // channels offered to us
+  std::function<void(channel::Channel &, channel::Stream &)> on_stream;
+  std::function<void(channel::Channel &, const Error &)> on_channel_closed;
+  // SIGINT/SIGTERM; default: finish(130/143, "interrupted").
+  std::function<void(int signum)> on_signal;
+
+  loop::Loop &loop() { return loop_; }
+  client::Client &client() { return *client_; }
+  const GlobalOptions &global() const { return global_; }
+  const ClientArgs &args() const { return args_; }
+
+  // Exit code for a lost or refused coordinator connection.
+  static int exit_code_for(const Error &coordinator_error);
+
+private:
+  void on_registered(client::Client &) override;
+  void on_disconnected(client::Client &, const Error &error) override;
+  bool on_channel_offer(client::Client &, const std::string &peer) override;
+  void on_peer_channel(client::Client &, channel::Channel &ch) override;
+  void on_peer_stream(client::Client &, channel::Channel &ch, channel::Stream &s) override;
+  void on_peer_closed(client::Client &, channel::Channel &ch, const Error &e) override;
+
+  const GlobalOptions &global_;
+  ClientArgs args_;
+  loop::Loop loop_;
+  std::unique_ptr<client::Client> client_;
+  std::optional<int> exit_code_;
+  std::string error_;
+};
+
+} // namespace conec::cli

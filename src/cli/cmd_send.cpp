@@ -1,0 +1,135 @@
+// `conec send PEER [FILE]`: send FILE (or stdin) to PEER as one stream and
+// exit 0 only once PEER's receiving process confirmed every byte.
+//
+// Wire convention with `recv`: one bidirectional stream; data messages go
+// out, then our end of stream; the receiver answers "ok <bytes>" after it
+// wrote everything, then ends its side.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+
+#include "client_run.hpp"
+#include "exit_codes.hpp"
+#include "transfer_args.hpp"
+
+namespace conec::cli {
+namespace {
+
+struct SendArgs {
+  ClientArgs client;
+  TransferArgs transfer;
+  std::string peer, file;
+};
+
+class Sender final : public channel::StreamHandler {
+public:
+  Sender(ClientRun &run, const SendArgs &args, int fd, std::optional<uint64_t> size)
+      : run_(run), args_(args), fd_(fd), progress_(run.loop(), args.transfer.show_progress(), size) {}
+
+  void start(channel::Channel &ch) {
+    auto stream = ch.open_stream(true);
+    if (!stream) return run_.finish(kExitFailure, "cannot open a stream to '" + args_.peer + "': " + stream.error().message);
+    stream_ = *stream;
+    stream_->set_handler(*this);
+    started_ = monotonic_now();
+    pump_.emplace(run_.loop(), fd_, args_.transfer.framing(), proto::kDefaultMaxMessage, *stream_,
+                  [this](std::optional<Error> e) { input_done(std::move(e)); });
+    if (auto r = pump_->start(); !r) run_.finish(kExitUsage, "cannot read input: " + r.error().message);
+    progress_timer_.emplace(run_.loop(), [this] { progress_.update(pump_->bytes()); });
+    progress_timer_->start(100, 100);
+  }
+
+  void on_writable(channel::Stream &) override { pump_->writable(); }
+  void on_message(channel::Stream &, Bytes m) override { ack_ = std::string(as_chars(m)); }
+  void on_end(channel::Stream &, const std::optional<Error> &e) override {
+    if (e) return incomplete(e->message);
+    std::string expected = "ok " + std::to_string(pump_->bytes());
+    if (!pump_->done() || ack_ != expected)
+      return incomplete(ack_.empty() ? "the receiver ended without confirming"
+                                     : "the receiver confirmed '" + ack_ + "', expected '" + expected + "'");
+    progress_.update(pump_->bytes());
+    progress_.done();
+    if (args_.transfer.stats) stats();
+    run_.finish(kExitOk);
+  }
+  void on_closed(channel::Stream &, const std::optional<Error> &e) override {
+    if (e) incomplete(e->message);
+  }
+  void channel_closed(const Error &e) { incomplete(e.message); }
+
+private:
+  void input_done(std::optional<Error> e) {
+    if (e) {
+      stream_->reset();
+      run_.finish(e->category == ErrorCategory::io ? kExitFailure : kExitUsage, "input: " + e->message);
+    }
+  }
+  void incomplete(const std::string &why) {
+    if (run_.finished()) return;
+    progress_.done();
+    run_.finish(kExitIncomplete, "transfer incomplete: " + std::to_string(pump_ ? pump_->bytes() : 0) +
+                                     " bytes sent, none confirmed by '" + args_.peer + "': " + why);
+  }
+  void stats() {
+    Duration elapsed = monotonic_now() - started_;
+    std::fprintf(stderr, "conec: stats: %llu bytes in %.3f s (%s), path relay\n",
+                 static_cast<unsigned long long>(pump_->bytes()), double(elapsed) / 1e9,
+                 human_rate(pump_->bytes(), elapsed).c_str());
+  }
+
+  ClientRun &run_;
+  const SendArgs &args_;
+  int fd_;
+  Progress progress_;
+  std::optional<loop::Timer> progress_timer_;
+  channel::Stream *stream_ = nullptr;
+  std::optional<InputPump> pump_;
+  std::string ack_;
+  Timestamp started_ = 0;
+};
+
+int run_send(const SendArgs &args, const GlobalOptions &global) {
+  int fd = 0;
+  std::optional<uint64_t> size;
+  if (!args.file.empty() && args.file != "-") {
+    fd = ::open(args.file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return report_error(errno_error("cli", "cannot read " + args.file, errno).message, kExitUsage);
+    struct stat st{};
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) size = static_cast<uint64_t>(st.st_size);
+  }
+  ClientRun run(global, args.client);
+  Sender sender(run, args, fd, size);
+  run.on_ready = [&] { run.open_channel(args.peer, [&](channel::Channel &ch) { sender.start(ch); }); };
+  run.on_channel_closed = [&](channel::Channel &, const Error &e) { sender.channel_closed(e); };
+  run.on_offer = [](const std::string &) { return false; }; // we only send
+  return run.run();
+}
+
+} // namespace
+
+Command add_send_command(CLI::App &root, GlobalOptions &global) {
+  auto args = std::make_shared<SendArgs>();
+  CLI::App *app = root.add_subcommand("send", "Send a file or stdin to PEER; exit 0 once PEER confirmed every byte");
+  add_global_options(*app, global);
+  app->add_option("PEER", args->peer, "The receiving client's id")->required()->type_name("PEER");
+  app->add_option("FILE", args->file, "File to send (default: stdin)")->type_name("FILE");
+  add_client_options(*app, args->client, false);
+  add_transfer_options(*app, args->transfer, false);
+  Prose prose;
+  prose.description =
+      "Connects to the coordinator (under a fresh random id unless --id is given), asks it for a channel to PEER "
+      "and sends FILE, or standard input, as one stream. The exit status is 0 only after PEER's receiving process "
+      "(conec recv) confirmed that it received and wrote every byte; a stream or connection lost before that is "
+      "exit 6, with a message saying how much was sent.\n\n"
+      "With --lines (or --null) each input line (record) is one message; otherwise the input is a byte stream cut "
+      "into messages.";
+  prose.examples = {
+      {"conec send -c coord.example:1719 --pin sha256:... bob report.pdf", "Send a file to bob."},
+      {"tar cz src | conec send bob", "Stream a pipeline (CONEC_COORD and CONEC_PIN set in the environment)."},
+      {"conec send bob --lines < events.log", "One message per line."},
+  };
+  return Command{app, [args, &global] { return run_send(*args, global); }, prose};
+}
+
+} // namespace conec::cli

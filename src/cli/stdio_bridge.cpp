@@ -1,0 +1,173 @@
+#include "stdio_bridge.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace conec::cli {
+
+namespace {
+constexpr size_t kChunk = 64 * 1024;            // bytes mode: message size
+constexpr size_t kOutputHigh = size_t{4} << 20; // pause streams above this much queued output
+constexpr size_t kOutputLow = size_t{1} << 20;  // and resume below this
+} // namespace
+
+InputPump::InputPump(loop::Loop &loop, int fd, Framing framing, size_t max_message, channel::Stream &stream,
+                     std::function<void(std::optional<Error>)> done)
+    : framing_(framing), max_message_(max_message), stream_(stream), on_done_(std::move(done)),
+      reader_(loop, fd, [this](ByteView d) { data(d); }, [this](std::optional<Error> e) { end(std::move(e)); }) {}
+
+Result<void> InputPump::start() { return reader_.open(); }
+
+void InputPump::writable() {
+  if (!done_) reader_.resume();
+}
+
+bool InputPump::send(ByteView message) {
+  auto state = stream_.send(message);
+  if (!state) {
+    end(state.error());
+    return false;
+  }
+  bytes_ += message.size();
+  if (*state == quic::WriteState::would_block) reader_.pause();
+  return true;
+}
+
+void InputPump::data(ByteView chunk) {
+  if (done_) return;
+  if (framing_ == Framing::bytes) {
+    for (size_t off = 0; off < chunk.size(); off += kChunk)
+      if (!send(chunk.subspan(off, std::min(kChunk, chunk.size() - off)))) return;
+    return;
+  }
+  uint8_t separator = framing_ == Framing::lines ? '\n' : '\0';
+  size_t start = 0;
+  for (size_t i = 0; i < chunk.size(); ++i) {
+    if (chunk[i] != separator) continue;
+    ByteView piece = chunk.subspan(start, i - start);
+    if (partial_.empty()) {
+      if (!send(piece)) return;
+    } else {
+      partial_.insert(partial_.end(), piece.begin(), piece.end());
+      if (!send(partial_)) return;
+      partial_.clear();
+    }
+    start = i + 1;
+  }
+  partial_.insert(partial_.end(), chunk.begin() + static_cast<ptrdiff_t>(start), chunk.end());
+  if (partial_.size() > max_message_)
+    end(Error{ErrorCategory::limit, 0, "cli",
+              "an input record is longer than the maximum message size of " + std::to_string(max_message_) + " bytes"});
+}
+
+void InputPump::end(std::optional<Error> error) {
+  if (done_) return;
+  if (!error && !partial_.empty()) {
+    // A last line without its newline is still a message.
+    Bytes last = std::move(partial_);
+    partial_.clear();
+    if (!send(last)) return;
+  }
+  done_ = true;
+  reader_.pause();
+  if (!error) {
+    if (auto r = stream_.finish(); !r) error = r.error();
+  }
+  on_done_(std::move(error));
+}
+
+OutputSink::OutputSink(loop::Loop &loop, int fd, Framing framing, bool tag)
+    : framing_(framing), tag_(tag), writer_(loop, fd) {}
+
+Result<void> OutputSink::open() { return writer_.open(); }
+
+void OutputSink::write(channel::Stream &stream, const std::string &sender, const Bytes &message) {
+  Bytes out;
+  out.reserve(message.size() + sender.size() + 3);
+  if (tag_) {
+    out.insert(out.end(), sender.begin(), sender.end());
+    out.push_back(':');
+    out.push_back(' ');
+  }
+  out.insert(out.end(), message.begin(), message.end());
+  if (framing_ == Framing::lines) out.push_back('\n');
+  if (framing_ == Framing::null) out.push_back('\0');
+  bytes_ += message.size();
+  writer_.write(std::move(out), [this](std::optional<Error> e) { written(std::move(e)); });
+  if (writer_.queued() > kOutputHigh && !paused_.contains(&stream)) {
+    stream.pause_reading();
+    paused_.insert(&stream);
+  }
+}
+
+void OutputSink::written(std::optional<Error> error) {
+  if (error && !error_) error_ = error;
+  if (writer_.queued() < kOutputLow) {
+    auto streams = std::move(paused_);
+    paused_.clear();
+    for (channel::Stream *s : streams) s->resume_reading();
+  }
+}
+
+void OutputSink::flush(std::function<void()> flushed) {
+  writer_.write(Bytes{}, [flushed = std::move(flushed)](std::optional<Error>) { flushed(); });
+}
+
+void OutputSink::close(std::function<void()> closed) { writer_.shutdown(std::move(closed)); }
+
+std::string human_bytes(uint64_t bytes) {
+  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = double(bytes);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), u ? "%.1f %s" : "%.0f %s", v, units[u]);
+  return buf;
+}
+
+std::string human_rate(uint64_t bytes, Duration elapsed) {
+  double secs = double(elapsed) / 1e9;
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f MB/s", secs > 0 ? double(bytes) / secs / 1e6 : 0.0);
+  return buf;
+}
+
+Progress::Progress(loop::Loop &loop, bool enabled, std::optional<uint64_t> total)
+    : enabled_(enabled), total_(total), start_(monotonic_now()) {
+  if (!enabled_) return;
+  timer_.emplace(loop, [this] { draw(); });
+  timer_->start(250, 250);
+}
+
+Progress::~Progress() { timer_.reset(); }
+
+void Progress::draw() {
+  Duration elapsed = monotonic_now() - start_;
+  std::string line = human_bytes(bytes_);
+  if (total_ && *total_ > 0) {
+    line += " / " + human_bytes(*total_) + " (" + std::to_string(bytes_ * 100 / *total_) + "%)";
+  }
+  line += "  " + human_rate(bytes_, elapsed);
+  if (total_ && bytes_ > 0 && bytes_ < *total_) {
+    double secs = double(elapsed) / 1e9 * double(*total_ - bytes_) / double(bytes_);
+    char eta[32];
+    std::snprintf(eta, sizeof(eta), "  ETA %d:%02d", int(secs) / 60, int(secs) % 60);
+    line += eta;
+  }
+  std::fprintf(stderr, "\r%-70s", line.c_str());
+  std::fflush(stderr);
+  drawn_ = true;
+}
+
+void Progress::done() {
+  if (!enabled_) return;
+  timer_.reset();
+  draw();
+  std::fprintf(stderr, "\n");
+}
+
+} // namespace conec::cli

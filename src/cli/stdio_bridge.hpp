@@ -1,0 +1,99 @@
+#pragma once
+// Bridges between file descriptors (stdin/stdout/files) and data streams,
+// with flow control both ways: a slow network pauses reading the input; a
+// slow output pauses reading the stream (so the peer's writer is held back).
+
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "channel/channel.hpp"
+#include "loop/loop.hpp"
+
+namespace conec::cli {
+
+// How bytes map to messages (SPEC §5): a byte stream in chunks, or one
+// message per line / per NUL-terminated record.
+enum class Framing { bytes, lines, null };
+
+// Reads `fd` to its end and sends it on `stream`, then finishes the stream.
+class InputPump {
+public:
+  // `done` runs once: nullopt after the whole input was handed to the
+  // stream (and the stream finished), or the read/send error.
+  InputPump(loop::Loop &loop, int fd, Framing framing, size_t max_message, channel::Stream &stream,
+            std::function<void(std::optional<Error>)> done);
+  Result<void> start();
+  void writable(); // call from the stream's on_writable
+  uint64_t bytes() const { return bytes_; }
+  bool done() const { return done_; }
+
+private:
+  void data(ByteView chunk);
+  void end(std::optional<Error> error);
+  bool send(ByteView message);
+
+  Framing framing_;
+  size_t max_message_;
+  channel::Stream &stream_;
+  std::function<void(std::optional<Error>)> on_done_;
+  loop::StreamReader reader_;
+  Bytes partial_; // lines/null: the record not yet terminated
+  uint64_t bytes_ = 0;
+  bool done_ = false;
+};
+
+// Writes received messages to `fd`, framed for the output mode, optionally
+// tagged with the sender's id.
+class OutputSink {
+public:
+  OutputSink(loop::Loop &loop, int fd, Framing framing, bool tag);
+  Result<void> open();
+  // Queues `message` from `stream`; pauses that stream while the output
+  // lags by more than a few MiB.
+  void write(channel::Stream &stream, const std::string &sender, const Bytes &message);
+  // The stream is going away: never touch it again.
+  void forget(channel::Stream &stream) { paused_.erase(&stream); }
+  // Runs `flushed` once everything queued so far has been written (or
+  // failed: see error()).
+  void flush(std::function<void()> flushed);
+  // Closes the output (EOF for a pipe) after the queued data.
+  void close(std::function<void()> closed);
+  uint64_t bytes() const { return bytes_; }
+  const std::optional<Error> &error() const { return error_; }
+
+private:
+  void written(std::optional<Error> error);
+  Framing framing_;
+  bool tag_;
+  loop::StreamWriter writer_;
+  std::set<channel::Stream *> paused_;
+  uint64_t bytes_ = 0;
+  std::optional<Error> error_;
+};
+
+// One progress line on stderr (rate, total, ETA when the size is known),
+// redrawn a few times a second; only when enabled.
+class Progress {
+public:
+  Progress(loop::Loop &loop, bool enabled, std::optional<uint64_t> total);
+  ~Progress();
+  void update(uint64_t bytes) { bytes_ = bytes; }
+  void done(); // final redraw and newline
+
+private:
+  void draw();
+  bool enabled_;
+  std::optional<uint64_t> total_;
+  uint64_t bytes_ = 0;
+  Timestamp start_;
+  std::optional<loop::Timer> timer_;
+  bool drawn_ = false;
+};
+
+// Formats "12.3 MiB" and "45.6 MB/s".
+std::string human_bytes(uint64_t bytes);
+std::string human_rate(uint64_t bytes, Duration elapsed);
+
+} // namespace conec::cli
