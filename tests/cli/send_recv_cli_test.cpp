@@ -106,7 +106,7 @@ TEST_CASE("recv -k receives three streams in order, and SIGINT between streams e
   test::remove_tree(dir);
 }
 
-TEST_CASE("--lines with --tag prints one tagged line per message", "[cli][send]") {
+TEST_CASE("line mode with tags prints one tagged line per message", "[cli][send]") {
   std::string dir = test::make_temp_dir();
   CliCoordinator coord(dir);
   std::ofstream(dir + "/lines") << "one\ntwo\nthree"; // last line without newline

@@ -61,8 +61,10 @@ Endpoint::~Endpoint() {
   }
 }
 
-Entry &Endpoint::add_entry(std::unique_ptr<quic::Connection> conn, quic::ConnectionHandler *app) {
-  auto owned = std::make_unique<Entry>(*this);
+// Every connection starts here: the entry is its handler from the first
+// moment, routes its ids, and gets its Session handle.
+std::unique_ptr<Session> Endpoint::attach(std::unique_ptr<Entry> owned, std::unique_ptr<quic::Connection> conn,
+                                          quic::ConnectionHandler *app, Relay *via) {
   Entry &e = *owned;
   e.app = app;
   e.conn = std::move(conn);
@@ -70,8 +72,17 @@ Entry &Endpoint::add_entry(std::unique_ptr<quic::Connection> conn, quic::Connect
     e.conn->handle_timeout(monotonic_now());
     schedule(e);
   });
+  if (via) {
+    e.relay_token = via->token;
+    ++via->users;
+  }
   entries_.emplace(&e, std::move(owned));
-  return e;
+  for (const Bytes &cid : e.conn->local_cids()) register_cid(cid, e);
+  std::unique_ptr<Session> session(new Session());
+  session->entry_ = &e;
+  e.session = session.get();
+  schedule(e);
+  return session;
 }
 
 Result<std::unique_ptr<Session>> Endpoint::connect(const SockAddr &remote,
@@ -81,18 +92,11 @@ Result<std::unique_ptr<Session>> Endpoint::connect(const SockAddr &remote,
   if (remote.family() != local_address().family())
     return fail(ErrorCategory::usage, "net",
                 "cannot reach " + remote.to_string() + " from a socket bound to " + local_address().to_string());
-  auto entry = std::make_unique<Entry>(*this); // handler for the connection being created
+  auto entry = std::make_unique<Entry>(*this);
   auto conn = quic::Connection::connect(options_.quic, std::move(credentials), server_name,
                                         quic::Path{local_address(), remote}, *entry, monotonic_now());
   if (!conn) return fail(conn.error());
-  Entry &e = add_entry(std::move(*conn), &handler);
-  e.conn->set_handler(e);
-  for (const Bytes &cid : e.conn->local_cids()) register_cid(cid, e);
-  std::unique_ptr<Session> session(new Session());
-  session->entry_ = &e;
-  e.session = session.get();
-  schedule(e);
-  return session;
+  return attach(std::move(entry), std::move(*conn), &handler, nullptr);
 }
 
 void Endpoint::close_all(const std::string &reason) {
@@ -162,22 +166,13 @@ void Endpoint::accept(const Datagram &d, Timestamp now, Relay *via) {
     ++stats_.dropped_unroutable;
     return;
   }
-  Entry &e = add_entry(std::move(*conn), nullptr);
-  e.conn->set_handler(e);
-  if (via) {
-    e.relay_token = via->token;
-    ++via->users;
-  }
-  for (const Bytes &cid : e.conn->local_cids()) register_cid(cid, e);
-  std::unique_ptr<Session> session(new Session());
-  session->entry_ = &e;
-  e.session = session.get();
+  Entry &e = *entry;
+  std::unique_ptr<Session> session = attach(std::move(entry), std::move(*conn), nullptr, via);
   auto hand_over = via ? std::move(via->on_accept) : on_accept;
   if (via) via->on_accept = nullptr; // one connection per introduction
   if (hand_over) hand_over(std::move(session));
   else session.reset(); // nobody takes connections: close it
   e.conn->receive(path, d.data, d.ecn, now);
-  schedule(e);
 }
 
 void Endpoint::answer_unknown(const Datagram &d, const quic::PacketHeader &h) {

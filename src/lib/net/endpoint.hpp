@@ -144,7 +144,8 @@ private:
   void accept(const Datagram &d, Timestamp now, Relay *via);
   bool send_batch(Entry &e, ByteView data, size_t segment_size, const SockAddr &to, uint8_t ecn);
   void answer_unknown(const Datagram &d, const quic::PacketHeader &h);
-  Entry &add_entry(std::unique_ptr<quic::Connection> conn, quic::ConnectionHandler *app);
+  std::unique_ptr<Session> attach(std::unique_ptr<Entry> entry, std::unique_ptr<quic::Connection> conn,
+                                  quic::ConnectionHandler *app, Relay *via);
   void schedule(Entry &e);
   void flush_all();
   bool flush(Entry &e, Timestamp now); // false: socket full

@@ -57,16 +57,7 @@ Result<std::unique_ptr<Session>> Endpoint::connect_relayed(ByteView token,
                                         quic::Path{local_address(), it->second->virtual_addr}, *entry,
                                         monotonic_now());
   if (!conn) return fail(conn.error());
-  Entry &e = add_entry(std::move(*conn), &handler);
-  e.conn->set_handler(e);
-  e.relay_token = it->second->token;
-  ++it->second->users;
-  for (const Bytes &cid : e.conn->local_cids()) register_cid(cid, e);
-  std::unique_ptr<Session> session(new Session());
-  session->entry_ = &e;
-  e.session = session.get();
-  schedule(e);
-  return session;
+  return attach(std::move(entry), std::move(*conn), &handler, it->second.get());
 }
 
 Result<void> Endpoint::accept_relayed(ByteView token, std::shared_ptr<tls::Credentials> credentials,
