@@ -21,18 +21,18 @@ struct OptionDoc {
   std::vector<std::string> longs;  // without the leading "--"
   std::string positional;          // positional name; empty for options
   bool takes_value = false;
-  bool value_optional = false;     // `--opt` alone is also accepted
-  bool repeatable = false;         // may be given several times / takes several values
+  bool value_optional = false; // `--opt` alone is also accepted
+  bool repeatable = false;     // may be given several times / takes several values
   bool required = false;
-  bool global = false;             // also an option of the root: works before the subcommand
+  bool global = false; // also an option of the root: works before the subcommand
   ValueKind kind = ValueKind::none;
-  std::string placeholder;         // value name as --help shows it, validators stripped
+  std::string placeholder;              // value name as --help shows it, validators stripped
   std::vector<std::string> choices;     // from IsMember-style validators
   std::vector<std::string> constraints; // other validator descriptions ("POSITIVE", ranges)
   std::string description;
   std::string default_value;
-  std::string env;                 // environment variable that supplies a default
-  std::string group;               // CLI11 option group ("Options" unless set)
+  std::string env;                          // environment variable that supplies a default
+  std::string group;                        // CLI11 option group ("Options" unless set)
   std::vector<std::string> needs, excludes; // option names as spelled on the command line
 
   bool is_positional() const { return !positional.empty(); }
@@ -53,7 +53,7 @@ struct CommandDoc {
   std::vector<std::string> path; // {"cert", "issue"}; empty for the root
   std::string name;              // last element of path, "conec" for the root
   std::vector<std::string> aliases;
-  std::string summary;           // CLI11 description: the one-line --help text
+  std::string summary; // CLI11 description: the one-line --help text
   std::string footer;
   ProseDoc prose;
   std::vector<OptionDoc> options;     // in definition order (as --help lists them)
