@@ -41,6 +41,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::create(loop::Loop &loop, Coord
   c->endpoint_->on_accept = [self](std::unique_ptr<net::Session> s) { self->accept(std::move(s)); };
   c->endpoint_->on_relay_datagram = [self](const net::Datagram &d) { self->relay(d); };
   c->reaper_ = std::make_unique<loop::Deferred>(loop, [self] { self->reap(); });
+  c->relay_flusher_ = std::make_unique<loop::Deferred>(loop, [self] { self->flush_relay(); });
   return c;
 }
 

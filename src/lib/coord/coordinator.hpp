@@ -121,6 +121,7 @@ private:
   size_t channel_count(const ClientConn &c) const;
   // Relay (relay.cpp)
   void relay(const net::Datagram &d);
+  void flush_relay();
 
   loop::Loop &loop_;
   CoordinatorOptions options_;
@@ -133,6 +134,16 @@ private:
   std::map<std::string, ClientConn *> directory_; // canonical id -> registered client
   std::map<uint64_t, std::unique_ptr<Allocation>> allocations_;
   std::map<std::string, Allocation *> by_token_;
+  // Relayed datagrams for one destination, sent as one GSO batch at the end
+  // of the loop iteration (or when the next datagram cannot join it).
+  struct RelayBatch {
+    SockAddr to;
+    size_t segment = 0;
+    size_t count = 0;
+    bool closed = false; // a shorter datagram ended it
+    Bytes data;
+  } relay_batch_;
+  std::unique_ptr<loop::Deferred> relay_flusher_;
   uint64_t next_channel_id_ = 1;
   size_t pending_ = 0;
   CoordinatorStats stats_;

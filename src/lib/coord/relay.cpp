@@ -34,10 +34,33 @@ void Coordinator::relay(const net::Datagram &d) {
   }
   a.tokens -= double(d.data.size());
   handler_->on_relayed(d.data);
-  if (endpoint_->send_datagram(*to, d.data)) {
-    ++stats_.relayed_datagrams;
-    stats_.relayed_bytes += d.data.size();
+  // Datagrams of one burst from one sender go to one destination: batch
+  // them into a single GSO send instead of a system call each.
+  RelayBatch &b = relay_batch_;
+  if (b.count && (!(b.to == *to) || b.closed || d.data.size() > b.segment || b.count == 64 ||
+                  b.data.size() + d.data.size() > 65000))
+    flush_relay();
+  if (b.count == 0) {
+    b.to = *to;
+    b.segment = d.data.size();
   }
+  b.data.insert(b.data.end(), d.data.begin(), d.data.end());
+  b.closed = d.data.size() < b.segment;
+  ++b.count;
+  relay_flusher_->schedule();
+}
+
+void Coordinator::flush_relay() {
+  RelayBatch &b = relay_batch_;
+  if (b.count == 0) return;
+  size_t sent = endpoint_->send_datagrams(b.to, b.data, b.segment);
+  if (sent) {
+    stats_.relayed_datagrams += (sent + b.segment - 1) / b.segment;
+    stats_.relayed_bytes += sent;
+  }
+  b.data.clear();
+  b.count = 0;
+  b.closed = false;
 }
 
 } // namespace conec::coord

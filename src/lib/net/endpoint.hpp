@@ -121,6 +121,10 @@ public:
   // Sends one datagram as it is (relay forwarding). False if the socket
   // buffer is full: the datagram is dropped, which QUIC treats as loss.
   bool send_datagram(const SockAddr &to, ByteView data);
+  // Sends equal-size datagrams (the last may be shorter) to one address in
+  // one GSO call. Returns how many bytes went out (whole datagrams); the
+  // rest is dropped when the socket buffer is full.
+  size_t send_datagrams(const SockAddr &to, ByteView data, size_t segment_size);
 
   // Closes every connection (app error 0, `reason`); they finish their
   // closing periods on the loop.

@@ -70,6 +70,15 @@ Result<void> Endpoint::accept_relayed(ByteView token, std::shared_ptr<tls::Crede
   return {};
 }
 
+size_t Endpoint::send_datagrams(const SockAddr &to, ByteView data, size_t segment_size) {
+  auto r = socket_.send(to, data, segment_size);
+  if (!r || *r < data.size()) ++stats_.send_blocked;
+  if (!r) return 0;
+  ++stats_.send_calls;
+  stats_.datagrams_sent += (*r + segment_size - 1) / segment_size;
+  return *r;
+}
+
 bool Endpoint::send_datagram(const SockAddr &to, ByteView data) {
   auto r = socket_.send(to, data, data.size());
   if (!r || *r == 0) {
