@@ -335,3 +335,30 @@ TEST_CASE("random and truncated control messages close only their own connection
   REQUIRE(f.run_until([&] { return f.coordinator->clients().size() == 2; }));
   REQUIRE(f.shutdown());
 }
+
+TEST_CASE("a relay budget drops what exceeds it, and QUIC still delivers everything", "[relay][limits]") {
+  coord::CoordinatorOptions o;
+  o.limits.relay_bytes_per_second = 2'000'000;
+  o.limits.relay_burst_bytes = 64 * 1024;
+  CoordFixture f(o);
+  ClientEvents a, b;
+  std::vector<std::unique_ptr<Recorder>> incoming;
+  b.stream = [&](channel::Channel &, channel::Stream &s) {
+    incoming.push_back(std::make_unique<Recorder>());
+    s.set_handler(*incoming.back());
+  };
+  REQUIRE(f.join("alice", a));
+  REQUIRE(f.join("bob", b));
+  auto ch = f.open(*f.client("alice"), "bob");
+  REQUIRE(ch);
+  auto s = (*ch)->open_stream(false);
+  REQUIRE(s);
+  Bytes data = test::pattern_block(5, 0, 2 << 20);
+  REQUIRE((*s)->send(data));
+  REQUIRE((*s)->finish());
+  REQUIRE(f.run_until([&] { return !incoming.empty() && incoming[0]->ended; }, 30));
+  REQUIRE(incoming[0]->messages.size() == 1);
+  CHECK(incoming[0]->messages[0] == data);
+  CHECK(f.coordinator->stats().relay_dropped_rate > 0);
+  REQUIRE(f.shutdown());
+}
