@@ -14,6 +14,8 @@ std::unique_ptr<AppTree> build_app() {
   tree->commands.push_back(add_coordinator_command(app, tree->global));
   tree->commands.push_back(add_send_command(app, tree->global));
   tree->commands.push_back(add_recv_command(app, tree->global));
+  tree->commands.push_back(add_open_command(app, tree->global));
+  tree->commands.push_back(add_client_command(app, tree->global));
   return tree;
 }
 

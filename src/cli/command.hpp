@@ -43,5 +43,7 @@ int report_error(const std::string &message, int code);
 Command add_coordinator_command(CLI::App &root, GlobalOptions &global);
 Command add_send_command(CLI::App &root, GlobalOptions &global);
 Command add_recv_command(CLI::App &root, GlobalOptions &global);
+Command add_open_command(CLI::App &root, GlobalOptions &global);
+Command add_client_command(CLI::App &root, GlobalOptions &global);
 
 } // namespace conec::cli

@@ -10,13 +10,12 @@
 
 namespace conec::test {
 
-Process::Process(const std::vector<std::string> &argv) {
+Process::Process(const std::vector<std::string> &argv, int stdin_fd) {
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) return;
   pid = fork();
   if (pid == 0) {
-    int null = open("/dev/null", O_RDONLY);
-    dup2(null, 0);
+    dup2(stdin_fd >= 0 ? stdin_fd : open("/dev/null", O_RDONLY), 0);
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
     std::vector<char *> args;
@@ -64,6 +63,13 @@ bool Process::wait_for_stderr(const std::string &text, double seconds) {
   while (err.find(text) == std::string::npos && since(start) < seconds && (out_fd_ >= 0 || err_fd_ >= 0))
     drain(0.05);
   return err.find(text) != std::string::npos;
+}
+
+bool Process::wait_for_stdout(const std::string &text, double seconds) {
+  auto start = std::chrono::steady_clock::now();
+  auto found = [&] { return text.empty() ? out_fd_ < 0 : out.find(text) != std::string::npos; };
+  while (!found() && since(start) < seconds && (out_fd_ >= 0 || err_fd_ >= 0)) drain(0.05);
+  return found();
 }
 
 void Process::signal(int signum) {

@@ -11,14 +11,19 @@ namespace conec::test {
 
 class Process {
 public:
-  // Starts `argv[0]` with `argv`; stdin is /dev/null.
-  explicit Process(const std::vector<std::string> &argv);
+  // Starts `argv[0]` with `argv`; stdin is /dev/null, or `stdin_fd` if given
+  // (the child gets a copy; the caller keeps and closes its own).
+  explicit Process(const std::vector<std::string> &argv, int stdin_fd = -1);
   ~Process(); // kills the child if still running
   Process(const Process &) = delete;
   Process &operator=(const Process &) = delete;
 
   // Reads stderr until it contains `text` or `seconds` pass; returns whether it did.
   bool wait_for_stderr(const std::string &text, double seconds = 10);
+  // Reads stdout until it contains `text` (empty: until its end) or
+  // `seconds` pass; returns whether it did.
+  bool wait_for_stdout(const std::string &text, double seconds = 10);
+  bool stdout_ended() const { return out_fd_ < 0; }
   void signal(int signum);
   // Waits for exit (up to `seconds`); returns the exit code, 128+signal if
   // killed by one, or -1 on timeout. Collects the rest of stdout/stderr.
