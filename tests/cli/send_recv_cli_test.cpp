@@ -218,3 +218,24 @@ TEST_CASE("client failures exit with the documented codes and one error line", "
   }
   test::remove_tree(dir);
 }
+
+TEST_CASE("a client notices a crashed and restarted coordinator at its next keepalive", "[cli][exit]") {
+  std::string dir = test::make_temp_dir();
+  auto coord = std::make_unique<CliCoordinator>(dir);
+  REQUIRE(coord->ready);
+  Receiver bob(*coord, {"recv", "-i", "bob"});
+  REQUIRE(bob.ready);
+  uint16_t port = coord->port;
+  std::string pin = coord->fingerprint;
+  coord->process.signal(SIGKILL); // no goodbye: the client still believes in its connection
+  CHECK(coord->process.wait(5) == 128 + SIGKILL);
+  coord.reset();
+  // Same port and state directory: same key, hence the same reset secret.
+  Process again({CONEC_BINARY, "coordinator", "--listen", "127.0.0.1:" + std::to_string(port), "--state-dir", dir});
+  REQUIRE(again.wait_for_stderr("clients connect with:"));
+  CHECK(bob.process.wait(25) == 3);
+  CHECK(one_error_line(bob.process.err, "stateless reset"));
+  again.signal(SIGTERM);
+  CHECK(again.wait(10) == 0);
+  test::remove_tree(dir);
+}

@@ -33,6 +33,11 @@ Result<std::unique_ptr<Coordinator>> Coordinator::create(loop::Loop &loop, Coord
   net::EndpointOptions eo;
   eo.bind = c->options_.listen;
   eo.quic = c->options_.quic;
+  // Stateless-reset secret derived from our key: after a restart we can still
+  // tell clients of the old process that their connection is gone, at once
+  // (they reconnect instead of waiting out the idle timeout).
+  if (eo.quic.static_secret.empty())
+    eo.quic.static_secret = tls::sha256(as_bytes("conec stateless reset v1\n" + c->options_.identity.key_pem));
   eo.server_credentials = *credentials;
   auto endpoint = net::Endpoint::create(loop, eo);
   if (!endpoint) return fail(endpoint.error());

@@ -183,6 +183,22 @@ void Endpoint::answer_unknown(const Datagram &d, const quic::PacketHeader &h) {
     return;
   }
   if (h.long_header) return;
+  // A stateless reset looks like a short-header packet for an unknown id. On
+  // a client endpoint (few connections) let the connections to that address
+  // check it against their reset tokens; answering it with our own reset
+  // would only start a ping-pong.
+  if (!options_.server_credentials) {
+    bool claimed = false;
+    Timestamp now = monotonic_now();
+    for (auto &[key, e] : entries_) {
+      if (!e->conn->is_closed() && e->relay_token.empty() && e->conn->path().remote == d.from) {
+        e->conn->receive(quic::Path{local_address(), d.from}, d.data, d.ecn, now);
+        claimed |= e->conn->state() == quic::State::draining;
+        schedule(*e);
+      }
+    }
+    if (claimed) return;
+  }
   // A short-header packet for a connection we do not have: the peer lost
   // track of it (we restarted). A stateless reset tells it at once.
   Timestamp now = monotonic_now();
@@ -192,6 +208,7 @@ void Endpoint::answer_unknown(const Datagram &d, const quic::PacketHeader &h) {
   if (size_t n = quic::write_stateless_reset(out, h.dcid, options_.quic.static_secret, d.data.size())) {
     reset_tokens_ -= 1;
     ++stats_.stateless_resets_sent;
+    CONEC_DEBUG("net: stateless reset to {} for an unknown connection", d.from.to_string());
     send_raw(d.from, ByteView(out, n));
   }
 }

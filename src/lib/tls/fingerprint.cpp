@@ -60,13 +60,15 @@ std::string san_text(gnutls_x509_subject_alt_name_t type, const std::array<char,
 
 } // namespace
 
-std::string fingerprint_of_der(ByteView der) {
-  std::array<uint8_t, kSha256Size> digest{};
+Bytes sha256(ByteView data) {
+  Bytes digest(kSha256Size);
   // SHA-256 is built into every GnuTLS; if it ever failed, returning some
-  // fingerprint anyway could let a pin comparison go wrong, so stop.
-  if (gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data(), der.size(), digest.data()) < 0) std::abort();
-  return std::string(kPinPrefix) + to_hex(digest);
+  // digest anyway could let a pin comparison go wrong, so stop.
+  if (gnutls_hash_fast(GNUTLS_DIG_SHA256, data.data(), data.size(), digest.data()) < 0) std::abort();
+  return digest;
 }
+
+std::string fingerprint_of_der(ByteView der) { return std::string(kPinPrefix) + to_hex(sha256(der)); }
 
 Result<std::string> fingerprint_of_pem(std::string_view cert_pem) {
   // Decoding through the X.509 parser (not just base64) makes a corrupt

@@ -62,6 +62,8 @@ Result<Identity> issue_certificate(const Identity &ca, const CertificateRequest 
 
 // Fingerprint of the first certificate in `cert_pem` ("sha256:<hex>").
 Result<std::string> fingerprint_of_pem(std::string_view cert_pem);
+// SHA-256 of `data` (32 bytes).
+Bytes sha256(ByteView data);
 // Fingerprint of a DER certificate.
 std::string fingerprint_of_der(ByteView der);
 
