@@ -16,6 +16,8 @@ std::unique_ptr<AppTree> build_app() {
   tree->commands.push_back(add_recv_command(app, tree->global));
   tree->commands.push_back(add_open_command(app, tree->global));
   tree->commands.push_back(add_client_command(app, tree->global));
+  tree->commands.push_back(add_ping_command(app, tree->global));
+  tree->commands.push_back(add_cert_command(app, tree->global));
   return tree;
 }
 

@@ -45,5 +45,7 @@ Command add_send_command(CLI::App &root, GlobalOptions &global);
 Command add_recv_command(CLI::App &root, GlobalOptions &global);
 Command add_open_command(CLI::App &root, GlobalOptions &global);
 Command add_client_command(CLI::App &root, GlobalOptions &global);
+Command add_cert_command(CLI::App &root, GlobalOptions &global);
+Command add_ping_command(CLI::App &root, GlobalOptions &global);
 
 } // namespace conec::cli
