@@ -1,6 +1,22 @@
 #include "app.hpp"
 
+#include <cstdio>
+
 namespace conec::cli {
+
+void add_global_options(CLI::App &app, GlobalOptions &options) {
+  app.add_flag("-v,--verbose", options.verbose, "More log output on stderr (-vv debug, -vvv trace)");
+  app.add_flag("-q,--quiet", options.quiet, "Only errors on stderr");
+  app.add_option("--log-format", options.log_format, "Log line format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->default_str("text");
+}
+
+int report_error(const std::string &message, int code) {
+  std::fprintf(stderr, "conec: error: %s\n", message.c_str());
+  return code;
+}
+
 
 std::unique_ptr<AppTree> build_app() {
   auto tree = std::make_unique<AppTree>();

@@ -30,6 +30,7 @@
 #include "client_run.hpp"
 #include "exit_codes.hpp"
 #include "loop/process.hpp"
+#include "ping_echo.hpp"
 #include "transfer_args.hpp"
 #include "util/log.hpp"
 
@@ -112,7 +113,7 @@ private:
   bool on_channel_offer(client::Client &c, const std::string &) override { return current(c); }
   void on_peer_stream(client::Client &c, channel::Channel &ch, channel::Stream &s) override {
     if (!current(c) || finished()) return s.reset();
-    server_->arrived(ch, s);
+    if (!maybe_answer_ping(s)) server_->arrived(ch, s);
   }
 
   const ClientCmdArgs &args_;

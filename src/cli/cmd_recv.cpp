@@ -9,6 +9,7 @@
 
 #include "client_run.hpp"
 #include "exit_codes.hpp"
+#include "ping_echo.hpp"
 #include "transfer_args.hpp"
 
 namespace conec::cli {
@@ -30,7 +31,7 @@ public:
   void arrived(channel::Channel &ch, channel::Stream &s) {
     if (!s.bidirectional()) return s.reset(); // senders use bidirectional streams
     s.set_handler(*this);
-    Item item{&ch, &s};
+    Item item{&ch, &s, {}, false, std::nullopt};
     if (current_ || (!args_.keep && taken_ > 0)) {
       if (!args_.keep) return s.reset();
       s.pause_reading();
@@ -41,23 +42,29 @@ public:
   }
 
   void on_message(channel::Stream &s, Bytes m) override {
-    if (!current_ || current_->stream != &s) return; // queued: delivered later (paused)
+    if (!current_ || current_->stream != &s) {
+      // A waiting stream still delivers what its window let through before
+      // the pause took effect: keep it for its turn (bounded by that window).
+      for (Item &i : queue_)
+        if (i.stream == &s) i.early.push_back(std::move(m));
+      return;
+    }
     received_ += m.size();
     progress_.update(received_);
     sink_.write(s, current_->channel->peer(), m);
   }
   void on_end(channel::Stream &s, const std::optional<Error> &e) override {
-    if (!current_ || current_->stream != &s) return;
-    if (e) return cut(e->message);
-    // Everything arrived: confirm once it is written out.
-    sink_.flush([this, stream = &s] {
-      if (!current_ || current_->stream != stream) return;
-      if (sink_.error()) return cut("cannot write output: " + sink_.error()->message);
-      (void)stream->send(as_bytes("ok " + std::to_string(received_)));
-      (void)stream->finish();
-      confirmed_ = true;
-    });
+    if (!current_ || current_->stream != &s) {
+      for (Item &i : queue_)
+        if (i.stream == &s) {
+          i.has_end = true;
+          i.ended = e;
+        }
+      return;
+    }
+    end(s, e);
   }
+
   void on_closed(channel::Stream &s, const std::optional<Error> &e) override {
     sink_.forget(s);
     std::erase_if(queue_, [&](const Item &i) { return i.stream == &s; });
@@ -86,13 +93,29 @@ private:
   struct Item {
     channel::Channel *channel;
     channel::Stream *stream;
+    std::vector<Bytes> early; // messages that arrived while it waited
+    bool has_end = false;     // its end arrived while it waited
+    std::optional<Error> ended;
   };
   void begin(Item item) {
-    current_ = item;
+    current_ = Item{item.channel, item.stream, {}, false, std::nullopt};
     ++taken_;
     received_ = 0;
     confirmed_ = false;
+    for (Bytes &m : item.early) on_message(*item.stream, std::move(m));
+    if (item.has_end) return end(*item.stream, item.ended);
     item.stream->resume_reading();
+  }
+  void end(channel::Stream &s, const std::optional<Error> &e) {
+    if (e) return cut(e->message);
+    // Everything arrived: confirm once it is written out.
+    sink_.flush([this, stream = &s] {
+      if (!current_ || current_->stream != stream) return;
+      if (sink_.error()) return cut("cannot write output: " + sink_.error()->message);
+      (void)stream->send(as_bytes("ok " + std::to_string(received_)));
+      (void)stream->finish();
+      confirmed_ = true;
+    });
   }
   void cut(const std::string &why) {
     std::string peer = current_ ? current_->channel->peer() : "?";
@@ -126,7 +149,9 @@ int run_recv(const RecvArgs &args, const GlobalOptions &global) {
   run.on_offer = [&](const std::string &peer) {
     return args.from.empty() || proto::canonical_id(peer) == proto::canonical_id(args.from);
   };
-  run.on_stream = [&](channel::Channel &ch, channel::Stream &s) { receiver.arrived(ch, s); };
+  run.on_stream = [&](channel::Channel &ch, channel::Stream &s) {
+    if (!maybe_answer_ping(s)) receiver.arrived(ch, s);
+  };
   run.on_channel_closed = [&](channel::Channel &ch, const Error &e) { receiver.channel_closed(ch, e); };
   run.on_signal = [&](int signum) {
     if (args.keep && receiver.between_streams()) return run.finish(kExitOk);

@@ -1,25 +1,11 @@
 // conec: the command-line tool. Parses options, configures logging, runs
 // one subcommand and turns its outcome into an exit code (SPEC §5).
-#include <cstdio>
 
 #include "app.hpp"
 #include "exit_codes.hpp"
 #include "util/log.hpp"
 
 namespace conec::cli {
-
-void add_global_options(CLI::App &app, GlobalOptions &options) {
-  app.add_flag("-v,--verbose", options.verbose, "More log output on stderr (-vv debug, -vvv trace)");
-  app.add_flag("-q,--quiet", options.quiet, "Only errors on stderr");
-  app.add_option("--log-format", options.log_format, "Log line format")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->default_str("text");
-}
-
-int report_error(const std::string &message, int code) {
-  std::fprintf(stderr, "conec: error: %s\n", message.c_str());
-  return code;
-}
 
 static void configure_logging(const GlobalOptions &options) {
   spdlog::level::level_enum level = spdlog::level::warn;

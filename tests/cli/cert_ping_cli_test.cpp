@@ -17,9 +17,7 @@
 #include "support/process.hpp"
 #include "support/quic_pair.hpp"
 
-// The echo helper of the CLI (src/cli/ping_echo.cpp). test_cli links the
-// library but not the CLI's own objects, so it is compiled in here.
-#include "../../src/cli/ping_echo.cpp"
+#include "ping_echo.hpp" // the CLI's echo helper (test_cli links conec_cli)
 
 using namespace conec;
 using test::Process;
