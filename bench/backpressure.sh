@@ -28,5 +28,5 @@ while kill -0 $SP 2>/dev/null; do
 done
 wait $SP; echo "send exit $?"; END=$(date +%s.%N)
 wait $RP
-echo "seconds $(echo "$END - $START" | bc)  peak RSS KiB: send $PS recv $PR coordinator $PC"
+echo "seconds $(awk "BEGIN{print $END - $START}")  peak RSS KiB: send $PS recv $PR coordinator $PC"
 kill $CP
