@@ -133,7 +133,7 @@ private:
   std::unique_ptr<loop::Deferred> reaper_;
   std::map<std::string, ClientConn *> directory_; // canonical id -> registered client
   std::map<uint64_t, std::unique_ptr<Allocation>> allocations_;
-  std::map<std::string, Allocation *> by_token_;
+  ByteKeyMap<Allocation *> by_token_;
   // Relayed datagrams for one destination, sent as one GSO batch at the end
   // of the loop iteration (or when the next datagram cannot join it).
   struct RelayBatch {

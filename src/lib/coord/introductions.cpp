@@ -112,7 +112,7 @@ void Coordinator::drop_allocation(Allocation &a, const std::string &reason, prot
     if (!side->allocations.erase(a.channel_id)) continue; // a channel to oneself: tell once
     if (!side->gone()) side->send(proto::ChannelClosed{a.channel_id, reason});
   }
-  by_token_.erase(std::string(as_chars(a.token)));
+  if (auto it = by_token_.find(as_chars(a.token)); it != by_token_.end()) by_token_.erase(it);
   allocations_.erase(a.channel_id); // destroys `a`
 }
 

@@ -7,7 +7,7 @@
 namespace conec::coord {
 
 void Coordinator::relay(const net::Datagram &d) {
-  auto it = by_token_.find(std::string(as_chars(net::relay_token_of(d.data))));
+  auto it = by_token_.find(as_chars(net::relay_token_of(d.data)));
   if (it == by_token_.end() || !it->second->active) {
     ++stats_.relay_dropped_token;
     return;

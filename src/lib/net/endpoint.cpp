@@ -16,7 +16,7 @@ namespace conec::net {
 namespace {
 constexpr size_t kMaxBatch = 64;            // datagrams per GSO send (kernel limit)
 constexpr size_t kReadBatchesPerWakeup = 8; // then yield to timers and sends
-std::string cid_key(ByteView cid) { return std::string(as_chars(cid)); }
+std::string_view cid_key(ByteView cid) { return as_chars(cid); }
 } // namespace
 
 
@@ -107,11 +107,13 @@ void Endpoint::close_all(const std::string &reason) {
 }
 
 void Endpoint::register_cid(ByteView cid, Entry &e) {
-  by_cid_[cid_key(cid)] = &e;
+  by_cid_[std::string(cid_key(cid))] = &e;
   e.cids.emplace_back(cid.begin(), cid.end());
 }
 
-void Endpoint::unregister_cid(ByteView cid) { by_cid_.erase(cid_key(cid)); }
+void Endpoint::unregister_cid(ByteView cid) {
+  if (auto it = by_cid_.find(cid_key(cid)); it != by_cid_.end()) by_cid_.erase(it);
+}
 
 void Endpoint::on_readable() {
   Timestamp now = monotonic_now();

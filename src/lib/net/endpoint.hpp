@@ -165,9 +165,9 @@ private:
   std::unique_ptr<loop::FdPoll> poll_;
   std::unique_ptr<loop::Deferred> flusher_;
   std::unordered_map<Entry *, std::unique_ptr<Entry>> entries_;
-  std::unordered_map<std::string, Entry *> by_cid_; // connection id bytes -> entry
+  ByteKeyMap<Entry *> by_cid_; // connection id bytes -> entry
   std::vector<Entry *> dirty_;
-  std::unordered_map<std::string, std::unique_ptr<Relay>> relays_; // by token bytes
+  ByteKeyMap<std::unique_ptr<Relay>> relays_; // by token bytes
   bool socket_full_ = false;
   Bytes send_buffer_;
   Bytes wrap_buffer_; // relayed batches with their headers

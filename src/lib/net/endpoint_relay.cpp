@@ -7,7 +7,7 @@
 namespace conec::net {
 
 namespace {
-std::string token_key(ByteView token) { return std::string(as_chars(token)); }
+std::string_view token_key(ByteView token) { return as_chars(token); }
 } // namespace
 
 void Endpoint::route_relayed(const Datagram &d, Timestamp now) {
@@ -21,11 +21,11 @@ void Endpoint::route_relayed(const Datagram &d, Timestamp now) {
 }
 
 SockAddr Endpoint::add_relay(ByteView token, const SockAddr &relay) {
-  auto &slot = relays_[token_key(token)];
+  auto &slot = relays_[std::string(token_key(token))];
   if (slot && slot->removed && slot->users == 0) slot.reset();
   if (!slot) {
     slot = std::make_unique<Relay>();
-    slot->token = token_key(token);
+    slot->token = std::string(token_key(token));
     slot->relay = relay;
     slot->virtual_addr = relay_virtual_address(token);
   }

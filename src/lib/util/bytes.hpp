@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace conec {
@@ -21,6 +22,15 @@ inline std::string_view as_chars(ByteView b) {
   return {reinterpret_cast<const char *>(b.data()), b.size()};
 }
 inline Bytes to_bytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
+
+// A map keyed by byte strings (connection ids, relay tokens) that can be
+// searched with a view, so per-packet lookups build no std::string (16-byte
+// keys do not fit the small-string buffer: that would allocate per packet).
+struct ByteKeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view key) const noexcept { return std::hash<std::string_view>{}(key); }
+};
+template <class T> using ByteKeyMap = std::unordered_map<std::string, T, ByteKeyHash, std::equal_to<>>;
 
 // Lower-case hex of `b`, e.g. for fingerprints and connection ids in logs.
 std::string to_hex(ByteView b);
