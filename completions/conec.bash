@@ -14,8 +14,8 @@ _conec_spec() {
         _conec_valued='--log-format'
         ;;
     'coordinator')
-        _conec_opts='-h --help -v --verbose -q --quiet --log-format --listen --cert --key --client-ca --state-dir --max-clients --max-channels --max-pending --max-message --relay-rate'
-        _conec_valued='--log-format --listen --cert --key --client-ca --state-dir --max-clients --max-channels --max-pending --max-message --relay-rate'
+        _conec_opts='-h --help -v --verbose -q --quiet --log-format --listen --cert --key --client-ca --state-dir --max-clients --max-channels --max-pending --max-pending-per-client --hello-timeout --retry --retry-above --max-handshakes --max-handshakes-per-host --max-message --relay-rate --client-relay-rate'
+        _conec_valued='--log-format --listen --cert --key --client-ca --state-dir --max-clients --max-channels --max-pending --max-pending-per-client --hello-timeout --retry --retry-above --max-handshakes --max-handshakes-per-host --max-message --relay-rate --client-relay-rate'
         _conec_files='--cert --key --client-ca'
         _conec_dirs='--state-dir'
         ;;
@@ -76,6 +76,7 @@ _conec_choices() {
     case "$1|$2" in
     '|--log-format') printf '%s\n' 'text' 'json' ;;
     'coordinator|--log-format') printf '%s\n' 'text' 'json' ;;
+    'coordinator|--retry') printf '%s\n' 'auto' 'always' 'never' ;;
     'send|--log-format') printf '%s\n' 'text' 'json' ;;
     'recv|--log-format') printf '%s\n' 'text' 'json' ;;
     'open|--log-format') printf '%s\n' 'text' 'json' ;;

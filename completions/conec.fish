@@ -31,9 +31,16 @@ complete -c conec -n '__fish_seen_subcommand_from coordinator' -l client-ca -r -
 complete -c conec -n '__fish_seen_subcommand_from coordinator' -l state-dir -x -a '(__fish_complete_directories)' -d 'Where generated certificates live (default: $CONEC_STATE_DIR or ~/.local/state/conec)'
 complete -c conec -n '__fish_seen_subcommand_from coordinator' -l max-clients -x -d 'Most clients registered at once'
 complete -c conec -n '__fish_seen_subcommand_from coordinator' -l max-channels -x -d 'Most channels (open or being introduced) per client'
-complete -c conec -n '__fish_seen_subcommand_from coordinator' -l max-pending -x -d 'Most introductions waiting for an answer'
+complete -c conec -n '__fish_seen_subcommand_from coordinator' -l max-pending -x -d 'Most introductions waiting for an answer, all clients together'
+complete -c conec -n '__fish_seen_subcommand_from coordinator' -l max-pending-per-client -x -d 'Most introductions one client may have waiting for an answer'
+complete -c conec -n '__fish_seen_subcommand_from coordinator' -l hello-timeout -x -d 'Seconds a new connection has to register before it is closed'
+complete -c conec -n '__fish_seen_subcommand_from coordinator' -l retry -x -a 'auto always never' -d 'Address validation with QUIC Retry: auto (once --retry-above handshakes are in progress), always, or never'
+complete -c conec -n '__fish_seen_subcommand_from coordinator' -l retry-above -x -d 'Handshakes in progress beyond which new clients must answer a Retry (--retry auto)'
+complete -c conec -n '__fish_seen_subcommand_from coordinator' -l max-handshakes -x -d 'Most handshakes in progress at once; further Initials are dropped'
+complete -c conec -n '__fish_seen_subcommand_from coordinator' -l max-handshakes-per-host -x -d 'Most handshakes in progress from one IP address'
 complete -c conec -n '__fish_seen_subcommand_from coordinator' -l max-message -x -d 'Largest message on a data stream, in MiB'
 complete -c conec -n '__fish_seen_subcommand_from coordinator' -l relay-rate -x -d 'Relay budget per channel, in MB/s'
+complete -c conec -n '__fish_seen_subcommand_from coordinator' -l client-relay-rate -x -d 'Relay budget per sending client across all its channels, in MB/s (logged when hit)'
 
 # conec send
 complete -c conec -n '__fish_seen_subcommand_from send' -s h -l help -d 'Print this help message and exit'

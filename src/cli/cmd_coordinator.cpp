@@ -19,6 +19,10 @@ struct CoordinatorArgs {
   coord::Limits limits;
   size_t max_message_mib = 16;
   double relay_rate_mbps = 1024; // MB/s per channel
+  double client_relay_rate_mbps = 1024; // MB/s per sending client, all its channels
+  double hello_timeout_s = 5;
+  std::string retry = "auto";
+  net::AdmissionOptions admission;
 };
 
 Result<tls::Identity> coordinator_identity(const CoordinatorArgs &o, std::string &source) {
@@ -58,6 +62,12 @@ int run_coordinator(const CoordinatorArgs &o, const GlobalOptions &global) {
   co.limits = o.limits;
   co.limits.max_message = o.max_message_mib << 20;
   co.limits.relay_bytes_per_second = static_cast<uint64_t>(o.relay_rate_mbps * 1e6);
+  co.limits.relay_client_bytes_per_second = static_cast<uint64_t>(o.client_relay_rate_mbps * 1e6);
+  co.limits.hello_timeout = static_cast<Duration>(o.hello_timeout_s * double(kSecond));
+  co.admission = o.admission;
+  co.admission.retry = o.retry == "always" ? net::RetryPolicy::always
+                       : o.retry == "never" ? net::RetryPolicy::never
+                                            : net::RetryPolicy::automatic;
   auto coordinator = coord::Coordinator::create(loop, co);
   if (!coordinator) {
     int code = coordinator.error().category == ErrorCategory::io ? kExitFailure : kExitUsage;
@@ -122,13 +132,38 @@ Command add_coordinator_command(CLI::App &root, GlobalOptions &global) {
                   "Most channels (open or being introduced) per client")
       ->default_val(options->limits.max_channels_per_client);
   app->add_option("--max-pending", options->limits.max_pending_introductions,
-                  "Most introductions waiting for an answer")
+                  "Most introductions waiting for an answer, all clients together")
       ->default_val(options->limits.max_pending_introductions);
+  app->add_option("--max-pending-per-client", options->limits.max_pending_per_client,
+                  "Most introductions one client may have waiting for an answer")
+      ->default_val(options->limits.max_pending_per_client);
+  app->add_option("--hello-timeout", options->hello_timeout_s,
+                  "Seconds a new connection has to register before it is closed")
+      ->default_val(options->hello_timeout_s)
+      ->check(CLI::Range(0.1, 3600.0));
+  app->add_option("--retry", options->retry,
+                  "Address validation with QUIC Retry: auto (once --retry-above handshakes are in progress), "
+                  "always, or never")
+      ->default_val(options->retry)
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  app->add_option("--retry-above", options->admission.retry_above,
+                  "Handshakes in progress beyond which new clients must answer a Retry (--retry auto)")
+      ->default_val(options->admission.retry_above);
+  app->add_option("--max-handshakes", options->admission.max_handshakes,
+                  "Most handshakes in progress at once; further Initials are dropped")
+      ->default_val(options->admission.max_handshakes);
+  app->add_option("--max-handshakes-per-host", options->admission.max_handshakes_per_address,
+                  "Most handshakes in progress from one IP address")
+      ->default_val(options->admission.max_handshakes_per_address);
   app->add_option("--max-message", options->max_message_mib, "Largest message on a data stream, in MiB")
       ->default_val(options->max_message_mib)
       ->check(CLI::Range(1, 1024));
   app->add_option("--relay-rate", options->relay_rate_mbps, "Relay budget per channel, in MB/s")
       ->default_val(options->relay_rate_mbps)
+      ->check(CLI::PositiveNumber);
+  app->add_option("--client-relay-rate", options->client_relay_rate_mbps,
+                  "Relay budget per sending client across all its channels, in MB/s (logged when hit)")
+      ->default_val(options->client_relay_rate_mbps)
       ->check(CLI::PositiveNumber);
   Prose prose;
   prose.description =
@@ -136,7 +171,13 @@ Command add_coordinator_command(CLI::App &root, GlobalOptions &global) {
       "introduces clients to each other and relays their end-to-end encrypted channels.\n\n"
       "With no certificate options it creates a self-signed certificate and key in its state directory on first "
       "run (key mode 0600), reuses them afterwards, and prints the fingerprint and a ready-to-paste client command "
-      "line on stderr. SIGINT or SIGTERM close every connection gracefully; the exit status is then 0.";
+      "line on stderr. SIGINT or SIGTERM close every connection gracefully; the exit status is then 0.\n\n"
+      "Hostile input is bounded: datagrams that are not QUIC are dropped before the QUIC stack sees them; "
+      "handshakes in progress are capped overall and per source address, and past --retry-above new clients "
+      "must first answer a stateless Retry (one more round trip, no state kept for addresses that never answer); "
+      "a connection that does not register within --hello-timeout is closed. Each client is charged for what it "
+      "asks: channels, introductions waiting, relay rate, and control replies it does not read (past 1 MiB "
+      "unacknowledged it is closed with that reason). Offers a client has not accepted do not count against it.";
   prose.examples = {
       {"conec coordinator", "Run on the embedded defaults: 0.0.0.0:1719, self-signed certificate in the state directory."},
       {"conec coordinator --cert /etc/conec/coord.pem --key /etc/conec/coord.key",

@@ -80,6 +80,7 @@ public:
   // Detaches the handler: later messages are consumed and dropped and no
   // further event (on_closed included) is reported for this stream.
   void clear_handler() { handler_ = nullptr; }
+  bool has_handler() const { return handler_ != nullptr; }
   bool paused() const { return paused_; }
 
   // Sends one message (framed). Errors: limit (larger than max_message;
@@ -176,6 +177,9 @@ public:
   // Sends a control message. Error if the control stream is not open yet
   // (before on_open) or the channel is closed.
   Result<void> send_control(const proto::ControlMessage &message);
+  // Control bytes sent and not yet acknowledged: grows without bound if the
+  // peer withholds credit on the control stream, so a server bounds it.
+  uint64_t control_backlog() const { return control_id_ ? session_->unacked_bytes(*control_id_) : 0; }
   // Closes the channel: every stream fails on both sides with an error.
   // Takes effect when the session next sends (never inside this call).
   void close(uint64_t code = 0, const std::string &reason = {});

@@ -9,26 +9,64 @@
 
 namespace conec::coord {
 
-ClientConn::ClientConn(Coordinator &coordinator, std::unique_ptr<net::Session> session)
-    : coord_(coordinator) {
+ClientConn::ClientConn(Coordinator &coordinator, std::unique_ptr<net::Session> session, bool over_capacity)
+    : coord_(coordinator), over_capacity_(over_capacity) {
   channel::ChannelOptions options;
   options.max_message = coordinator.options_.limits.max_message;
   channel_ = std::make_unique<channel::Channel>(std::move(session), "", *this, options);
+  // The clock runs from the first packet: the handshake counts too, so a
+  // connection that never completes it or never says Hello is closed.
+  hello_timer_ = std::make_unique<loop::Timer>(coordinator.loop_, [this] {
+    if (registered_ || gone_ || over_limit_) return;
+    ++coord_.stats_.closed_no_hello;
+    CONEC_INFO("coordinator: closing {}: no Hello within {} ms", address().to_string(),
+               coord_.options_.limits.hello_timeout / kMillisecond);
+    channel_->close(static_cast<uint64_t>(proto::RefuseCode::timeout),
+                    "no Hello within " + std::to_string(coord_.options_.limits.hello_timeout / kMillisecond) + " ms");
+  });
+  hello_timer_->start(coordinator.options_.limits.hello_timeout / kMillisecond);
 }
 
-void ClientConn::on_open(channel::Channel &) { certificate_ = channel_->session().peer_certificate(); }
+void ClientConn::on_open(channel::Channel &) {
+  certificate_ = channel_->session().peer_certificate();
+  if (over_capacity_) {
+    ++coord_.stats_.closed_over_limit;
+    size_t max = coord_.options_.limits.max_clients;
+    CONEC_INFO("coordinator: refusing {}: {} connections open", address().to_string(), max);
+    over_limit_ = true;
+    channel_->close(static_cast<uint64_t>(proto::RefuseCode::limit),
+                    "the coordinator serves its maximum of " + std::to_string(max) + " clients");
+  }
+}
 
 void ClientConn::on_stream(channel::Channel &, channel::Stream &stream) {
-  if (!registered_) {
-    stream.reset();
-    return;
+  if (registered_) {
+    std::weak_ptr<bool> alive = alive_;
+    coord_.handler_->on_stream(id_, stream);
+    if (alive.expired() || stream.has_handler()) return;
   }
-  coord_.handler_->on_stream(id_, stream);
+  // Nobody takes it: refuse it at once rather than buffer what it carries.
+  ++coord_.stats_.streams_refused;
+  stream.reset();
 }
 
 void ClientConn::send(const proto::ControlMessage &message) {
-  if (auto r = channel_->send_control(message); !r)
+  if (over_limit_) return;
+  if (auto r = channel_->send_control(message); !r) {
     CONEC_DEBUG("coordinator: cannot send {} to '{}': {}", proto::message_name(message), id_, r.error().message);
+    return;
+  }
+  size_t limit = coord_.options_.limits.max_control_backlog;
+  if (channel_->control_backlog() > limit) {
+    // It asks and does not read the answers (withholds credit or acks):
+    // the replies would pile up here without bound.
+    over_limit_ = true;
+    ++coord_.stats_.closed_over_limit;
+    std::string why = "control backlog over " + std::to_string(limit >> 10) +
+                      " KiB: the client does not read its control stream";
+    CONEC_WARN("coordinator: closing '{}' ({}): {}", id_, address().to_string(), why);
+    channel_->close(static_cast<uint64_t>(proto::RefuseCode::limit), why);
+  }
 }
 
 void ClientConn::refuse(proto::RefuseCode code, const std::string &reason) {

@@ -14,7 +14,9 @@ namespace conec::coord {
 // One client connection: awaiting its Hello, then registered under an id.
 class ClientConn final : public channel::ChannelHandler {
 public:
-  ClientConn(Coordinator &coordinator, std::unique_ptr<net::Session> session);
+  // `over_capacity`: the coordinator has max_clients connections already;
+  // this one is refused (RefuseCode::limit) as soon as its handshake ends.
+  ClientConn(Coordinator &coordinator, std::unique_ptr<net::Session> session, bool over_capacity);
 
   void on_open(channel::Channel &) override;
   void on_stream(channel::Channel &, channel::Stream &stream) override;
@@ -33,10 +35,19 @@ public:
   const std::string &key() const { return key_; } // canonical id
   const Bytes &certificate() const { return certificate_; }
   SockAddr address() const { return channel_->session().remote_address(); }
+  // Where relayed datagrams for this client go and may come from: the
+  // address its coordinator connection last validated (never one taken
+  // from an unauthenticated packet).
+  SockAddr relay_address() const { return channel_->session().validated_address(); }
   channel::Channel &channel() { return *channel_; }
   bool gone() const { return gone_; }
 
   std::set<uint64_t> allocations; // channel ids this client takes part in
+  // Relay budget across all its channels (token bucket) and when the log
+  // last said it was exceeded.
+  double relay_tokens = 0;
+  Timestamp relay_refilled = 0;
+  Timestamp relay_warned = 0;
 
 private:
   void hello(const proto::Hello &hello);
@@ -44,8 +55,13 @@ private:
 
   Coordinator &coord_;
   std::unique_ptr<channel::Channel> channel_;
+  std::unique_ptr<loop::Timer> hello_timer_;
   bool registered_ = false;
   bool gone_ = false;
+  bool over_limit_ = false; // closed for exceeding a per-client bound
+  bool over_capacity_ = false;
+  // Expires when this object is destroyed (handlers may drop the client).
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::string id_, key_;
   Bytes certificate_;
 };

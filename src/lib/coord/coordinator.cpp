@@ -39,6 +39,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::create(loop::Loop &loop, Coord
   if (eo.quic.static_secret.empty())
     eo.quic.static_secret = tls::sha256(as_bytes("conec stateless reset v1\n" + c->options_.identity.key_pem));
   eo.server_credentials = *credentials;
+  eo.admission = c->options_.admission;
   auto endpoint = net::Endpoint::create(loop, eo);
   if (!endpoint) return fail(endpoint.error());
   c->endpoint_ = std::move(*endpoint);
@@ -52,7 +53,12 @@ Result<std::unique_ptr<Coordinator>> Coordinator::create(loop::Loop &loop, Coord
 
 void Coordinator::accept(std::unique_ptr<net::Session> session) {
   CONEC_DEBUG("coordinator: connection from {}", session->remote_address().to_string());
-  auto conn = std::make_unique<ClientConn>(*this, std::move(session));
+  // Unregistered connections count too, so nobody can hold more than the
+  // limit by never saying Hello.
+  // It is refused once its handshake is done (an application close during
+  // the handshake would lose its code and reason).
+  bool over = conns_.size() - dead_.size() >= options_.limits.max_clients;
+  auto conn = std::make_unique<ClientConn>(*this, std::move(session), over);
   conns_.emplace(conn.get(), std::move(conn));
 }
 

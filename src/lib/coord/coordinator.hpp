@@ -20,17 +20,32 @@
 namespace conec::coord {
 
 // Configurable limits (SPEC §7); hitting one gives the party that hit it a
-// specific error and disturbs nobody else.
+// specific error and disturbs nobody else. Every per-client resource is
+// charged to the client that asked for it.
 struct Limits {
+  // Connections at once, registered or not: a connection beyond it is
+  // closed with RefuseCode::limit before it can register.
   size_t max_clients = 10'000;
-  size_t max_channels_per_client = 256;       // open or pending, either role
-  size_t max_pending_introductions = 1'024;   // coordinator-wide
+  // A connection that has not registered (sent a valid Hello) this long
+  // after its handshake is closed.
+  Duration hello_timeout = 5 * kSecond;
+  // Channels per client: open ones in either role plus the introductions it
+  // asked for. Introductions offered to it do not count until it accepts, so
+  // nobody can fill another client's quota.
+  size_t max_channels_per_client = 256;
+  size_t max_pending_per_client = 16;          // introductions one client may have waiting
+  size_t max_pending_introductions = 65'536;   // coordinator-wide
   Duration introduction_timeout = 10 * kSecond;
   size_t max_message = proto::kDefaultMaxMessage; // data streams on client channels
-  // Per-allocation relay budget (token bucket): sustained bytes per second
-  // and burst. Datagrams over budget are dropped (QUIC backs off).
+  // Control replies queued to one client and not yet acknowledged (a client
+  // that withholds credit on its control stream is closed past this).
+  size_t max_control_backlog = 1 << 20;
+  // Relay budgets (token buckets): per allocation and per sending client
+  // across all its channels. Datagrams over budget are dropped (QUIC backs
+  // off); a client over its budget is named in the log.
   uint64_t relay_bytes_per_second = uint64_t{1} << 30;
   uint64_t relay_burst_bytes = 8 << 20;
+  uint64_t relay_client_bytes_per_second = uint64_t{1} << 30;
 };
 
 struct CoordinatorOptions {
@@ -42,6 +57,8 @@ struct CoordinatorOptions {
   std::string client_ca_pem;
   Limits limits;
   quic::Config quic; // idle timeout, keepalive, windows
+  // Retry and caps on handshakes in progress (net::AdmissionOptions).
+  net::AdmissionOptions admission;
 };
 
 // A registered client as the directory shows it.
@@ -62,7 +79,10 @@ struct CoordinatorStats {
   uint64_t relayed_bytes = 0;
   uint64_t relay_dropped_token = 0;   // unknown or dead allocation
   uint64_t relay_dropped_address = 0; // not from either side's authenticated address
-  uint64_t relay_dropped_rate = 0;    // over the allocation's budget
+  uint64_t relay_dropped_rate = 0;    // over the allocation's or the sender's budget
+  uint64_t closed_no_hello = 0;       // connections that did not register in time
+  uint64_t closed_over_limit = 0;     // connections beyond max_clients, or over a per-client bound
+  uint64_t streams_refused = 0;       // data streams no handler took (reset)
 };
 
 // Events for programs that embed a coordinator. Defaults ignore them.
@@ -72,7 +92,8 @@ public:
   virtual void on_client_registered(const ClientInfo &, channel::Channel &) {}
   virtual void on_client_left(const std::string & /*id*/, const Error &) {}
   // A client opened a data stream to the coordinator; set a handler on it
-  // or it is reset.
+  // before returning or it is reset (STOP_SENDING and RESET_STREAM with
+  // channel::kErrorCancelled), so nothing is buffered for nobody.
   virtual void on_stream(const std::string & /*id*/, channel::Stream &) {}
   // Every datagram the relay forwards, exactly as forwarded (monitoring and
   // tests: it is ciphertext the coordinator holds no key for).
@@ -119,6 +140,7 @@ private:
   void introduction_timed_out(uint64_t channel_id);
   void drop_allocation(Allocation &a, const std::string &reason, proto::RefuseCode code);
   size_t channel_count(const ClientConn &c) const;
+  size_t pending_count(const ClientConn &c) const;
   // Relay (relay.cpp)
   void relay(const net::Datagram &d);
   void flush_relay();

@@ -8,7 +8,25 @@ namespace conec::coord {
 
 using proto::RefuseCode;
 
-size_t Coordinator::channel_count(const ClientConn &c) const { return c.allocations.size(); }
+// What counts against a client's quota: channels it has open (either role)
+// and introductions it asked for; offers to it count once it accepts.
+size_t Coordinator::channel_count(const ClientConn &c) const {
+  size_t n = 0;
+  for (uint64_t id : c.allocations) {
+    auto it = allocations_.find(id);
+    if (it != allocations_.end() && (it->second->active || it->second->initiator == &c)) ++n;
+  }
+  return n;
+}
+
+size_t Coordinator::pending_count(const ClientConn &c) const {
+  size_t n = 0;
+  for (uint64_t id : c.allocations) {
+    auto it = allocations_.find(id);
+    if (it != allocations_.end() && !it->second->active && it->second->initiator == &c) ++n;
+  }
+  return n;
+}
 
 static proto::Introduction introduce(const Allocation &a, const ClientConn &peer, uint8_t role, uint64_t request_id) {
   proto::Introduction intro;
@@ -46,6 +64,9 @@ void Coordinator::request_channel(ClientConn &from, const proto::ChannelRequest 
   if (channel_count(peer) >= limits.max_channels_per_client)
     return error(RefuseCode::limit, "'" + peer.id() + "' has the maximum of " +
                                         std::to_string(limits.max_channels_per_client) + " channels");
+  if (pending_count(from) >= limits.max_pending_per_client)
+    return error(RefuseCode::limit, "you have the maximum of " + std::to_string(limits.max_pending_per_client) +
+                                        " introductions waiting for an answer");
   if (pending_ >= limits.max_pending_introductions)
     return error(RefuseCode::limit, "too many introductions in progress; retry shortly");
 
@@ -84,6 +105,11 @@ void Coordinator::introduction_reply(ClientConn &from, const proto::Introduction
     std::string reason = "'" + from.id() + "' refused the channel" + (reply.reason.empty() ? "" : ": " + reply.reason);
     return drop_allocation(a, reason, RefuseCode::peer_refused);
   }
+  // Offers did not count against the acceptor; the accepted channel does.
+  size_t max = options_.limits.max_channels_per_client;
+  if (&from != a.initiator && channel_count(from) >= max)
+    return drop_allocation(a, "'" + from.id() + "' has the maximum of " + std::to_string(max) + " channels",
+                           RefuseCode::limit);
   --pending_;
   a.active = true;
   CONEC_INFO("coordinator: channel {}: '{}' accepted '{}'", a.channel_id, from.id(), a.initiator->id());

@@ -3,6 +3,7 @@
 // coordinator cannot read or alter what clients say to each other.
 #include "coord/client_conn.hpp"
 #include "net/relay.hpp"
+#include "util/log.hpp"
 
 namespace conec::coord {
 
@@ -14,25 +15,45 @@ void Coordinator::relay(const net::Datagram &d) {
   }
   Allocation &a = *it->second;
   // Only the two authenticated clients may use it, from the addresses their
-  // coordinator connections currently have (so NAT rebinding follows).
-  SockAddr initiator = a.initiator->address(), acceptor = a.acceptor->address();
+  // coordinator connections validated last: a NAT rebinding is followed
+  // once QUIC has validated the new path, and a relay packet's own source
+  // never moves anything (it can be spoofed).
+  SockAddr initiator = a.initiator->relay_address(), acceptor = a.acceptor->relay_address();
   const SockAddr *to = nullptr;
-  if (d.from == initiator) to = &acceptor;
-  else if (d.from == acceptor) to = &initiator;
-  if (!to) {
+  ClientConn *sender = nullptr;
+  if (d.from == initiator) {
+    to = &acceptor;
+    sender = a.initiator;
+  } else if (d.from == acceptor) {
+    to = &initiator;
+    sender = a.acceptor;
+  }
+  if (!to || to->empty()) {
     ++stats_.relay_dropped_address;
     return;
   }
   Timestamp now = monotonic_now();
   const Limits &limits = options_.limits;
+  double size = double(d.data.size());
   a.tokens = std::min(double(limits.relay_burst_bytes),
                       a.tokens + double(now - a.refilled) * double(limits.relay_bytes_per_second) / 1e9);
   a.refilled = now;
-  if (a.tokens < double(d.data.size())) {
+  ClientConn &c = *sender;
+  c.relay_tokens = std::min(double(limits.relay_burst_bytes),
+                            c.relay_tokens + double(now - c.relay_refilled) *
+                                                 double(limits.relay_client_bytes_per_second) / 1e9);
+  c.relay_refilled = now;
+  if (a.tokens < size || c.relay_tokens < size) {
     ++stats_.relay_dropped_rate;
+    if (c.relay_tokens < size && now - c.relay_warned > 10 * kSecond) {
+      c.relay_warned = now;
+      CONEC_WARN("coordinator: '{}' exceeds its relay rate of {:.1f} MB/s: dropping its excess", c.id(),
+                 double(limits.relay_client_bytes_per_second) / 1e6);
+    }
     return;
   }
-  a.tokens -= double(d.data.size());
+  a.tokens -= size;
+  c.relay_tokens -= size;
   handler_->on_relayed(d.data);
   // Datagrams of one burst from one sender go to one destination: batch
   // them into a single GSO send instead of a system call each.

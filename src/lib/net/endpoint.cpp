@@ -3,6 +3,10 @@
 #include "net/endpoint.hpp"
 
 #include <algorithm>
+#include <chrono>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <cstring>
 
 #include "net/endpoint_relay.hpp"
@@ -21,6 +25,10 @@ std::string_view cid_key(ByteView cid) { return as_chars(cid); }
 
 
 void Entry::on_cid_added(ByteView cid) { ep.register_cid(cid, *this); }
+void Entry::on_handshake_completed() {
+  ep.handshake_ended(*this);
+  if (app) app->on_handshake_completed();
+}
 void Entry::on_cid_removed(ByteView cid) { ep.unregister_cid(cid); }
 
 Endpoint::Endpoint(loop::Loop &loop, EndpointOptions options, UdpSocket socket)
@@ -136,7 +144,7 @@ void Endpoint::route(const Datagram &d, Timestamp now, Relay *via) {
   }
   auto header = quic::parse_header(d.data);
   if (!header) {
-    ++stats_.dropped_unroutable;
+    ++stats_.dropped_malformed;
     return;
   }
   auto it = by_cid_.find(cid_key(header->dcid));
@@ -157,18 +165,82 @@ void Endpoint::route(const Datagram &d, Timestamp now, Relay *via) {
   schedule(e);
 }
 
+namespace {
+uint64_t wall_ns() {
+  return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count());
+}
+} // namespace
+
+bool Endpoint::admit(const Datagram &d, std::optional<Bytes> &retried_from) {
+  const AdmissionOptions &a = options_.admission;
+  auto initial = quic::parse_initial(d.data);
+  if (!initial) {
+    ++stats_.dropped_unroutable;
+    return false;
+  }
+  uint8_t out[quic::kMaxUdpPayload];
+  ByteView secret = options_.quic.static_secret;
+  if (quic::has_retry_token(*initial)) {
+    retried_from = quic::verify_retry_token(*initial, d.from, secret, a.retry_token_lifetime, wall_ns());
+    if (!retried_from) {
+      // Forged, expired or from another address: say so (smaller than the
+      // Initial, so no amplification) rather than let the client time out.
+      ++stats_.retry_tokens_refused;
+      if (size_t n = quic::write_invalid_token_close(out, *initial)) send_raw(d.from, ByteView(out, n));
+      return false;
+    }
+  }
+  size_t in_progress = stats_.handshakes_in_progress;
+  bool want_retry = a.retry == RetryPolicy::always || (a.retry == RetryPolicy::automatic && in_progress >= a.retry_above);
+  if (!retried_from && want_retry) {
+    if (size_t n = quic::write_retry(out, *initial, d.from, secret, wall_ns())) {
+      ++stats_.retries_sent;
+      send_raw(d.from, ByteView(out, n));
+    }
+    return false;
+  }
+  auto per_ip = handshakes_by_ip_.find(d.from.host_key());
+  if (in_progress >= a.max_handshakes ||
+      (per_ip != handshakes_by_ip_.end() && per_ip->second >= a.max_handshakes_per_address)) {
+    // The client retransmits its Initial after a PTO; it gets in once
+    // handshakes end, or times out.
+    ++stats_.initials_over_limit;
+    return false;
+  }
+  return true;
+}
+
+void Endpoint::handshake_ended(Entry &e) {
+  if (!e.counted_handshake) return;
+  e.counted_handshake = false;
+  --stats_.handshakes_in_progress;
+  if (auto it = handshakes_by_ip_.find(e.handshake_ip); it != handshakes_by_ip_.end() && --it->second == 0)
+    handshakes_by_ip_.erase(it);
+}
+
 void Endpoint::accept(const Datagram &d, Timestamp now, Relay *via) {
+  std::optional<Bytes> retried_from;
+  if (!via && !admit(d, retried_from)) return;
   auto entry = std::make_unique<Entry>(*this);
   quic::Path path{local_address(), d.from};
   quic::Config config = options_.quic;
   if (via) config.max_udp_payload = kRelayedMaxUdpPayload;
   auto credentials = via ? via->accept_credentials : options_.server_credentials;
-  auto conn = quic::Connection::accept(config, credentials, path, d.data, *entry, now);
+  auto conn = quic::Connection::accept(config, credentials, path, d.data, *entry, now,
+                                       retried_from ? &*retried_from : nullptr);
   if (!conn) {
     ++stats_.dropped_unroutable;
     return;
   }
   Entry &e = *entry;
+  if (!via) {
+    e.counted_handshake = true;
+    e.handshake_ip = d.from.host_key();
+    ++stats_.handshakes_in_progress;
+    ++handshakes_by_ip_[e.handshake_ip];
+  }
   std::unique_ptr<Session> session = attach(std::move(entry), std::move(*conn), nullptr, via);
   auto hand_over = via ? std::move(via->on_accept) : on_accept;
   if (via) via->on_accept = nullptr; // one connection per introduction
@@ -294,6 +366,7 @@ void Endpoint::flush_all() {
     arm_timer(e, now);
     if (e.conn->is_closed()) reap(e);
   }
+  maybe_trim(now);
 }
 
 bool Endpoint::flush(Entry &e, Timestamp now) {
@@ -333,6 +406,7 @@ void Endpoint::arm_timer(Entry &e, Timestamp now) {
 }
 
 void Endpoint::reap(Entry &e) {
+  handshake_ended(e); // a handshake that failed or timed out
   for (const Bytes &cid : e.cids) {
     auto it = by_cid_.find(cid_key(cid));
     if (it != by_cid_.end() && it->second == &e) by_cid_.erase(it);
@@ -347,6 +421,19 @@ void Endpoint::reap(Entry &e) {
   if (e.session) return; // the Session still refers to it
   if (e.dirty) std::erase(dirty_, &e);
   entries_.erase(&e);
+  ++freed_since_trim_;
+}
+
+// After many connections were freed (a flood or churn), give the memory back
+// to the system: glibc keeps freed heap pages otherwise, and a coordinator's
+// RSS would stay at its peak after every attack.
+void Endpoint::maybe_trim(Timestamp now) {
+  if (freed_since_trim_ < 64 || now - last_trim_ < kSecond) return;
+  freed_since_trim_ = 0;
+  last_trim_ = now;
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
 }
 
 } // namespace conec::net

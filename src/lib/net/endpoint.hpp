@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -42,6 +43,7 @@ public:
   Result<quic::StreamId> open_stream(bool bidirectional);
   Result<quic::WriteState> write(quic::StreamId id, Bytes data, bool fin = false);
   bool writable(quic::StreamId id) const;
+  uint64_t unacked_bytes(quic::StreamId id) const;
   void consume(quic::StreamId id, size_t bytes);
   void reset_stream(quic::StreamId id, uint64_t app_error);
   void stop_reading(quic::StreamId id, uint64_t app_error);
@@ -51,7 +53,8 @@ public:
   bool handshake_completed() const;
   bool is_client() const;          // this side opened the connection (QUIC client role)
   std::optional<Error> close_error() const;
-  SockAddr remote_address() const;
+  SockAddr remote_address() const;   // where packets go now (may be a path still being validated)
+  SockAddr validated_address() const;// the last address QUIC validated (quic::Connection::validated_remote)
   quic::Stats stats() const;
   // The peer's certificate (DER) once the handshake completed.
   Bytes peer_certificate() const;
@@ -63,12 +66,30 @@ private:
   Entry *entry_ = nullptr; // null once the Endpoint is gone
 };
 
+// Admission of new connections (server role): what a handshake may cost
+// before the client has shown it owns its address (issue 7). A handshake in
+// progress costs ~110 KiB (ngtcp2 + GnuTLS state); a Retry costs nothing.
+enum class RetryPolicy {
+  never,     // never send Retry; the caps below still hold
+  automatic, // Retry once `retry_above` handshakes are in progress
+  always,    // every new connection proves its address first (one more RTT)
+};
+
+struct AdmissionOptions {
+  RetryPolicy retry = RetryPolicy::automatic;
+  size_t retry_above = 64;           // handshakes in progress before Retry starts
+  size_t max_handshakes = 1024;      // in progress at once; Initials beyond are dropped
+  size_t max_handshakes_per_address = 64; // per source IP address (ports ignored)
+  Duration retry_token_lifetime = 10 * kSecond;
+};
+
 struct EndpointOptions {
   SockAddr bind;                 // address to bind (port 0: any)
   UdpSocketOptions socket;
   quic::Config quic;             // for every connection of this endpoint
   // Server role: credentials for accepted connections. Null: no accepting.
   std::shared_ptr<tls::Credentials> server_credentials;
+  AdmissionOptions admission;
 };
 
 // Counters for tests, logs and benchmarks.
@@ -76,10 +97,15 @@ struct EndpointStats {
   uint64_t datagrams_received = 0;
   uint64_t datagrams_sent = 0;
   uint64_t send_calls = 0;        // sendmsg calls (GSO batches count once)
-  uint64_t dropped_unroutable = 0;// not QUIC, unknown connection, or refused Initial
+  uint64_t dropped_malformed = 0; // not a QUIC packet (quic::parse_header refused it)
+  uint64_t dropped_unroutable = 0;// unknown connection, or refused Initial
   uint64_t stateless_resets_sent = 0;
   uint64_t send_blocked = 0;      // times the socket buffer was full
   uint64_t relayed_dropped = 0;   // relayed datagrams for unknown relays or from the wrong address
+  uint64_t retries_sent = 0;      // Initials answered with a Retry (address validation)
+  uint64_t retry_tokens_refused = 0;   // Initials with an invalid or expired Retry token
+  uint64_t initials_over_limit = 0;    // Initials dropped by max_handshakes(_per_address)
+  uint64_t handshakes_in_progress = 0; // server-side connections not yet past their handshake
 };
 
 class Endpoint {
@@ -126,6 +152,9 @@ public:
   // rest is dropped when the socket buffer is full.
   size_t send_datagrams(const SockAddr &to, ByteView data, size_t segment_size);
 
+  // Handles `d` as if the socket had just read it (fuzzing and tests).
+  void receive_for_testing(const Datagram &d) { route(d, monotonic_now()); }
+
   // Closes every connection (app error 0, `reason`); they finish their
   // closing periods on the loop.
   void close_all(const std::string &reason);
@@ -146,6 +175,11 @@ private:
   void route(const Datagram &d, Timestamp now, Relay *via = nullptr);
   void route_relayed(const Datagram &d, Timestamp now);
   void accept(const Datagram &d, Timestamp now, Relay *via);
+  // Admission control for a new server connection: true to accept it now
+  // (with `retried_from` set after a valid Retry token); false if the
+  // Initial was answered (Retry, refusal) or dropped.
+  bool admit(const Datagram &d, std::optional<Bytes> &retried_from);
+  void handshake_ended(Entry &e);
   bool send_batch(Entry &e, ByteView data, size_t segment_size, const SockAddr &to, uint8_t ecn);
   void answer_unknown(const Datagram &d, const quic::PacketHeader &h);
   std::unique_ptr<Session> attach(std::unique_ptr<Entry> entry, std::unique_ptr<quic::Connection> conn,
@@ -155,6 +189,7 @@ private:
   bool flush(Entry &e, Timestamp now); // false: socket full
   void arm_timer(Entry &e, Timestamp now);
   void reap(Entry &e);
+  void maybe_trim(Timestamp now);
   void register_cid(ByteView cid, Entry &e);
   void unregister_cid(ByteView cid);
   void send_raw(const SockAddr &to, ByteView data);
@@ -172,6 +207,9 @@ private:
   Bytes send_buffer_;
   Bytes wrap_buffer_; // relayed batches with their headers
   EndpointStats stats_;
+  std::unordered_map<std::string, size_t> handshakes_by_ip_; // source IP bytes -> in progress
+  size_t freed_since_trim_ = 0;
+  Timestamp last_trim_ = 0;
   // Stateless resets: a small token bucket so they cannot be used to flood.
   double reset_tokens_ = 10;
   Timestamp reset_refill_ = 0;

@@ -22,15 +22,17 @@ struct Entry final : quic::ConnectionHandler {
   std::vector<Bytes> cids;                // ids routed to this entry
   std::string relay_token;                // non-empty: packets go through this relay
   bool dirty = false;                     // listed in Endpoint::dirty_
+  // Server side, counted in the endpoint's handshakes in progress (by
+  // source IP `handshake_ip`) until the handshake ends either way.
+  bool counted_handshake = false;
+  std::string handshake_ip;
   // Datagrams of a batch the socket could not take yet (EAGAIN).
   Bytes pending;
   size_t pending_segment = 0;
   SockAddr pending_to;
   uint8_t pending_ecn = 0;
 
-  void on_handshake_completed() override {
-    if (app) app->on_handshake_completed();
-  }
+  void on_handshake_completed() override;
   void on_stream_opened(quic::StreamId id) override {
     if (app) app->on_stream_opened(id);
   }

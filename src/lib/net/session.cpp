@@ -36,6 +36,7 @@ Result<quic::WriteState> Session::write(quic::StreamId id, Bytes data, bool fin)
 }
 
 bool Session::writable(quic::StreamId id) const { return entry_ && entry_->conn->writable(id); }
+uint64_t Session::unacked_bytes(quic::StreamId id) const { return entry_ ? entry_->conn->unacked_bytes(id) : 0; }
 
 void Session::consume(quic::StreamId id, size_t bytes) {
   if (!entry_) return;
@@ -77,6 +78,7 @@ std::optional<Error> Session::close_error() const {
 }
 
 SockAddr Session::remote_address() const { return entry_ ? entry_->conn->path().remote : SockAddr(); }
+SockAddr Session::validated_address() const { return entry_ ? entry_->conn->validated_remote() : SockAddr(); }
 
 quic::Stats Session::stats() const { return entry_ ? entry_->conn->stats() : quic::Stats{}; }
 

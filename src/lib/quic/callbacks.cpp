@@ -11,9 +11,12 @@ namespace conec::quic {
 struct Callbacks {
   static Connection &self(void *user_data) { return *static_cast<Connection *>(user_data); }
 
-  static int handshake_completed(ngtcp2_conn *, void *ud) {
+  static int handshake_completed(ngtcp2_conn *conn, void *ud) {
     auto &c = self(ud);
     if (c.state_ == State::handshaking) c.state_ = State::established;
+    // The handshake validated the address it ran on (RFC 9000 §8.1).
+    const ngtcp2_path *p = ngtcp2_conn_get_path(conn);
+    c.validated_remote_ = SockAddr(p->remote.addr, p->remote.addrlen);
     if (c.server_ && !c.original_dcid_.empty()) {
       // The client now uses our own ids; stop routing its initial DCID.
       c.handler_->on_cid_removed(c.original_dcid_);
@@ -107,6 +110,13 @@ struct Callbacks {
     return 0;
   }
 
+  static int path_validation(ngtcp2_conn *, uint32_t, const ngtcp2_path *path,
+                             ngtcp2_path_validation_result result, void *ud) {
+    if (result == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS)
+      self(ud).validated_remote_ = SockAddr(path->remote.addr, path->remote.addrlen);
+    return 0;
+  }
+
   static int recv_stateless_reset(ngtcp2_conn *, const ngtcp2_pkt_stateless_reset *, void *ud) {
     self(ud).got_stateless_reset_ = true;
     return 0;
@@ -143,6 +153,7 @@ ngtcp2_callbacks make_callbacks(bool server) {
   cb.extend_max_local_streams_bidi = Callbacks::extend_max_local_streams;
   cb.extend_max_local_streams_uni = Callbacks::extend_max_local_streams;
   cb.recv_stateless_reset = Callbacks::recv_stateless_reset;
+  cb.path_validation = Callbacks::path_validation;
   return cb;
 }
 

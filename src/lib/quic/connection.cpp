@@ -71,7 +71,8 @@ Result<std::unique_ptr<Connection>> Connection::connect(const Config &config,
 Result<std::unique_ptr<Connection>> Connection::accept(const Config &config,
                                                        std::shared_ptr<tls::Credentials> credentials,
                                                        const Path &path, ByteView datagram,
-                                                       ConnectionHandler &handler, Timestamp now) {
+                                                       ConnectionHandler &handler, Timestamp now,
+                                                       const Bytes *retried_from) {
   ngtcp2_pkt_hd hd;
   int rv = ngtcp2_accept(&hd, datagram.data(), datagram.size());
   if (rv != 0) return fail(ErrorCategory::protocol, "quic", "datagram is not an acceptable QUIC Initial packet", rv);
@@ -82,7 +83,14 @@ Result<std::unique_ptr<Connection>> Connection::accept(const Config &config,
   fill_settings(config, now, settings);
   ngtcp2_transport_params params;
   fill_transport_params(config, params);
-  params.original_dcid = hd.dcid;
+  if (retried_from) {
+    ngtcp2_cid_init(&params.original_dcid, retried_from->data(), retried_from->size());
+    params.retry_scid = hd.dcid;
+    params.retry_scid_present = 1;
+    settings.token = ngtcp2_vec{const_cast<uint8_t *>(hd.token.base), hd.token.len};
+  } else {
+    params.original_dcid = hd.dcid;
+  }
   if (!config.static_secret.empty()) {
     if (ngtcp2_crypto_generate_stateless_reset_token(params.stateless_reset_token, config.static_secret.data(),
                                                      config.static_secret.size(), &scid) == 0)

@@ -103,11 +103,15 @@ public:
 
   // Creates the server side for a client's first Initial packet (`datagram`,
   // not yet processed: pass it to receive() next). Error if the datagram is
-  // not an acceptable Initial (caller drops it).
+  // not an acceptable Initial (caller drops it). `retried_from`: the client's
+  // original DCID recovered from a valid Retry token (quic::verify_retry_token),
+  // when this Initial answers our Retry; the transport parameters then
+  // prove to the client that the Retry came from us.
   static Result<std::unique_ptr<Connection>> accept(const Config &config,
                                                     std::shared_ptr<tls::Credentials> credentials,
                                                     const Path &path, ByteView datagram,
-                                                    ConnectionHandler &handler, Timestamp now);
+                                                    ConnectionHandler &handler, Timestamp now,
+                                                    const Bytes *retried_from = nullptr);
 
   void set_handler(ConnectionHandler &handler) { handler_ = &handler; }
 
@@ -134,6 +138,8 @@ public:
   Result<WriteState> write(StreamId id, Bytes data, bool fin = false);
   // Whether a write() now would stay under the stream's send budget.
   bool writable(StreamId id) const;
+  // Bytes written to the stream and not yet acknowledged by the peer.
+  uint64_t unacked_bytes(StreamId id) const;
   // Returns flow-control credit for `bytes` delivered by on_stream_data.
   void consume(StreamId id, size_t bytes);
   // Abandons our sending side (RESET_STREAM with app_error).
@@ -159,6 +165,12 @@ public:
   const std::optional<Error> &close_error() const { return close_error_; }
   bool is_server() const { return server_; }
   const Path &path() const { return path_; }
+  // The peer's address as QUIC validated it: the handshake's, then each new
+  // path that passed path validation (RFC 9000 §8.2). Empty before the
+  // handshake completes. Unlike path(), a packet from a new address (a
+  // rebinding, or a replayed or spoofed packet) does not change it until
+  // the peer answered a challenge there.
+  const SockAddr &validated_remote() const { return validated_remote_; }
   Stats stats() const;
   // Source connection ids currently routed to this connection (incl. the
   // server's original DCID).
@@ -198,6 +210,7 @@ private:
   struct ConnRef; // ngtcp2_crypto_conn_ref, kept at a stable address
   std::unique_ptr<ConnRef> conn_ref_;
   Path path_;
+  SockAddr validated_remote_;
   Bytes original_dcid_; // server: the client's first DCID, routed until the handshake ends
 
   std::unordered_map<StreamId, std::unique_ptr<Stream>> streams_;

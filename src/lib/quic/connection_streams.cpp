@@ -57,6 +57,11 @@ bool Connection::writable(StreamId id) const {
   return s && !s->write_shut && !s->fin_queued && s->send.unacked_bytes() < config_.stream_send_buffer;
 }
 
+uint64_t Connection::unacked_bytes(StreamId id) const {
+  const Stream *s = find(id);
+  return s ? s->send.unacked_bytes() : 0;
+}
+
 void Connection::consume(StreamId id, size_t bytes) {
   if (state_ == State::closed || state_ == State::closing || state_ == State::draining) return;
   Stream *s = find(id);

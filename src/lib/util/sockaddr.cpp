@@ -112,6 +112,18 @@ std::string SockAddr::to_string() const {
   return "<none>";
 }
 
+std::string SockAddr::host_key() const {
+  if (family() == AF_INET) {
+    auto *a = reinterpret_cast<const sockaddr_in *>(&storage_);
+    return std::string(reinterpret_cast<const char *>(&a->sin_addr), sizeof(in_addr));
+  }
+  if (family() == AF_INET6) {
+    auto *a = reinterpret_cast<const sockaddr_in6 *>(&storage_);
+    return std::string(reinterpret_cast<const char *>(&a->sin6_addr), sizeof(in6_addr));
+  }
+  return {};
+}
+
 bool SockAddr::operator==(const SockAddr &other) const {
   if (family() != other.family()) return false;
   if (family() == AF_INET) {

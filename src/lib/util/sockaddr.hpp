@@ -37,6 +37,8 @@ public:
 
   // "1.2.3.4:5" or "[::1]:5".
   std::string to_string() const;
+  // The IP address alone as bytes (4 or 16), for per-host accounting.
+  std::string host_key() const;
 
   bool operator==(const SockAddr &other) const;
   size_t hash() const;

@@ -2,6 +2,7 @@
 // by connection id, stateless resets for unknown connections.
 #include <catch2/catch.hpp>
 
+#include "net/relay.hpp"
 #include "quic/packet.hpp"
 #include "support/loopback.hpp"
 #include "support/quic_pair.hpp"
@@ -123,4 +124,48 @@ TEST_CASE("a client whose server lost the connection learns it from a stateless 
   }
   REQUIRE(pair.client_events.closed);
   CHECK(pair.client_events.closed->message.find("stateless reset") != std::string::npos);
+}
+
+TEST_CASE("malformed inner packets from a relay are dropped before QUIC sees them", "[net][hostile]") {
+  loop::Loop loop;
+  {
+    auto ep = endpoint(loop, false);
+    Bytes token(net::kRelayTokenLength, 0x5a);
+    SockAddr relay = SockAddr::loopback(AF_INET, 9); // nothing is sent there
+    ep->add_relay(token, relay);
+    REQUIRE(ep->accept_relayed(token, credentials(test::server_identity()), [](std::unique_ptr<net::Session>) {}));
+    size_t n = 0;
+    for (Bytes inner : {Bytes{0x00}, Bytes{0xc0}, Bytes{0xc0, 0, 0, 0, 1, 255}, Bytes(20, 0x41), Bytes{0x80, 0, 0, 0, 1, 5, 0}}) {
+      Bytes d{net::kRelayMarker};
+      d.insert(d.end(), token.begin(), token.end());
+      d.insert(d.end(), inner.begin(), inner.end());
+      ep->receive_for_testing({d, relay, 0});
+      ++n;
+      CHECK(ep->stats().dropped_malformed == n);
+    }
+    // From anyone but the relay, relayed datagrams are not even opened.
+    Bytes d{net::kRelayMarker};
+    d.insert(d.end(), token.begin(), token.end());
+    d.push_back(0);
+    ep->receive_for_testing({d, SockAddr::loopback(AF_INET, 10), 0});
+    CHECK(ep->stats().relayed_dropped == 1);
+    CHECK(ep->stats().dropped_malformed == n);
+    CHECK(ep->connection_count() == 0);
+  }
+  REQUIRE(loop.close());
+}
+
+TEST_CASE("an empty datagram and a lone byte do not reach ngtcp2, in either role", "[net][hostile]") {
+  loop::Loop loop;
+  {
+    for (bool serve : {true, false}) {
+      auto ep = endpoint(loop, serve);
+      ep->receive_for_testing({ByteView{}, SockAddr::loopback(AF_INET, 11), 0});
+      uint8_t one = 0x80;
+      ep->receive_for_testing({ByteView{&one, 1}, SockAddr::loopback(AF_INET, 11), 0});
+      CHECK(ep->stats().dropped_malformed == 2);
+      CHECK(ep->connection_count() == 0);
+    }
+  }
+  REQUIRE(loop.close());
 }

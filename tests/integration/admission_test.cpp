@@ -1,0 +1,123 @@
+// Admission of new connections under an Initial flood (issue 7): Initials
+// from addresses that never answer are capped per address and overall, a
+// Retry answers them past a threshold (or always), and real clients still
+// get in. The Initials are real ones (ngtcp2 client connections), sent from
+// several loopback addresses by sockets that never read the answers.
+#include <catch2/catch.hpp>
+
+#include "support/coord_fixture.hpp"
+#include "support/quic_pair.hpp"
+#include "support/raw_udp.hpp"
+
+using namespace conec;
+using test::ClientEvents;
+using test::CoordFixture;
+
+namespace {
+
+// One genuine client Initial (1200 bytes) for a connection from `from`.
+Bytes make_initial(const SockAddr &from, const SockAddr &to) {
+  test::Recorder handler;
+  auto credentials = *tls::Credentials::create(test::client_identity(), tls::PeerVerification::any());
+  auto conn = quic::Connection::connect(quic::Config{}, credentials, "flood", quic::Path{from, to}, handler,
+                                        monotonic_now());
+  REQUIRE(conn);
+  Bytes out(quic::kMaxUdpPayload * 2);
+  auto batch = (*conn)->write(out, 1, monotonic_now());
+  REQUIRE(batch.size >= 1200);
+  out.resize(batch.size);
+  return out;
+}
+
+// `per_host` Initials from each of 127.0.0.2 .. 127.0.0.(1 + hosts).
+size_t flood(const SockAddr &target, int hosts, int per_host) {
+  size_t sent = 0;
+  for (int h = 0; h < hosts; ++h) {
+    test::RawUdp sock(*SockAddr::parse("127.0.0." + std::to_string(2 + h) + ":0", 0));
+    for (int i = 0; i < per_host; ++i) sent += sock.send(target, make_initial(sock.local_address(), target));
+  }
+  return sent;
+}
+
+struct Collect : channel::StreamHandler {
+  std::string got;
+  bool ended = false;
+  void on_message(channel::Stream &, Bytes m) override { got.append(as_chars(m)); }
+  void on_end(channel::Stream &, const std::optional<Error> &) override { ended = true; }
+};
+
+void check_service(CoordFixture &f) {
+  ClientEvents a, b;
+  Collect got;
+  b.stream = [&](channel::Channel &, channel::Stream &s) { s.set_handler(got); };
+  REQUIRE(f.join("alice", a));
+  REQUIRE(f.join("bob", b));
+  auto ch = f.open(*f.client("alice"), "bob");
+  REQUIRE(ch);
+  auto s = (*ch)->open_stream(false);
+  REQUIRE(s);
+  REQUIRE((*s)->send(as_bytes("through the flood")));
+  REQUIRE((*s)->finish());
+  REQUIRE(f.run_until([&] { return got.ended; }));
+  CHECK(got.got == "through the flood");
+}
+
+} // namespace
+
+TEST_CASE("an Initial flood is held to the handshake caps and answered with Retry past the threshold",
+          "[coord][admission]") {
+  coord::CoordinatorOptions o;
+  o.admission.retry_above = 8;
+  o.admission.max_handshakes_per_address = 4;
+  CoordFixture f(o);
+  const auto &st = f.coordinator->endpoint_stats();
+  size_t sent = flood(f.coordinator->local_address(), 10, 20);
+  REQUIRE(sent == 200);
+  REQUIRE(f.run_until([&] { return st.retries_sent + st.initials_over_limit + st.handshakes_in_progress >= 200; }));
+  // The first host gets 4 handshakes, the rest of its Initials are over
+  // the per-address cap; the second host's 4 reach the threshold, and every
+  // Initial after that gets a Retry it never answers.
+  CHECK(st.handshakes_in_progress == 8);
+  CHECK(st.initials_over_limit == 16);
+  CHECK(st.retries_sent == 176);
+  CHECK(f.coordinator->connection_count() == 8);
+  // Real clients prove their address through the Retry and get in at once.
+  check_service(f);
+  CHECK(st.retries_sent >= 178);
+  REQUIRE(f.shutdown());
+}
+
+TEST_CASE("without Retry the caps still bound the half-open handshakes", "[coord][admission]") {
+  coord::CoordinatorOptions o;
+  o.admission.retry = net::RetryPolicy::never;
+  o.admission.max_handshakes = 6;
+  o.admission.max_handshakes_per_address = 4;
+  o.quic.handshake_timeout = 1 * kSecond;
+  CoordFixture f(o);
+  const auto &st = f.coordinator->endpoint_stats();
+  flood(f.coordinator->local_address(), 3, 10);
+  REQUIRE(f.run_until([&] { return st.initials_over_limit + st.handshakes_in_progress >= 30; }));
+  CHECK(st.handshakes_in_progress == 6);
+  CHECK(st.retries_sent == 0);
+  // The half-open ones time out and free their slots; then service resumes.
+  REQUIRE(f.run_until([&] { return st.handshakes_in_progress == 0; }, 10));
+  REQUIRE(f.run_until([&] { return f.coordinator->connection_count() == 0; }, 10));
+  check_service(f);
+  REQUIRE(f.shutdown());
+}
+
+TEST_CASE("--retry always: every client proves its address first and everything works", "[coord][admission]") {
+  coord::CoordinatorOptions o;
+  o.admission.retry = net::RetryPolicy::always;
+  CoordFixture f(o);
+  check_service(f);
+  const auto &st = f.coordinator->endpoint_stats();
+  CHECK(st.retries_sent >= 2);
+  CHECK(st.retry_tokens_refused == 0);
+  // A flood gets only Retries: no connection state at all.
+  flood(f.coordinator->local_address(), 2, 10);
+  REQUIRE(f.run_until([&] { return st.retries_sent >= 22; }));
+  CHECK(st.handshakes_in_progress == 0);
+  CHECK(f.coordinator->connection_count() == 2);
+  REQUIRE(f.shutdown());
+}
