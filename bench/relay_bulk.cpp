@@ -3,7 +3,7 @@
 // it prints figures (`key value` lines on stdout), it does not judge them,
 // but it fails loudly (exit 1, message on stderr) if the data is wrong.
 //
-//   relay_bulk coordinator [--listen 127.0.0.1:0] [--relay-rate BYTES_PER_S]
+//   relay_bulk coordinator [--listen 127.0.0.1:0] [--relay-rate BYTES_PER_S] [--retry never|auto|always]
 //       prints "port N" and "fingerprint sha256:..." at once; on SIGTERM or
 //       SIGINT prints cpu_s, relayed_bytes and the other relay counters
 //       and exits 0. SIGUSR1 prints heap figures (for bench/idle.py).
@@ -132,6 +132,7 @@ struct Args {
   uint64_t bytes = uint64_t{1} << 30;
   size_t message = 1 << 20;
   uint64_t relay_rate = 0;  // 0: the coordinator's default budget
+  std::string retry = "auto"; // coordinator: never, auto, always
   uint64_t timeout_s = 600; // recv/send give up (exit 1) after this long
   bool sha256 = false;
   bool bytes_given = false;
@@ -165,6 +166,8 @@ Args parse(int argc, char **argv) {
         a.message = std::stoull(v);
       else if (k == "--relay-rate")
         a.relay_rate = std::stoull(v);
+      else if (k == "--retry")
+        a.retry = v;
       else if (k == "--timeout")
         a.timeout_s = std::stoull(v);
       else
@@ -188,6 +191,10 @@ int run_coordinator(const Args &a) {
   o.listen = *listen;
   o.identity = identity("conec-bench-coordinator");
   if (a.relay_rate) o.limits.relay_bytes_per_second = a.relay_rate;
+  if (a.relay_rate) o.limits.relay_client_bytes_per_second = a.relay_rate;
+  o.admission.retry = a.retry == "never"    ? net::RetryPolicy::never
+                      : a.retry == "always" ? net::RetryPolicy::always
+                                            : net::RetryPolicy::automatic;
   auto fp = o.identity.fingerprint();
   if (!fp) die(fp.error().describe());
   auto c = coord::Coordinator::create(loop, o);
@@ -220,6 +227,10 @@ int run_coordinator(const Args &a) {
               cpu, (unsigned long long)s.relayed_bytes, (unsigned long long)s.relayed_datagrams,
               (unsigned long long)s.relay_dropped_rate, (unsigned long long)s.relay_dropped_token,
               (unsigned long long)s.relay_dropped_address, (unsigned long long)s.clients_registered);
+  const auto &e = coordinator.endpoint_stats();
+  std::printf("retries_sent %llu\ninitials_over_limit %llu\ndropped_malformed %llu\n",
+              (unsigned long long)e.retries_sent, (unsigned long long)e.initials_over_limit,
+              (unsigned long long)e.dropped_malformed);
   std::fflush(stdout);
   coordinator.shutdown();
   Timestamp deadline = monotonic_now() + 300 * kMillisecond;

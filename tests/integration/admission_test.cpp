@@ -106,7 +106,7 @@ TEST_CASE("without Retry the caps still bound the half-open handshakes", "[coord
   REQUIRE(f.shutdown());
 }
 
-TEST_CASE("--retry always: every client proves its address first and everything works", "[coord][admission]") {
+TEST_CASE("with Retry always, every client proves its address first and everything works", "[coord][admission]") {
   coord::CoordinatorOptions o;
   o.admission.retry = net::RetryPolicy::always;
   CoordFixture f(o);
