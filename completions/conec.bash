@@ -39,8 +39,8 @@ _conec_spec() {
         _conec_dirs='--state-dir'
         ;;
     'client')
-        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --relay-only --direct-only --exec -k --keep --lines --null --tag --progress --no-progress --stats'
-        _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --exec'
+        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --relay-only --direct-only --exec --max-procs --max-queued -k --keep --lines --null --tag --progress --no-progress --stats'
+        _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --exec --max-procs --max-queued'
         _conec_files='--cert --key --ca'
         _conec_dirs='--state-dir'
         ;;

@@ -1,6 +1,6 @@
 #include "app.hpp"
 
-#include <cstdio>
+#include "util/log.hpp"
 
 namespace conec::cli {
 
@@ -13,10 +13,12 @@ void add_global_options(CLI::App &app, GlobalOptions &options) {
 }
 
 int report_error(const std::string &message, int code) {
-  std::fprintf(stderr, "conec: error: %s\n", message.c_str());
+  // Messages quote peers (refusal and close reasons): the log formatter shows
+  // control characters escaped, so a peer cannot drive the user's terminal
+  // or fake lines, and --log-format json keeps stderr all JSON.
+  log::error_line(message);
   return code;
 }
-
 
 std::unique_ptr<AppTree> build_app() {
   auto tree = std::make_unique<AppTree>();

@@ -10,8 +10,12 @@
 //    while stdin is still open loses the input read for it but not yet sent.
 //  - With --exec CMD every incoming stream runs `sh -c CMD` concurrently,
 //    its stdin fed with the stream's messages and its stdout sent back on
-//    the stream; CONEC_PEER and CONEC_ID are set. The command serves until
-//    SIGINT/SIGTERM (children get SIGTERM first).
+//    the stream; CONEC_PEER and CONEC_ID are set. At most --max-procs
+//    commands run at once: later streams wait paused (holding back the
+//    peer's credit) in arrival order, and beyond --max-queued waiting ones
+//    are reset with kStreamErrorBusy, which `conec open` reports as busy
+//    (exit 5). The command serves until SIGINT/SIGTERM (children get
+//    SIGTERM first).
 //
 // The coordinator connection is kept: once registered, a lost connection
 // (coordinator gone or unreachable) is re-established with exponential
@@ -21,6 +25,7 @@
 // failure before the first registration still ends the command with the
 // exit code of SPEC §5; "id in use" after a reconnection is retried, since
 // the coordinator may still hold our previous connection.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <deque>
@@ -31,6 +36,7 @@
 #include "exit_codes.hpp"
 #include "loop/process.hpp"
 #include "ping_echo.hpp"
+#include "stream_codes.hpp"
 #include "transfer_args.hpp"
 #include "util/log.hpp"
 
@@ -49,6 +55,8 @@ struct ClientCmdArgs {
   ClientArgs client;
   TransferArgs transfer;
   std::string exec;
+  unsigned max_procs = 64;  // --exec: commands running at once
+  unsigned max_queued = 64; // --exec: streams waiting for one of them
   bool keep = false;
 };
 
@@ -522,7 +530,8 @@ private:
   Timestamp started_ = monotonic_now();
 };
 
-class ExecServer final : public Server {
+// Streams beyond --max-procs wait here, paused, until a command exits.
+class ExecServer final : public Server, public channel::StreamHandler {
 public:
   ExecServer(Service &service, const ClientCmdArgs &args)
       : service_(service), args_(args), reaper_(service.loop(), [this] { dead_.clear(); }) {}
@@ -535,14 +544,39 @@ public:
 
   void arrived(channel::Channel &ch, channel::Stream &s) override {
     if (!s.bidirectional()) return s.reset();
-    auto session = std::make_unique<ExecSession>(*this, ch, s);
-    if (auto r = session->start(args_.exec, service_.id()); !r) {
-      CONEC_ERROR("cannot serve a stream from '{}': {}", ch.peer(), r.error().message);
-      s.clear_handler();
-      s.reset();
-      return;
+    if (running() < args_.max_procs) return serve(Waiting{&ch, &s, {}, {}});
+    if (waiting_.size() >= args_.max_queued) {
+      CONEC_WARN("refused a stream from '{}': busy ({} commands running, --max-procs {}; {} streams waiting, "
+                 "--max-queued {})",
+                 ch.peer(), running(), args_.max_procs, waiting_.size(), args_.max_queued);
+      return s.reset(kStreamErrorBusy);
     }
-    sessions_.push_back(std::move(session));
+    // Paused: the peer can send about one flow-control window, kept below.
+    s.set_handler(*this);
+    s.pause_reading();
+    waiting_.push_back(Waiting{&ch, &s, {}, {}});
+    CONEC_INFO("stream from '{}' waits: {} commands running (--max-procs {}), {} waiting", ch.peer(), running(),
+               args_.max_procs, waiting_.size());
+  }
+
+  // A waiting stream's events (serve() hands them over when its turn comes).
+  void on_message(channel::Stream &s, Bytes m) override {
+    if (Waiting *w = waiting(s)) w->pending.push_back(std::move(m));
+  }
+  void on_end(channel::Stream &s, const std::optional<Error> &e) override {
+    if (Waiting *w = waiting(s)) w->end = e;
+  }
+  void on_closed(channel::Stream &s, const std::optional<Error> &) override {
+    std::erase_if(waiting_, [&](const Waiting &w) { return w.stream == &s; });
+  }
+
+  // A command exited: its slot goes to the first waiting stream.
+  void slot_freed() {
+    while (!waiting_.empty() && running() < args_.max_procs && !service_.finished()) {
+      Waiting w = std::move(waiting_.front());
+      waiting_.pop_front();
+      serve(std::move(w));
+    }
   }
   void connection_lost(const std::string &) override { detach_all(); }
   void stop() override { detach_all(); }
@@ -566,16 +600,51 @@ public:
   const ClientCmdArgs &args() const { return args_; }
 
 private:
+  struct Waiting {
+    channel::Channel *channel;
+    channel::Stream *stream;
+    std::vector<Bytes> pending;              // messages that came while it waited
+    std::optional<std::optional<Error>> end; // its end, if that came too
+  };
+  Waiting *waiting(channel::Stream &s) {
+    for (auto &w : waiting_)
+      if (w.stream == &s) return &w;
+    return nullptr;
+  }
+  size_t running() const {
+    return static_cast<size_t>(std::count_if(sessions_.begin(), sessions_.end(), [](auto &s) { return !s->exited(); }));
+  }
+
+  // Starts the command for `w` and replays what arrived while it waited.
+  void serve(Waiting w) {
+    channel::Stream &s = *w.stream;
+    auto session = std::make_unique<ExecSession>(*this, *w.channel, s);
+    if (auto r = session->start(args_.exec, service_.id()); !r) {
+      CONEC_ERROR("cannot serve a stream from '{}': {}", w.channel->peer(), r.error().message);
+      s.clear_handler();
+      s.reset();
+      return;
+    }
+    ExecSession &started = *session;
+    sessions_.push_back(std::move(session));
+    s.resume_reading();
+    for (auto &m : w.pending) started.on_message(s, std::move(m));
+    if (w.end) started.on_end(s, *w.end);
+  }
+
   // Detaching may finish a session (moving it to dead_): iterate a copy.
   void detach_all() {
     std::vector<ExecSession *> all;
     for (auto &s : sessions_) all.push_back(s.get());
     for (ExecSession *s : all) s->detach();
+    for (auto &w : waiting_) w.stream->clear_handler();
+    waiting_.clear();
   }
 
   Service &service_;
   const ClientCmdArgs &args_;
   std::list<std::unique_ptr<ExecSession>> sessions_;
+  std::deque<Waiting> waiting_;
   std::vector<std::unique_ptr<ExecSession>> dead_;
   loop::Deferred reaper_;
 };
@@ -626,7 +695,8 @@ void ExecSession::exited_with(const loop::ProcessExit &x) {
     CONEC_DEBUG("command for '{}' (pid {}) exited", peer_, process_.pid());
   else
     CONEC_INFO("command for '{}' (pid {}) ended: {}", peer_, process_.pid(), x.describe());
-  check_done();
+  check_done(); // may hand this session to the reaper; it lives until then
+  server_.slot_freed();
 }
 
 void ExecSession::cut(const std::string &why) {
@@ -682,9 +752,18 @@ Command add_client_command(CLI::App &root, GlobalOptions &global) {
   add_global_options(*app, global);
   add_client_options(*app, args->client, true);
   app->add_option("--exec", args->exec,
-                  "Run `sh -c CMD` for each incoming stream, concurrently, bridged to its stdin/stdout "
+                  "Run `sh -c CMD` for each incoming stream, up to --max-procs at once, bridged to its stdin/stdout "
                   "(CONEC_PEER is the peer's id)")
       ->type_name("CMD");
+  app->add_option("--max-procs", args->max_procs,
+                  "With --exec: most commands running at once; later streams wait their turn")
+      ->default_val(args->max_procs)
+      ->check(CLI::Range(1u, 100000u))
+      ->type_name("N");
+  app->add_option("--max-queued", args->max_queued,
+                  "With --exec: most streams waiting for a command; further ones are refused as busy")
+      ->default_val(args->max_queued)
+      ->type_name("N");
   app->add_flag("-k,--keep", args->keep,
                 "Without --exec: after a stream is done, serve the next one (one at a time, in arrival order)");
   add_transfer_options(*app, args->transfer, true);
@@ -702,12 +781,16 @@ Command add_client_command(CLI::App &root, GlobalOptions &global) {
       "streams are refused meanwhile. With -k, client serves stream after stream in arrival order (later ones "
       "wait their turn) until interrupted; standard input can be read only once, so after its end later streams "
       "get no data from us (our side ends at once), and stdout stays open between streams.\n\n"
-      "With --exec CMD, every incoming stream runs `sh -c CMD` at once, however many there are: the stream's "
+      "With --exec CMD, every incoming stream runs `sh -c CMD`, concurrently: the stream's "
       "messages are written to the command's standard input (the peer's end closes it) and the command's standard "
       "output is sent back (its end finishes our side); its standard error is ours. The environment has "
       "CONEC_PEER (the peer's id) and CONEC_ID (ours). Flow control holds a fast peer back while the command does "
       "not read, and pauses the command's output while the peer does not. A command exiting non-zero is logged "
-      "(-v). With --exec, client serves until SIGINT/SIGTERM (exit 130/143); running commands get SIGTERM then.";
+      "(-v). At most --max-procs commands (default 64) run at once; a stream arriving "
+      "while that many run waits, in arrival order, without its data being read (flow control holds the peer "
+      "back), and once --max-queued streams (default 64) wait, further ones are refused: the stream is reset "
+      "with code 0x4259 and the peer's `conec open` reports that we are busy (exit 5). With --exec, client "
+      "serves until SIGINT/SIGTERM (exit 130/143); running commands get SIGTERM then.";
   prose.examples = {
       {"conec client -i bob > in.txt < out.txt", "Accept one stream: save what the peer sends, answer with a file."},
       {"conec client -i upper --exec 'tr a-z A-Z'", "A service: every `conec open upper` gets its input upper-cased."},

@@ -87,14 +87,14 @@ int run_coordinator(const CoordinatorArgs &o, const GlobalOptions &global) {
 
   auto fingerprint = identity->fingerprint();
   if (!global.quiet) {
-    std::fprintf(stderr,
-                 "conec %s coordinator listening on %s (UDP, QUIC, ALPN %s)\n"
-                 "certificate: %s\n"
-                 "fingerprint: %s\n"
-                 "clients connect with: conec client -c HOST:%u --pin %s -i NAME\n",
-                 CONEC_VERSION, (*coordinator)->local_address().to_string().c_str(), std::string(tls::kAlpn).c_str(),
-                 source.c_str(), fingerprint ? fingerprint->c_str() : "?", (*coordinator)->local_address().port(),
-                 fingerprint ? fingerprint->c_str() : "?");
+    // Tests and scripts read the port and fingerprint from these lines.
+    std::string port = std::to_string((*coordinator)->local_address().port());
+    std::string pin = fingerprint ? *fingerprint : "?";
+    log::notice(std::string("conec ") + CONEC_VERSION + " coordinator listening on " +
+                (*coordinator)->local_address().to_string() + " (UDP, QUIC, ALPN " + std::string(tls::kAlpn) + ")");
+    log::notice("certificate: " + source);
+    log::notice("fingerprint: " + pin);
+    log::notice("clients connect with: conec client -c HOST:" + port + " --pin " + pin + " -i NAME");
   }
 
   loop.run();

@@ -5,13 +5,15 @@
 // end closes our stdout (a pipe reader sees end-of-file) while stdin may
 // still be read. Exit 0 once both directions ended cleanly (our end is
 // acknowledged, PEER's arrived, stdout is flushed); a stream or channel cut
-// before that is exit 6. Unlike send/recv there is no confirmation protocol:
+// before that is exit 6, except a stream a busy `conec client --exec` refused
+// (kStreamErrorBusy): exit 5, saying so. Unlike send/recv there is no confirmation protocol:
 // the stream carries the user's bytes only (the listening side is
 // `conec client`).
 #include <cstdio>
 
 #include "client_run.hpp"
 #include "exit_codes.hpp"
+#include "stream_codes.hpp"
 #include "transfer_args.hpp"
 
 namespace conec::cli {
@@ -57,7 +59,7 @@ public:
     sink_.write(s, s.channel().peer(), m);
   }
   void on_end(channel::Stream &, const std::optional<Error> &e) override {
-    if (e) return incomplete(e->message);
+    if (e) return incomplete(*e);
     peer_ended_ = true;
     // PEER is done sending: end our output now (half-close), even though
     // stdin may still be going.
@@ -75,12 +77,12 @@ public:
     stream_ = nullptr;
     stopped_sent_ = sent();
     pump_.reset(); // it must never touch the stream again
-    if (!clean) return incomplete(e->message);
+    if (!clean) return incomplete(*e);
     closed_ = true; // both directions ended cleanly
     check_done();
   }
   void channel_closed(const Error &e) {
-    if (!closed_) incomplete(e.message);
+    if (!closed_) incomplete(e);
   }
 
 private:
@@ -95,7 +97,7 @@ private:
     if (e->category == ErrorCategory::io) return run_.finish(kExitFailure, "input: " + e->message);
     if (e->category == ErrorCategory::limit || e->category == ErrorCategory::usage)
       return run_.finish(kExitUsage, "input: " + e->message);
-    incomplete(e->message); // PEER stopped reading, channel gone
+    incomplete(*e); // PEER stopped reading, channel gone
   }
 
   void check_done() {
@@ -107,12 +109,15 @@ private:
     run_.finish(kExitOk);
   }
 
-  void incomplete(const std::string &why) {
+  void incomplete(const Error &why) {
     if (run_.finished()) return;
     progress_.done();
+    if (why.category == ErrorCategory::peer && why.code == static_cast<int64_t>(kStreamErrorBusy))
+      return run_.finish(kExitPeer, "'" + args_.peer + "' is busy: it runs its maximum of commands (--max-procs) " +
+                                        "and as many streams wait (--max-queued); try again later");
     run_.finish(kExitIncomplete, "transfer incomplete: " + std::to_string(sent()) + " bytes sent, " +
                                      std::to_string(received_) + " bytes received from '" + args_.peer +
-                                     "' before the stream was cut: " + why);
+                                     "' before the stream was cut: " + why.message);
   }
 
   void stats() {
@@ -174,7 +179,8 @@ Command add_open_command(CLI::App &root, GlobalOptions &global) {
       "Both directions close independently: the end of standard input ends our sending side (PEER sees end of "
       "file), and PEER's end closes standard output while input may still be read. open exits 0 once both "
       "directions have ended cleanly and everything was written out. A stream or connection lost before that is "
-      "exit 6, with a message saying how many bytes were sent and received; an unknown or refusing PEER is exit 5.\n\n"
+      "exit 6, with a message saying how many bytes were sent and received; an unknown or refusing PEER is exit 5, "
+      "and so is a `conec client --exec` PEER too busy to take the stream (--max-procs).\n\n"
       "With --lines (or --null) each input line (record) is one message and each message received is printed as "
       "a line; --tag prefixes each received message with PEER's id.";
   prose.examples = {

@@ -37,7 +37,9 @@ struct Command {
 // Adds `-v/-q/--log-format` to `app` (the root and each subcommand).
 void add_global_options(CLI::App &app, GlobalOptions &options);
 
-// Prints "conec: error: <message>" to stderr and returns `code`.
+// Prints "conec: error: <message>" to stderr (a JSON record with
+// --log-format json), control characters in `message` made visible
+// (log::error_line), and returns `code`.
 int report_error(const std::string &message, int code);
 
 Command add_coordinator_command(CLI::App &root, GlobalOptions &global);
