@@ -51,6 +51,8 @@ Result<std::unique_ptr<Endpoint>> Endpoint::create(loop::Loop &loop, EndpointOpt
   });
   ep->poll_->watch(loop::FdPoll::readable);
   ep->flusher_ = std::make_unique<loop::Deferred>(loop, [self] { self->flush_all(); });
+  ep->trim_timer_ = std::make_unique<loop::Timer>(loop, [self] { self->maybe_trim(monotonic_now()); });
+  ep->trim_timer_->keep_alive(false);
   CONEC_DEBUG("net: endpoint on {} (GSO {})", ep->local_address().to_string(),
               ep->socket_.gso_supported() ? "on" : "off");
   return ep;
@@ -427,8 +429,13 @@ void Endpoint::reap(Entry &e) {
 // After many connections were freed (a flood or churn), give the memory back
 // to the system: glibc keeps freed heap pages otherwise, and a coordinator's
 // RSS would stay at its peak after every attack.
+// At most once a second; frees that come later are trimmed by a timer.
 void Endpoint::maybe_trim(Timestamp now) {
-  if (freed_since_trim_ < 64 || now - last_trim_ < kSecond) return;
+  if (freed_since_trim_ < 64) return;
+  if (now - last_trim_ < kSecond) {
+    if (!trim_timer_->active()) trim_timer_->start(1000);
+    return;
+  }
   freed_since_trim_ = 0;
   last_trim_ = now;
 #ifdef __GLIBC__

@@ -78,7 +78,7 @@ enum class RetryPolicy {
 struct AdmissionOptions {
   RetryPolicy retry = RetryPolicy::automatic;
   size_t retry_above = 64;           // handshakes in progress before Retry starts
-  size_t max_handshakes = 1024;      // in progress at once; Initials beyond are dropped
+  size_t max_handshakes = 512;       // in progress at once; Initials beyond are dropped
   size_t max_handshakes_per_address = 64; // per source IP address (ports ignored)
   Duration retry_token_lifetime = 10 * kSecond;
 };
@@ -210,6 +210,7 @@ private:
   std::unordered_map<std::string, size_t> handshakes_by_ip_; // source IP bytes -> in progress
   size_t freed_since_trim_ = 0;
   Timestamp last_trim_ = 0;
+  std::unique_ptr<loop::Timer> trim_timer_;
   // Stateless resets: a small token bucket so they cannot be used to flood.
   double reset_tokens_ = 10;
   Timestamp reset_refill_ = 0;
