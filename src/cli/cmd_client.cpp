@@ -41,8 +41,9 @@ namespace {
 // (code 0), as `conec open` does right after its stream is done: if both
 // directions had already ended cleanly, only the peer's acknowledgement of
 // our end was still on its way, and the peer has everything.
-bool closed_by_peer_normally(channel::Stream &s, const Error &e) {
-  return e.category == ErrorCategory::peer && e.code == 0 && !s.channel().is_open();
+bool closed_by_peer_normally(const channel::Stream &s, const Error &e) {
+  channel::Channel *ch = s.channel();
+  return e.category == ErrorCategory::peer && e.code == 0 && (!ch || !ch->is_open());
 }
 
 struct ClientCmdArgs {
@@ -249,34 +250,34 @@ public:
       if (!args_.keep) return s.reset(); // one stream only
       s.set_handler(*this);
       s.pause_reading();
-      queue_.push_back(Item{&ch, &s, {}, {}});
+      queue_.push_back(Item{ch.peer(), s, {}, {}});
       return;
     }
     s.set_handler(*this);
-    begin(Item{&ch, &s, {}, {}});
+    begin(Item{ch.peer(), s, {}, {}});
   }
 
   void on_message(channel::Stream &s, Bytes m) override {
-    if (current_ && current_->stream == &s) return deliver(s, std::move(m));
+    if (current_ && current_->stream == s) return deliver(s, std::move(m));
     // A waiting stream is paused, but what was decoded already still comes:
     // keep it for its turn (at most about one flow-control window).
     if (Item *item = queued(s)) item->pending.push_back(std::move(m));
   }
   void on_end(channel::Stream &s, const std::optional<Error> &e) override {
-    if (current_ && current_->stream == &s) return ended(e);
+    if (current_ && current_->stream == s) return ended(e);
     if (Item *item = queued(s)) item->end = e;
   }
   void on_writable(channel::Stream &s) override {
-    if (current_ && current_->stream == &s && pump_) pump_->writable();
+    if (current_ && current_->stream == s && pump_) pump_->writable();
   }
   void on_closed(channel::Stream &s, const std::optional<Error> &e) override {
     sink_.forget(s);
-    if (!current_ || current_->stream != &s) {
-      std::erase_if(queue_, [&](const Item &i) { return i.stream == &s; });
+    if (!current_ || current_->stream != s) {
+      std::erase_if(queue_, [&](const Item &i) { return i.stream == s; });
       return;
     }
     bool clean = !e || (peer_ended_ && input_finished_ && closed_by_peer_normally(s, *e));
-    current_->stream = nullptr;
+    current_->stream = {};
     drop_pump();
     if (!clean) return cut(e->message);
     closed_ = true; // both directions ended cleanly
@@ -292,28 +293,28 @@ public:
 
 private:
   struct Item {
-    channel::Channel *channel;
-    channel::Stream *stream;
+    std::string peer;
+    channel::Stream stream; // inert once the stream ended; empty once it closed
     std::vector<Bytes> pending;                  // messages that came while it waited
     std::optional<std::optional<Error>> end;     // its end, if that came too
   };
 
   Item *queued(channel::Stream &s) {
     for (auto &i : queue_)
-      if (i.stream == &s) return &i;
+      if (i.stream == s) return &i;
     return nullptr;
   }
 
   void begin(Item item) {
-    current_ = Item{item.channel, item.stream, {}, {}};
-    peer_ = item.channel->peer();
+    current_ = Item{item.peer, item.stream, {}, {}};
+    peer_ = item.peer;
     ++taken_;
     ++serial_;
     received_ = sent_ = 0;
     closed_ = output_done_ = peer_ended_ = input_finished_ = false;
     started_ = monotonic_now();
     CONEC_INFO("serving a stream from '{}'", peer_);
-    channel::Stream &s = *item.stream;
+    channel::Stream s = item.stream;
     if (stdin_ended_) {
       // Standard input was used up by an earlier stream.
       if (auto r = s.finish(); !r) return cut(r.error().message);
@@ -357,7 +358,7 @@ private:
       stdin_ended_ = input_finished_ = true; // our side is finished; the close follows
       return;
     }
-    if (current_ && current_->stream) current_->stream->reset();
+    if (current_) current_->stream.reset(); // no-op if it already ended
     if (e->category == ErrorCategory::io) return service_.finish(kExitFailure, "input: " + e->message);
     if (e->category == ErrorCategory::limit || e->category == ErrorCategory::usage)
       return service_.finish(kExitUsage, "input: " + e->message);
@@ -398,11 +399,10 @@ private:
     progress_.done();
     if (!args_.keep) return service_.finish(kExitIncomplete, "transfer incomplete: " + text);
     CONEC_WARN("{}", text);
-    if (channel::Stream *s = current_->stream) {
-      s->clear_handler();
-      sink_.forget(*s);
-      s->reset();
-    }
+    const channel::Stream &s = current_->stream;
+    s.clear_handler();
+    sink_.forget(s);
+    s.reset();
     drop_pump();
     current_.reset();
     next();
@@ -410,14 +410,14 @@ private:
 
   void detach_all() {
     drop_pump();
-    if (current_ && current_->stream) {
-      current_->stream->clear_handler();
-      sink_.forget(*current_->stream);
+    if (current_) {
+      current_->stream.clear_handler();
+      sink_.forget(current_->stream);
     }
     current_.reset();
     for (auto &i : queue_) {
-      i.stream->clear_handler();
-      sink_.forget(*i.stream);
+      i.stream.clear_handler();
+      sink_.forget(i.stream);
     }
     queue_.clear();
   }
@@ -456,7 +456,7 @@ class ExecServer;
 // closed (or cut) and the child has exited.
 class ExecSession final : public channel::StreamHandler {
 public:
-  ExecSession(ExecServer &server, channel::Channel &ch, channel::Stream &s);
+  ExecSession(ExecServer &server, channel::Channel &ch, const channel::Stream &s);
   Result<void> start(const std::string &command, const std::string &our_id);
 
   void on_message(channel::Stream &s, Bytes m) override {
@@ -477,7 +477,7 @@ public:
   void on_closed(channel::Stream &s, const std::optional<Error> &e) override {
     bool clean = !e || (peer_ended_ && output_finished_ && closed_by_peer_normally(s, *e));
     sink_->forget(s);
-    stream_ = nullptr;
+    stream_ = {};
     drop_pump();
     if (!clean) return cut(e->message);
     stream_closed_ = true;
@@ -512,7 +512,7 @@ private:
   ExecServer &server_;
   const ClientCmdArgs &args_;
   std::string peer_;
-  channel::Stream *stream_;
+  channel::Stream stream_; // inert once the stream ended; empty once detached
   loop::Process process_;
   std::optional<OutputSink> sink_;  // the child's stdin
   std::optional<InputPump> pump_;   // the child's stdout
@@ -580,8 +580,8 @@ private:
   loop::Deferred reaper_;
 };
 
-ExecSession::ExecSession(ExecServer &server, channel::Channel &ch, channel::Stream &s)
-    : server_(server), args_(server.args()), peer_(ch.peer()), stream_(&s),
+ExecSession::ExecSession(ExecServer &server, channel::Channel &ch, const channel::Stream &s)
+    : server_(server), args_(server.args()), peer_(ch.peer()), stream_(s),
       process_(server.service().loop(), [this](const loop::ProcessExit &x) { exited_with(x); }) {}
 
 Result<void> ExecSession::start(const std::string &command, const std::string &our_id) {
@@ -593,20 +593,18 @@ Result<void> ExecSession::start(const std::string &command, const std::string &o
   loop::Loop &loop = server_.service().loop();
   sink_.emplace(loop, process_.take_stdin(), args_.transfer.framing(), args_.transfer.tag);
   if (auto r = sink_->open(); !r) return r;
-  pump_.emplace(loop, process_.take_stdout(), args_.transfer.framing(), proto::kDefaultMaxMessage, *stream_,
+  pump_.emplace(loop, process_.take_stdout(), args_.transfer.framing(), proto::kDefaultMaxMessage, stream_,
                 [this](std::optional<Error> e) { output_done(std::move(e)); });
   if (auto r = pump_->start(); !r) return r;
-  stream_->set_handler(*this);
+  stream_.set_handler(*this);
   CONEC_INFO("stream from '{}': running the command (pid {})", peer_, process_.pid());
   return {};
 }
 
 void ExecSession::detach() {
-  if (stream_) {
-    stream_->clear_handler();
-    sink_->forget(*stream_);
-    stream_ = nullptr;
-  }
+  stream_.clear_handler(); // each a no-op once the stream ended
+  if (sink_) sink_->forget(stream_);
+  stream_ = {};
   drop_pump();
   sink_.reset(); // end of file for the child
   stream_closed_ = true;
@@ -634,12 +632,10 @@ void ExecSession::cut(const std::string &why) {
   cut_ = true;
   CONEC_WARN("the stream from '{}' was cut after {} bytes received and {} bytes sent: {}", peer_, received_, sent(),
              why);
-  if (stream_) {
-    stream_->clear_handler();
-    sink_->forget(*stream_);
-    stream_->reset();
-    stream_ = nullptr;
-  }
+  stream_.clear_handler();
+  if (sink_) sink_->forget(stream_);
+  stream_.reset();
+  stream_ = {};
   detach();
 }
 
