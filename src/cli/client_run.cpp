@@ -47,9 +47,10 @@ int ClientRun::run() {
 
   auto signal = [this](int signum) {
     if (on_signal) on_signal(signum);
-    else finish(signum == SIGINT ? kExitSigint : kExitSigterm, "interrupted");
+    else finish(signal_exit_code(signum), "interrupted");
   };
-  loop::Signal sigint(loop_, SIGINT, signal), sigterm(loop_, SIGTERM, signal);
+  // SIGHUP too: ssh ends a ProxyCommand (and a closed terminal its jobs) with it.
+  loop::Signal sighup(loop_, SIGHUP, signal), sigint(loop_, SIGINT, signal), sigterm(loop_, SIGTERM, signal);
   std::optional<loop::Timer> deadline;
   if (args_.timeout > 0) {
     deadline.emplace(loop_, [this] { finish(kExitTimeout, "timed out after " + std::to_string(args_.timeout) + " s"); });

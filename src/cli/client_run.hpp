@@ -36,7 +36,7 @@ public:
   std::function<void(channel::Channel &)> on_channel;            // channels offered to us
   std::function<void(channel::Channel &, channel::Stream &)> on_stream;
   std::function<void(channel::Channel &, const Error &)> on_channel_closed;
-  // SIGINT/SIGTERM; default: finish(130/143, "interrupted").
+  // SIGHUP/SIGINT/SIGTERM; default: finish(129/130/143, "interrupted").
   std::function<void(int signum)> on_signal;
 
   loop::Loop &loop() { return loop_; }

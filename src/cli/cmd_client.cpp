@@ -11,7 +11,7 @@
 //  - With --exec CMD every incoming stream runs `sh -c CMD` concurrently,
 //    its stdin fed with the stream's messages and its stdout sent back on
 //    the stream; CONEC_PEER and CONEC_ID are set. The command serves until
-//    SIGINT/SIGTERM (children get SIGTERM first).
+//    SIGHUP/SIGINT/SIGTERM (children get SIGTERM first).
 //
 // The coordinator connection is kept: once registered, a lost connection
 // (coordinator gone or unreachable) is re-established with exponential
@@ -149,8 +149,9 @@ int Service::run() {
   client_ = std::move(*client);
   CONEC_INFO("connecting to {} as '{}'", options_.coordinator.to_string(), client_->id());
 
-  auto signal = [this](int signum) { finish(signum == SIGINT ? kExitSigint : kExitSigterm, "interrupted"); };
-  loop::Signal sigint(loop_, SIGINT, signal), sigterm(loop_, SIGTERM, signal);
+  auto signal = [this](int signum) { finish(signal_exit_code(signum), "interrupted"); };
+  // SIGHUP too: ssh ends a ProxyCommand (and a closed terminal its jobs) with it.
+  loop::Signal sighup(loop_, SIGHUP, signal), sigint(loop_, SIGINT, signal), sigterm(loop_, SIGTERM, signal);
   std::optional<loop::Timer> deadline;
   if (args_.client.timeout > 0) {
     deadline.emplace(loop_, [this] {
@@ -703,7 +704,8 @@ Command add_client_command(CLI::App &root, GlobalOptions &global) {
       "output is sent back (its end finishes our side); its standard error is ours. The environment has "
       "CONEC_PEER (the peer's id) and CONEC_ID (ours). Flow control holds a fast peer back while the command does "
       "not read, and pauses the command's output while the peer does not. A command exiting non-zero is logged "
-      "(-v). With --exec, client serves until SIGINT/SIGTERM (exit 130/143); running commands get SIGTERM then.";
+      "(-v). With --exec, client serves until SIGHUP, SIGINT or SIGTERM (exit 129, 130, 143); running commands "
+      "get SIGTERM then.";
   prose.examples = {
       {"conec client -i bob > in.txt < out.txt", "Accept one stream: save what the peer sends, answer with a file."},
       {"conec client -i upper --exec 'tr a-z A-Z'", "A service: every `conec open upper` gets its input upper-cased."},

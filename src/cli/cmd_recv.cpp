@@ -157,7 +157,7 @@ int run_recv(const RecvArgs &args, const GlobalOptions &global) {
   run.on_channel_closed = [&](channel::Channel &ch, const Error &e) { receiver.channel_closed(ch, e); };
   run.on_signal = [&](int signum) {
     if (args.keep && receiver.between_streams()) return run.finish(kExitOk);
-    run.finish(signum == SIGINT ? kExitSigint : kExitSigterm, "interrupted");
+    run.finish(signal_exit_code(signum), "interrupted");
   };
   int code = run.run();
   bool closed = false;
