@@ -148,9 +148,7 @@ int run_open(const OpenArgs &args, const GlobalOptions &global) {
     int code = run.run();
     bool closed = false;
     sink.close([&] { closed = true; });
-    while (!closed && loop.run_once()) {
-    }
-    return code;
+    return run.drain(code, [&] { return closed; });
   }
 }
 

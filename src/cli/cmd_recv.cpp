@@ -162,9 +162,7 @@ int run_recv(const RecvArgs &args, const GlobalOptions &global) {
   int code = run.run();
   bool closed = false;
   sink.close([&] { closed = true; });
-  while (!closed && loop.run_once()) {
-  }
-  return code;
+  return run.drain(code, [&] { return closed; });
 }
 
 } // namespace
