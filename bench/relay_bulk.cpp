@@ -426,9 +426,9 @@ int run_send(const Args &a) {
 
   auto s = ch->open_stream(false);
   if (!s) die("open_stream: " + s.error().describe());
-  channel::Stream *stream = *s;
+  channel::Stream stream = *s;
   Sender tx;
-  stream->set_handler(tx);
+  stream.set_handler(tx);
   Pattern pattern(a.message);
   std::optional<Sha256> sha;
   if (a.sha256) sha.emplace();
@@ -441,13 +441,13 @@ int run_send(const Args &a) {
       pattern.fill(m, index++, n);
       if (sha) sha->update(m);
       sent += n;
-      auto w = stream->send(m);
+      auto w = stream.send(m);
       if (!w) die("send: " + w.error().describe());
       if (*w == quic::WriteState::would_block) return;
     }
     if (!finished) {
       finished = true;
-      if (auto r = stream->finish(); !r) die("finish: " + r.error().describe());
+      if (auto r = stream.finish(); !r) die("finish: " + r.error().describe());
     }
   };
   double cpu0 = cpu_seconds();

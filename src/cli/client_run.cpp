@@ -45,11 +45,18 @@ int ClientRun::run() {
   client_ = std::move(*client);
   CONEC_INFO("connecting to {} as '{}'", coord_text, client_->id());
 
+  // Handled until the ClientRun goes (through the subcommand's last flush:
+  // see drain), so a signal never kills the process midway. SIGHUP too:
+  // ssh ends a ProxyCommand (and a closed terminal its jobs) with it.
   auto signal = [this](int signum) {
+    if (finished()) {
+      late_signal_ = signum; // the outcome is decided: only stop waiting
+      return;
+    }
     if (on_signal) on_signal(signum);
-    else finish(signum == SIGINT ? kExitSigint : kExitSigterm, "interrupted");
+    else finish(signal_exit_code(signum), "interrupted");
   };
-  loop::Signal sigint(loop_, SIGINT, signal), sigterm(loop_, SIGTERM, signal);
+  for (int signum : {SIGHUP, SIGINT, SIGTERM}) signals_.push_back(std::make_unique<loop::Signal>(loop_, signum, signal));
   std::optional<loop::Timer> deadline;
   if (args_.timeout > 0) {
     deadline.emplace(loop_, [this] { finish(kExitTimeout, "timed out after " + std::to_string(args_.timeout) + " s"); });
@@ -62,10 +69,20 @@ int ClientRun::run() {
   bool waited = false;
   loop::Timer limit(loop_, [&] { waited = true; });
   limit.start(300);
-  while (!waited && loop_.run_once()) {
+  while (!waited && !late_signal_ && loop_.run_once()) {
   }
+  // Still handled, but no reason for the loop to keep running (drain).
+  for (auto &watcher : signals_) watcher->keep_alive(false);
   if (!error_.empty()) report_error(error_, exit_code_.value_or(kExitFailure));
   return exit_code_.value_or(kExitFailure);
+}
+
+int ClientRun::drain(int code, const std::function<bool()> &done) {
+  while (!done() && !late_signal_ && loop_.run_once()) {
+  }
+  // Cut short after a success: the output may be incomplete, say so.
+  if (!done() && late_signal_ && code == kExitOk) return report_error("interrupted", signal_exit_code(*late_signal_));
+  return code;
 }
 
 void ClientRun::finish(int code, const std::string &error) {

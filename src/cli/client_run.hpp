@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "client/client.hpp"
 #include "client_args.hpp"
@@ -25,6 +26,10 @@ public:
   // `conec: error:` line. The first call wins.
   void finish(int code, const std::string &error = {});
   bool finished() const { return exit_code_.has_value(); }
+  // After run(): runs the loop until `done` (the subcommand's output is
+  // flushed) and returns `code`, or stops early on a signal: then a run
+  // that had succeeded returns 128 + the signal with one error line.
+  int drain(int code, const std::function<bool()> &done);
 
   // Asks for a channel to `peer`; failures finish the run with exit 5 (or 4
   // for limits) and a message naming the peer.
@@ -36,7 +41,7 @@ public:
   std::function<void(channel::Channel &)> on_channel;            // channels offered to us
   std::function<void(channel::Channel &, channel::Stream &)> on_stream;
   std::function<void(channel::Channel &, const Error &)> on_channel_closed;
-  // SIGINT/SIGTERM; default: finish(130/143, "interrupted").
+  // SIGHUP/SIGINT/SIGTERM; default: finish(129/130/143, "interrupted").
   std::function<void(int signum)> on_signal;
 
   loop::Loop &loop() { return loop_; }
@@ -58,6 +63,8 @@ private:
   const GlobalOptions &global_;
   ClientArgs args_;
   loop::Loop loop_;
+  std::vector<std::unique_ptr<loop::Signal>> signals_; // from run() until the ClientRun goes
+  std::optional<int> late_signal_;     // a signal after finish()
   std::unique_ptr<client::Client> client_;
   std::optional<int> exit_code_;
   std::string error_;

@@ -14,8 +14,8 @@
 //    commands run at once: later streams wait paused (holding back the
 //    peer's credit) in arrival order, and beyond --max-queued waiting ones
 //    are reset with kStreamErrorBusy, which `conec open` reports as busy
-//    (exit 5). The command serves until SIGINT/SIGTERM (children get
-//    SIGTERM first).
+//    (exit 5). The command serves until SIGHUP/SIGINT/SIGTERM (children
+//    get SIGTERM first).
 //
 // The coordinator connection is kept: once registered, a lost connection
 // (coordinator gone or unreachable) is re-established with exponential
@@ -47,8 +47,9 @@ namespace {
 // (code 0), as `conec open` does right after its stream is done: if both
 // directions had already ended cleanly, only the peer's acknowledgement of
 // our end was still on its way, and the peer has everything.
-bool closed_by_peer_normally(channel::Stream &s, const Error &e) {
-  return e.category == ErrorCategory::peer && e.code == 0 && !s.channel().is_open();
+bool closed_by_peer_normally(const channel::Stream &s, const Error &e) {
+  channel::Channel *ch = s.channel();
+  return e.category == ErrorCategory::peer && e.code == 0 && (!ch || !ch->is_open());
 }
 
 struct ClientCmdArgs {
@@ -156,8 +157,9 @@ int Service::run() {
   client_ = std::move(*client);
   CONEC_INFO("connecting to {} as '{}'", options_.coordinator.to_string(), client_->id());
 
-  auto signal = [this](int signum) { finish(signum == SIGINT ? kExitSigint : kExitSigterm, "interrupted"); };
-  loop::Signal sigint(loop_, SIGINT, signal), sigterm(loop_, SIGTERM, signal);
+  auto signal = [this](int signum) { finish(signal_exit_code(signum), "interrupted"); };
+  // SIGHUP too: ssh ends a ProxyCommand (and a closed terminal its jobs) with it.
+  loop::Signal sighup(loop_, SIGHUP, signal), sigint(loop_, SIGINT, signal), sigterm(loop_, SIGTERM, signal);
   std::optional<loop::Timer> deadline;
   if (args_.client.timeout > 0) {
     deadline.emplace(loop_, [this] {
@@ -257,34 +259,34 @@ public:
       if (!args_.keep) return s.reset(); // one stream only
       s.set_handler(*this);
       s.pause_reading();
-      queue_.push_back(Item{&ch, &s, {}, {}});
+      queue_.push_back(Item{ch.peer(), s, {}, {}});
       return;
     }
     s.set_handler(*this);
-    begin(Item{&ch, &s, {}, {}});
+    begin(Item{ch.peer(), s, {}, {}});
   }
 
   void on_message(channel::Stream &s, Bytes m) override {
-    if (current_ && current_->stream == &s) return deliver(s, std::move(m));
+    if (current_ && current_->stream == s) return deliver(s, std::move(m));
     // A waiting stream is paused, but what was decoded already still comes:
     // keep it for its turn (at most about one flow-control window).
     if (Item *item = queued(s)) item->pending.push_back(std::move(m));
   }
   void on_end(channel::Stream &s, const std::optional<Error> &e) override {
-    if (current_ && current_->stream == &s) return ended(e);
+    if (current_ && current_->stream == s) return ended(e);
     if (Item *item = queued(s)) item->end = e;
   }
   void on_writable(channel::Stream &s) override {
-    if (current_ && current_->stream == &s && pump_) pump_->writable();
+    if (current_ && current_->stream == s && pump_) pump_->writable();
   }
   void on_closed(channel::Stream &s, const std::optional<Error> &e) override {
     sink_.forget(s);
-    if (!current_ || current_->stream != &s) {
-      std::erase_if(queue_, [&](const Item &i) { return i.stream == &s; });
+    if (!current_ || current_->stream != s) {
+      std::erase_if(queue_, [&](const Item &i) { return i.stream == s; });
       return;
     }
     bool clean = !e || (peer_ended_ && input_finished_ && closed_by_peer_normally(s, *e));
-    current_->stream = nullptr;
+    current_->stream = {};
     drop_pump();
     if (!clean) return cut(e->message);
     closed_ = true; // both directions ended cleanly
@@ -300,28 +302,28 @@ public:
 
 private:
   struct Item {
-    channel::Channel *channel;
-    channel::Stream *stream;
+    std::string peer;
+    channel::Stream stream; // inert once the stream ended; empty once it closed
     std::vector<Bytes> pending;                  // messages that came while it waited
     std::optional<std::optional<Error>> end;     // its end, if that came too
   };
 
   Item *queued(channel::Stream &s) {
     for (auto &i : queue_)
-      if (i.stream == &s) return &i;
+      if (i.stream == s) return &i;
     return nullptr;
   }
 
   void begin(Item item) {
-    current_ = Item{item.channel, item.stream, {}, {}};
-    peer_ = item.channel->peer();
+    current_ = Item{item.peer, item.stream, {}, {}};
+    peer_ = item.peer;
     ++taken_;
     ++serial_;
     received_ = sent_ = 0;
     closed_ = output_done_ = peer_ended_ = input_finished_ = false;
     started_ = monotonic_now();
     CONEC_INFO("serving a stream from '{}'", peer_);
-    channel::Stream &s = *item.stream;
+    channel::Stream s = item.stream;
     if (stdin_ended_) {
       // Standard input was used up by an earlier stream.
       if (auto r = s.finish(); !r) return cut(r.error().message);
@@ -365,7 +367,7 @@ private:
       stdin_ended_ = input_finished_ = true; // our side is finished; the close follows
       return;
     }
-    if (current_ && current_->stream) current_->stream->reset();
+    if (current_) current_->stream.reset(); // no-op if it already ended
     if (e->category == ErrorCategory::io) return service_.finish(kExitFailure, "input: " + e->message);
     if (e->category == ErrorCategory::limit || e->category == ErrorCategory::usage)
       return service_.finish(kExitUsage, "input: " + e->message);
@@ -406,11 +408,10 @@ private:
     progress_.done();
     if (!args_.keep) return service_.finish(kExitIncomplete, "transfer incomplete: " + text);
     CONEC_WARN("{}", text);
-    if (channel::Stream *s = current_->stream) {
-      s->clear_handler();
-      sink_.forget(*s);
-      s->reset();
-    }
+    const channel::Stream &s = current_->stream;
+    s.clear_handler();
+    sink_.forget(s);
+    s.reset();
     drop_pump();
     current_.reset();
     next();
@@ -418,14 +419,14 @@ private:
 
   void detach_all() {
     drop_pump();
-    if (current_ && current_->stream) {
-      current_->stream->clear_handler();
-      sink_.forget(*current_->stream);
+    if (current_) {
+      current_->stream.clear_handler();
+      sink_.forget(current_->stream);
     }
     current_.reset();
     for (auto &i : queue_) {
-      i.stream->clear_handler();
-      sink_.forget(*i.stream);
+      i.stream.clear_handler();
+      sink_.forget(i.stream);
     }
     queue_.clear();
   }
@@ -464,7 +465,7 @@ class ExecServer;
 // closed (or cut) and the child has exited.
 class ExecSession final : public channel::StreamHandler {
 public:
-  ExecSession(ExecServer &server, channel::Channel &ch, channel::Stream &s);
+  ExecSession(ExecServer &server, channel::Channel &ch, const channel::Stream &s);
   Result<void> start(const std::string &command, const std::string &our_id);
 
   void on_message(channel::Stream &s, Bytes m) override {
@@ -485,7 +486,7 @@ public:
   void on_closed(channel::Stream &s, const std::optional<Error> &e) override {
     bool clean = !e || (peer_ended_ && output_finished_ && closed_by_peer_normally(s, *e));
     sink_->forget(s);
-    stream_ = nullptr;
+    stream_ = {};
     drop_pump();
     if (!clean) return cut(e->message);
     stream_closed_ = true;
@@ -520,7 +521,7 @@ private:
   ExecServer &server_;
   const ClientCmdArgs &args_;
   std::string peer_;
-  channel::Stream *stream_;
+  channel::Stream stream_; // inert once the stream ended; empty once detached
   loop::Process process_;
   std::optional<OutputSink> sink_;  // the child's stdin
   std::optional<InputPump> pump_;   // the child's stdout
@@ -544,7 +545,7 @@ public:
 
   void arrived(channel::Channel &ch, channel::Stream &s) override {
     if (!s.bidirectional()) return s.reset();
-    if (running() < args_.max_procs) return serve(Waiting{&ch, &s, {}, {}});
+    if (running() < args_.max_procs) return serve(Waiting{s, {}, {}});
     if (waiting_.size() >= args_.max_queued) {
       CONEC_WARN("refused a stream from '{}': busy ({} commands running, --max-procs {}; {} streams waiting, "
                  "--max-queued {})",
@@ -554,7 +555,7 @@ public:
     // Paused: the peer can send about one flow-control window, kept below.
     s.set_handler(*this);
     s.pause_reading();
-    waiting_.push_back(Waiting{&ch, &s, {}, {}});
+    waiting_.push_back(Waiting{s, {}, {}});
     CONEC_INFO("stream from '{}' waits: {} commands running (--max-procs {}), {} waiting", ch.peer(), running(),
                args_.max_procs, waiting_.size());
   }
@@ -567,7 +568,7 @@ public:
     if (Waiting *w = waiting(s)) w->end = e;
   }
   void on_closed(channel::Stream &s, const std::optional<Error> &) override {
-    std::erase_if(waiting_, [&](const Waiting &w) { return w.stream == &s; });
+    std::erase_if(waiting_, [&](const Waiting &w) { return w.stream == s; });
   }
 
   // A command exited: its slot goes to the first waiting stream.
@@ -601,14 +602,13 @@ public:
 
 private:
   struct Waiting {
-    channel::Channel *channel;
-    channel::Stream *stream;
+    channel::Stream stream; // a handle: inert if the stream is gone meanwhile
     std::vector<Bytes> pending;              // messages that came while it waited
     std::optional<std::optional<Error>> end; // its end, if that came too
   };
   Waiting *waiting(channel::Stream &s) {
     for (auto &w : waiting_)
-      if (w.stream == &s) return &w;
+      if (w.stream == s) return &w;
     return nullptr;
   }
   size_t running() const {
@@ -617,10 +617,12 @@ private:
 
   // Starts the command for `w` and replays what arrived while it waited.
   void serve(Waiting w) {
-    channel::Stream &s = *w.stream;
-    auto session = std::make_unique<ExecSession>(*this, *w.channel, s);
+    channel::Stream &s = w.stream;
+    channel::Channel *ch = s.channel();
+    if (!ch) return; // it ended while it waited
+    auto session = std::make_unique<ExecSession>(*this, *ch, s);
     if (auto r = session->start(args_.exec, service_.id()); !r) {
-      CONEC_ERROR("cannot serve a stream from '{}': {}", w.channel->peer(), r.error().message);
+      CONEC_ERROR("cannot serve a stream from '{}': {}", ch->peer(), r.error().message);
       s.clear_handler();
       s.reset();
       return;
@@ -637,7 +639,7 @@ private:
     std::vector<ExecSession *> all;
     for (auto &s : sessions_) all.push_back(s.get());
     for (ExecSession *s : all) s->detach();
-    for (auto &w : waiting_) w.stream->clear_handler();
+    for (auto &w : waiting_) w.stream.clear_handler();
     waiting_.clear();
   }
 
@@ -649,8 +651,8 @@ private:
   loop::Deferred reaper_;
 };
 
-ExecSession::ExecSession(ExecServer &server, channel::Channel &ch, channel::Stream &s)
-    : server_(server), args_(server.args()), peer_(ch.peer()), stream_(&s),
+ExecSession::ExecSession(ExecServer &server, channel::Channel &ch, const channel::Stream &s)
+    : server_(server), args_(server.args()), peer_(ch.peer()), stream_(s),
       process_(server.service().loop(), [this](const loop::ProcessExit &x) { exited_with(x); }) {}
 
 Result<void> ExecSession::start(const std::string &command, const std::string &our_id) {
@@ -662,20 +664,18 @@ Result<void> ExecSession::start(const std::string &command, const std::string &o
   loop::Loop &loop = server_.service().loop();
   sink_.emplace(loop, process_.take_stdin(), args_.transfer.framing(), args_.transfer.tag);
   if (auto r = sink_->open(); !r) return r;
-  pump_.emplace(loop, process_.take_stdout(), args_.transfer.framing(), proto::kDefaultMaxMessage, *stream_,
+  pump_.emplace(loop, process_.take_stdout(), args_.transfer.framing(), proto::kDefaultMaxMessage, stream_,
                 [this](std::optional<Error> e) { output_done(std::move(e)); });
   if (auto r = pump_->start(); !r) return r;
-  stream_->set_handler(*this);
+  stream_.set_handler(*this);
   CONEC_INFO("stream from '{}': running the command (pid {})", peer_, process_.pid());
   return {};
 }
 
 void ExecSession::detach() {
-  if (stream_) {
-    stream_->clear_handler();
-    sink_->forget(*stream_);
-    stream_ = nullptr;
-  }
+  stream_.clear_handler(); // each a no-op once the stream ended
+  if (sink_) sink_->forget(stream_);
+  stream_ = {};
   drop_pump();
   sink_.reset(); // end of file for the child
   stream_closed_ = true;
@@ -704,12 +704,10 @@ void ExecSession::cut(const std::string &why) {
   cut_ = true;
   CONEC_WARN("the stream from '{}' was cut after {} bytes received and {} bytes sent: {}", peer_, received_, sent(),
              why);
-  if (stream_) {
-    stream_->clear_handler();
-    sink_->forget(*stream_);
-    stream_->reset();
-    stream_ = nullptr;
-  }
+  stream_.clear_handler();
+  if (sink_) sink_->forget(stream_);
+  stream_.reset();
+  stream_ = {};
   detach();
 }
 
@@ -790,7 +788,7 @@ Command add_client_command(CLI::App &root, GlobalOptions &global) {
       "while that many run waits, in arrival order, without its data being read (flow control holds the peer "
       "back), and once --max-queued streams (default 64) wait, further ones are refused: the stream is reset "
       "with code 0x4259 and the peer's `conec open` reports that we are busy (exit 5). With --exec, client "
-      "serves until SIGINT/SIGTERM (exit 130/143); running commands get SIGTERM then.";
+      "serves until SIGHUP, SIGINT or SIGTERM (exit 129, 130, 143); running commands get SIGTERM then.";
   prose.examples = {
       {"conec client -i bob > in.txt < out.txt", "Accept one stream: save what the peer sends, answer with a file."},
       {"conec client -i upper --exec 'tr a-z A-Z'", "A service: every `conec open upper` gets its input upper-cased."},

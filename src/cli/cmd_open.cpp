@@ -23,8 +23,9 @@ namespace {
 // (code 0), as a peer does right after its own stream is done: if both
 // directions had already ended cleanly, only the peer's acknowledgement of
 // our end was still on its way, and the peer has everything.
-bool closed_by_peer_normally(channel::Stream &s, const Error &e) {
-  return e.category == ErrorCategory::peer && e.code == 0 && !s.channel().is_open();
+bool closed_by_peer_normally(const channel::Stream &s, const Error &e) {
+  channel::Channel *ch = s.channel();
+  return e.category == ErrorCategory::peer && e.code == 0 && (!ch || !ch->is_open());
 }
 
 struct OpenArgs {
@@ -42,12 +43,12 @@ public:
     auto stream = ch.open_stream(true);
     if (!stream) return run_.finish(kExitFailure, "cannot open a stream to '" + args_.peer + "': " + stream.error().message);
     stream_ = *stream;
-    stream_->set_handler(*this);
+    stream_.set_handler(*this);
     started_ = monotonic_now();
-    pump_.emplace(run_.loop(), 0, args_.transfer.framing(), proto::kDefaultMaxMessage, *stream_,
+    pump_.emplace(run_.loop(), 0, args_.transfer.framing(), proto::kDefaultMaxMessage, stream_,
                   [this](std::optional<Error> e) { input_done(std::move(e)); });
     if (auto r = pump_->start(); !r) {
-      stream_->reset();
+      stream_.reset();
       return run_.finish(kExitUsage, "cannot read input: " + r.error().message);
     }
     progress_timer_.emplace(run_.loop(), [this] { progress_.update(sent() + received_); });
@@ -56,7 +57,7 @@ public:
 
   void on_message(channel::Stream &s, Bytes m) override {
     received_ += m.size();
-    sink_.write(s, s.channel().peer(), m);
+    sink_.write(s, s.channel()->peer(), m); // alive during its callback
   }
   void on_end(channel::Stream &, const std::optional<Error> &e) override {
     if (e) return incomplete(*e);
@@ -74,9 +75,9 @@ public:
   void on_closed(channel::Stream &s, const std::optional<Error> &e) override {
     bool clean = !e || (peer_ended_ && input_finished_ && closed_by_peer_normally(s, *e));
     sink_.forget(s);
-    stream_ = nullptr;
+    stream_ = {};
     stopped_sent_ = sent();
-    pump_.reset(); // it must never touch the stream again
+    pump_.reset(); // nothing more to read for a stream that is gone
     if (!clean) return incomplete(*e);
     closed_ = true; // both directions ended cleanly
     check_done();
@@ -93,7 +94,7 @@ private:
       input_finished_ = true; // PEER's end and the close follow
       return;
     }
-    if (stream_) stream_->reset();
+    stream_.reset(); // no-op if it already ended
     if (e->category == ErrorCategory::io) return run_.finish(kExitFailure, "input: " + e->message);
     if (e->category == ErrorCategory::limit || e->category == ErrorCategory::usage)
       return run_.finish(kExitUsage, "input: " + e->message);
@@ -132,7 +133,7 @@ private:
   OutputSink &sink_;
   Progress progress_;
   std::optional<loop::Timer> progress_timer_;
-  channel::Stream *stream_ = nullptr;
+  channel::Stream stream_; // inert once the stream ended
   std::optional<InputPump> pump_;
   uint64_t received_ = 0, stopped_sent_ = 0;
   bool peer_ended_ = false, input_finished_ = false, closed_ = false, output_closed_ = false;
@@ -152,9 +153,7 @@ int run_open(const OpenArgs &args, const GlobalOptions &global) {
     int code = run.run();
     bool closed = false;
     sink.close([&] { closed = true; });
-    while (!closed && loop.run_once()) {
-    }
-    return code;
+    return run.drain(code, [&] { return closed; });
   }
 }
 

@@ -58,8 +58,8 @@ public:
       return run_.finish(kExitFailure,
                          "cannot open a stream to '" + args_.peer + "': " + stream.error().message);
     out_ = *stream;
-    out_->set_handler(*this);
-    if (auto r = out_->send(as_bytes(kPingMagic)); !r)
+    out_.set_handler(*this);
+    if (auto r = out_.send(as_bytes(kPingMagic)); !r)
       return run_.finish(kExitFailure, "cannot ping '" + args_.peer + "': " + r.error().message);
     uint64_t every = std::max<uint64_t>(1, static_cast<uint64_t>(std::llround(args_.interval * 1000)));
     probe_timer_.emplace(run_.loop(), [this] { probe(); });
@@ -75,12 +75,12 @@ public:
       return;
     }
     if (s.bidirectional() || in_) return s.reset();
-    in_ = &s;
-    in_->set_handler(*this);
+    in_ = s;
+    in_.set_handler(*this);
   }
 
   void on_message(channel::Stream &s, Bytes m) override {
-    if (&s != in_) return;
+    if (s != in_) return;
     std::string_view text = as_chars(m);
     if (!answered_) {
       if (text != kPongMagic) return not_answering("it sent something that is not a ping reply");
@@ -103,12 +103,12 @@ public:
     if (sent_ == args_.count && outstanding_.empty()) done();
   }
   void on_end(channel::Stream &s, const std::optional<Error> &e) override {
-    if (&s == in_ && e && !run_.finished()) lost("the echo stream was cut: " + e->message);
+    if (s == in_ && e && !run_.finished()) lost("the echo stream was cut: " + e->message);
   }
   void on_closed(channel::Stream &s, const std::optional<Error> &e) override {
-    if (&s == in_) in_ = nullptr;
-    if (&s != out_) return;
-    out_ = nullptr;
+    if (s == in_) in_ = {};
+    if (s != out_) return;
+    out_ = {};
     if (!e || run_.finished()) return;
     // Reset before any answer: PEER's conec does not know pings.
     if (!answered_) return not_answering(e->message);
@@ -146,7 +146,7 @@ private:
     if (sent_ == args_.count) return;
     uint64_t seq = ++sent_;
     outstanding_[seq] = monotonic_now();
-    if (auto r = out_->send(as_bytes("seq=" + std::to_string(seq))); !r) {
+    if (auto r = out_.send(as_bytes("seq=" + std::to_string(seq))); !r) {
       // Refused before any answer: PEER's conec stopped reading our pings.
       if (!answered_) return not_answering(r.error().message);
       return lost("cannot send probe " + std::to_string(seq) + ": " + r.error().message);
@@ -159,7 +159,7 @@ private:
   }
   void done() {
     if (run_.finished()) return;
-    if (out_) (void)out_->finish();
+    (void)out_.finish(); // fails harmlessly if it already ended
     if (!rtts_.empty()) return run_.finish(kExitOk);
     run_.finish(kExitPeer, "no reply from '" + args_.peer + "': " + std::to_string(sent_) +
                                " probe(s) sent, none answered");
@@ -186,8 +186,8 @@ private:
   ClientRun &run_;
   const PingArgs &args_;
   channel::Channel *channel_ = nullptr;
-  channel::Stream *out_ = nullptr; // probes to PEER
-  channel::Stream *in_ = nullptr;  // echoes from PEER
+  channel::Stream out_; // probes to PEER (empty until opened / once closed)
+  channel::Stream in_;  // echoes from PEER
   std::string path_;
   std::optional<loop::Timer> probe_timer_, linger_;
   Timestamp requested_at_ = 0;

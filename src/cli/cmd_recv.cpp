@@ -31,7 +31,7 @@ public:
   void arrived(channel::Channel &ch, channel::Stream &s) {
     if (!s.bidirectional()) return s.reset(); // senders use bidirectional streams
     s.set_handler(*this);
-    Item item{&ch, &s, {}, false, std::nullopt};
+    Item item{&ch, ch.peer(), s, {}, false, std::nullopt};
     if (current_ || (!args_.keep && taken_ > 0)) {
       if (!args_.keep) return s.reset();
       s.pause_reading();
@@ -42,21 +42,21 @@ public:
   }
 
   void on_message(channel::Stream &s, Bytes m) override {
-    if (!current_ || current_->stream != &s) {
+    if (!current_ || current_->stream != s) {
       // A waiting stream still delivers what its window let through before
       // the pause took effect: keep it for its turn (bounded by that window).
       for (Item &i : queue_)
-        if (i.stream == &s) i.early.push_back(std::move(m));
+        if (i.stream == s) i.early.push_back(std::move(m));
       return;
     }
     received_ += m.size();
     progress_.update(received_);
-    sink_.write(s, current_->channel->peer(), m);
+    sink_.write(s, current_->peer, m);
   }
   void on_end(channel::Stream &s, const std::optional<Error> &e) override {
-    if (!current_ || current_->stream != &s) {
+    if (!current_ || current_->stream != s) {
       for (Item &i : queue_)
-        if (i.stream == &s) {
+        if (i.stream == s) {
           i.has_end = true;
           i.ended = e;
         }
@@ -67,14 +67,14 @@ public:
 
   void on_closed(channel::Stream &s, const std::optional<Error> &e) override {
     sink_.forget(s);
-    std::erase_if(queue_, [&](const Item &i) { return i.stream == &s; });
-    if (!current_ || current_->stream != &s) return;
+    std::erase_if(queue_, [&](const Item &i) { return i.stream == s; });
+    if (!current_ || current_->stream != s) return;
     if (!confirmed_) return cut(e ? e->message : "stream closed");
     // Our confirmation was acknowledged: this stream is done.
     progress_.done();
     if (args_.transfer.stats)
       std::fprintf(stderr, "conec: stats: %llu bytes from %s, path relay\n",
-                   static_cast<unsigned long long>(received_), current_->channel->peer().c_str());
+                   static_cast<unsigned long long>(received_), current_->peer.c_str());
     current_.reset();
     if (!args_.keep) return run_.finish(kExitOk);
     if (!queue_.empty()) {
@@ -91,34 +91,36 @@ public:
 
 private:
   struct Item {
-    channel::Channel *channel;
-    channel::Stream *stream;
+    const channel::Channel *channel; // identity only: never dereferenced (it may be gone)
+    std::string peer;
+    channel::Stream stream; // inert once the stream ended
     std::vector<Bytes> early; // messages that arrived while it waited
     bool has_end = false;     // its end arrived while it waited
     std::optional<Error> ended;
   };
   void begin(Item item) {
-    current_ = Item{item.channel, item.stream, {}, false, std::nullopt};
+    current_ = Item{item.channel, item.peer, item.stream, {}, false, std::nullopt};
     ++taken_;
     received_ = 0;
     confirmed_ = false;
-    for (Bytes &m : item.early) on_message(*item.stream, std::move(m));
-    if (item.has_end) return end(*item.stream, item.ended);
-    item.stream->resume_reading();
+    for (Bytes &m : item.early) on_message(item.stream, std::move(m));
+    if (item.has_end) return end(item.stream, item.ended);
+    item.stream.resume_reading();
   }
   void end(channel::Stream &s, const std::optional<Error> &e) {
     if (e) return cut(e->message);
-    // Everything arrived: confirm once it is written out.
-    sink_.flush([this, stream = &s] {
+    // Everything arrived: confirm once it is written out. The stream may
+    // be gone by then (the sender closed at once): the handle is inert.
+    sink_.flush([this, stream = s] {
       if (!current_ || current_->stream != stream) return;
       if (sink_.error()) return cut("cannot write output: " + sink_.error()->message);
-      (void)stream->send(as_bytes("ok " + std::to_string(received_)));
-      (void)stream->finish();
+      (void)stream.send(as_bytes("ok " + std::to_string(received_)));
+      (void)stream.finish();
       confirmed_ = true;
     });
   }
   void cut(const std::string &why) {
-    std::string peer = current_ ? current_->channel->peer() : "?";
+    std::string peer = current_ ? current_->peer : "?";
     progress_.done();
     run_.finish(kExitIncomplete, "transfer incomplete: the stream from '" + peer + "' was cut after " +
                                      std::to_string(received_) + " bytes: " + why);
@@ -155,14 +157,12 @@ int run_recv(const RecvArgs &args, const GlobalOptions &global) {
   run.on_channel_closed = [&](channel::Channel &ch, const Error &e) { receiver.channel_closed(ch, e); };
   run.on_signal = [&](int signum) {
     if (args.keep && receiver.between_streams()) return run.finish(kExitOk);
-    run.finish(signum == SIGINT ? kExitSigint : kExitSigterm, "interrupted");
+    run.finish(signal_exit_code(signum), "interrupted");
   };
   int code = run.run();
   bool closed = false;
   sink.close([&] { closed = true; });
-  while (!closed && loop.run_once()) {
-  }
-  return code;
+  return run.drain(code, [&] { return closed; });
 }
 
 } // namespace

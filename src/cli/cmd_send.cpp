@@ -31,9 +31,9 @@ public:
     auto stream = ch.open_stream(true);
     if (!stream) return run_.finish(kExitFailure, "cannot open a stream to '" + args_.peer + "': " + stream.error().message);
     stream_ = *stream;
-    stream_->set_handler(*this);
+    stream_.set_handler(*this);
     started_ = monotonic_now();
-    pump_.emplace(run_.loop(), fd_, args_.transfer.framing(), proto::kDefaultMaxMessage, *stream_,
+    pump_.emplace(run_.loop(), fd_, args_.transfer.framing(), proto::kDefaultMaxMessage, stream_,
                   [this](std::optional<Error> e) { input_done(std::move(e)); });
     if (auto r = pump_->start(); !r) run_.finish(kExitUsage, "cannot read input: " + r.error().message);
     progress_timer_.emplace(run_.loop(), [this] { progress_.update(pump_->bytes()); });
@@ -61,7 +61,7 @@ public:
 private:
   void input_done(std::optional<Error> e) {
     if (e) {
-      stream_->reset();
+      stream_.reset(); // no-op if it already ended
       run_.finish(e->category == ErrorCategory::io ? kExitFailure : kExitUsage, "input: " + e->message);
     }
   }
@@ -83,7 +83,7 @@ private:
   int fd_;
   Progress progress_;
   std::optional<loop::Timer> progress_timer_;
-  channel::Stream *stream_ = nullptr;
+  channel::Stream stream_; // inert once the stream ended
   std::optional<InputPump> pump_;
   std::string ack_;
   Timestamp started_ = 0;

@@ -12,8 +12,13 @@ enum ExitCode : int {
   kExitPeer = 5,         // peer not connected or refused
   kExitIncomplete = 6,   // transfer incomplete
   kExitTimeout = 7,      // --timeout expired
+  kExitSighup = 129,
   kExitSigint = 130,
   kExitSigterm = 143,
 };
+
+// The exit status of a graceful stop on SIGHUP, SIGINT or SIGTERM: 128 plus
+// the signal's number, as a shell reports a process killed by it.
+inline int signal_exit_code(int signum) { return 128 + signum; }
 
 } // namespace conec::cli

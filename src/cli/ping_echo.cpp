@@ -20,61 +20,63 @@ std::map<Echo *, std::unique_ptr<Echo>> &echoes() {
 
 class Echo final : public channel::StreamHandler {
 public:
-  explicit Echo(channel::Stream &in) : in_(&in) {}
+  explicit Echo(const channel::Stream &in) : in_(in) {}
 
   void on_message(channel::Stream &s, Bytes m) override {
-    if (&s != in_) return; // the pinger does not write on our echo stream
+    if (s != in_) return; // the pinger does not write on our echo stream
     if (!out_) return first(m);
     if (m.size() > kMaxPingMessage)
       return abandon("probe larger than " + std::to_string(kMaxPingMessage) + " bytes");
-    auto sent = out_->send(m);
+    auto sent = out_.send(m);
     if (!sent) return abandon("cannot echo: " + sent.error().message);
     // The pinger reads slowly: stop taking probes until the echo drains.
-    if (*sent == quic::WriteState::would_block) in_->pause_reading();
+    if (*sent == quic::WriteState::would_block) in_.pause_reading();
   }
   void on_writable(channel::Stream &s) override {
-    if (&s == out_ && in_) in_->resume_reading();
+    if (s == out_) in_.resume_reading(); // no-op once it ended
   }
   void on_end(channel::Stream &s, const std::optional<Error> &e) override {
-    if (&s != in_ || !out_) return;
+    if (s != in_ || !out_) return;
     if (e)
-      out_->reset();
+      out_.reset();
     else
-      (void)out_->finish();
+      (void)out_.finish();
   }
   void on_closed(channel::Stream &s, const std::optional<Error> &) override {
-    if (&s == in_) in_ = nullptr;
-    if (&s == out_) out_ = nullptr;
+    // Forget each stream as it closes (a handle compares equal to its
+    // stream even once that is gone).
+    if (s == in_) in_ = {};
+    if (s == out_) out_ = {};
     if (!in_ && !out_) echoes().erase(this); // last use of `this`
   }
 
 private:
   void first(const Bytes &m) {
+    channel::Channel *ch = in_.channel(); // alive: we are in its on_message
     if (as_chars(m) != kPingMagic) {
-      CONEC_DEBUG("ping echo: unidirectional stream from '{}' is not a ping; reset", in_->channel().peer());
-      return in_->reset();
+      CONEC_DEBUG("ping echo: unidirectional stream from '{}' is not a ping; reset", ch->peer());
+      return in_.reset();
     }
-    auto out = in_->channel().open_stream(false);
+    auto out = ch->open_stream(false);
     if (!out) return abandon("cannot open the echo stream: " + out.error().message);
     out_ = *out;
-    out_->set_handler(*this);
-    CONEC_INFO("answering a ping from '{}'", in_->channel().peer());
-    if (auto r = out_->send(as_bytes(kPongMagic)); !r) abandon("cannot echo: " + r.error().message);
+    out_.set_handler(*this);
+    CONEC_INFO("answering a ping from '{}'", ch->peer());
+    if (auto r = out_.send(as_bytes(kPongMagic)); !r) abandon("cannot echo: " + r.error().message);
   }
   void abandon(const std::string &why) {
     CONEC_DEBUG("ping echo: {}", why);
     // Each reset reports on_closed later (never from inside reset()).
-    if (out_) out_->reset();
-    if (in_) in_->reset();
+    out_.reset(); // each a no-op if that stream already ended
+    in_.reset();
   }
 
-  channel::Stream *in_ = nullptr;
-  channel::Stream *out_ = nullptr;
+  channel::Stream in_, out_; // empty until opened / once closed
 };
 
 } // namespace
 
-bool maybe_answer_ping(channel::Stream &incoming) {
+bool maybe_answer_ping(const channel::Stream &incoming) {
   if (incoming.bidirectional() || !incoming.incoming()) return false;
   auto echo = std::make_unique<Echo>(incoming);
   incoming.set_handler(*echo);

@@ -36,7 +36,7 @@ inline constexpr size_t kMaxPingMessage = 256; // larger probes reset the ping
 // then taken over (answered if it turns out to be a ping, reset otherwise;
 // do not touch it again). Returns false for any other stream, which the
 // caller handles as before.
-bool maybe_answer_ping(channel::Stream &incoming);
+bool maybe_answer_ping(const channel::Stream &incoming);
 
 // Ping streams currently being answered (for tests and logs).
 size_t ping_echoes_active();

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace conec::cli {
@@ -12,9 +13,9 @@ constexpr size_t kOutputHigh = size_t{4} << 20; // pause streams above this much
 constexpr size_t kOutputLow = size_t{1} << 20;  // and resume below this
 } // namespace
 
-InputPump::InputPump(loop::Loop &loop, int fd, Framing framing, size_t max_message, channel::Stream &stream,
+InputPump::InputPump(loop::Loop &loop, int fd, Framing framing, size_t max_message, channel::Stream stream,
                      std::function<void(std::optional<Error>)> done)
-    : framing_(framing), max_message_(max_message), stream_(stream), on_done_(std::move(done)),
+    : framing_(framing), max_message_(max_message), stream_(std::move(stream)), on_done_(std::move(done)),
       reader_(loop, fd, [this](ByteView d) { data(d); }, [this](std::optional<Error> e) { end(std::move(e)); }) {}
 
 Result<void> InputPump::start() { return reader_.open(); }
@@ -82,7 +83,7 @@ OutputSink::OutputSink(loop::Loop &loop, int fd, Framing framing, bool tag)
 
 Result<void> OutputSink::open() { return writer_.open(); }
 
-void OutputSink::write(channel::Stream &stream, const std::string &sender, const Bytes &message) {
+void OutputSink::write(const channel::Stream &stream, const std::string &sender, const Bytes &message) {
   Bytes out;
   out.reserve(message.size() + sender.size() + 3);
   if (tag_) {
@@ -95,9 +96,9 @@ void OutputSink::write(channel::Stream &stream, const std::string &sender, const
   if (framing_ == Framing::null) out.push_back('\0');
   bytes_ += message.size();
   writer_.write(std::move(out), [this](std::optional<Error> e) { written(std::move(e)); });
-  if (writer_.queued() > kOutputHigh && !paused_.contains(&stream)) {
+  if (writer_.queued() > kOutputHigh && std::find(paused_.begin(), paused_.end(), stream) == paused_.end()) {
     stream.pause_reading();
-    paused_.insert(&stream);
+    paused_.push_back(stream);
   }
 }
 
@@ -106,7 +107,7 @@ void OutputSink::written(std::optional<Error> error) {
   if (writer_.queued() < kOutputLow) {
     auto streams = std::move(paused_);
     paused_.clear();
-    for (channel::Stream *s : streams) s->resume_reading();
+    for (const channel::Stream &s : streams) s.resume_reading();
   }
 }
 

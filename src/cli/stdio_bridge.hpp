@@ -5,7 +5,7 @@
 
 #include <functional>
 #include <optional>
-#include <set>
+#include <vector>
 #include <string>
 
 #include "channel/channel.hpp"
@@ -18,11 +18,14 @@ namespace conec::cli {
 enum class Framing { bytes, lines, null };
 
 // Reads `fd` to its end and sends it on `stream`, then finishes the stream.
+// It keeps a handle on the stream, so a stream that ends first (closed,
+// reset, its channel gone) only makes the next send or finish fail.
 class InputPump {
 public:
   // `done` runs once: nullopt after the whole input was handed to the
-  // stream (and the stream finished), or the read/send error.
-  InputPump(loop::Loop &loop, int fd, Framing framing, size_t max_message, channel::Stream &stream,
+  // stream (and the stream finished), or the read/send error (usage if the
+  // stream had already ended).
+  InputPump(loop::Loop &loop, int fd, Framing framing, size_t max_message, channel::Stream stream,
             std::function<void(std::optional<Error>)> done);
   Result<void> start();
   void writable(); // call from the stream's on_writable
@@ -36,7 +39,7 @@ private:
 
   Framing framing_;
   size_t max_message_;
-  channel::Stream &stream_;
+  channel::Stream stream_;
   std::function<void(std::optional<Error>)> on_done_;
   loop::StreamReader reader_;
   Bytes partial_; // lines/null: the record not yet terminated
@@ -52,9 +55,10 @@ public:
   Result<void> open();
   // Queues `message` from `stream`; pauses that stream while the output
   // lags by more than a few MiB.
-  void write(channel::Stream &stream, const std::string &sender, const Bytes &message);
-  // The stream is going away: never touch it again.
-  void forget(channel::Stream &stream) { paused_.erase(&stream); }
+  void write(const channel::Stream &stream, const std::string &sender, const Bytes &message);
+  // The stream is going away: stop tracking it (resuming an ended stream
+  // would be harmless, this only keeps the list short).
+  void forget(const channel::Stream &stream) { std::erase(paused_, stream); }
   // Runs `flushed` once everything queued so far has been written (or
   // failed: see error()).
   void flush(std::function<void()> flushed);
@@ -68,7 +72,7 @@ private:
   Framing framing_;
   bool tag_;
   loop::StreamWriter writer_;
-  std::set<channel::Stream *> paused_;
+  std::vector<channel::Stream> paused_; // streams this sink paused (few)
   uint64_t bytes_ = 0;
   std::optional<Error> error_;
 };

@@ -56,8 +56,8 @@ void check_service(CoordFixture &f) {
   REQUIRE(ch);
   auto s = (*ch)->open_stream(false);
   REQUIRE(s);
-  REQUIRE((*s)->send(as_bytes("through the flood")));
-  REQUIRE((*s)->finish());
+  REQUIRE(s->send(as_bytes("through the flood")));
+  REQUIRE(s->finish());
   REQUIRE(f.run_until([&] { return got.ended; }));
   CHECK(got.got == "through the flood");
 }

@@ -57,9 +57,9 @@ std::string transfer(CoordFixture &f, channel::Channel &from, Collect &into, siz
   for (size_t i = 0; i < messages; ++i) {
     Bytes m = test::pattern_block(9, i, size);
     sent.update(m);
-    REQUIRE((*s)->send(m));
+    REQUIRE(s->send(m));
   }
-  REQUIRE((*s)->finish());
+  REQUIRE(s->finish());
   REQUIRE(f.run_until([&] { return into.ended; }, 60));
   return sent.hex();
 }
@@ -141,8 +141,8 @@ TEST_CASE("a data stream to the coordinator that no handler takes is reset at on
   auto s = ch->open_stream(false);
   REQUIRE(s);
   Collect mine;
-  (*s)->set_handler(mine);
-  REQUIRE((*s)->send(Bytes(1 << 20, 'z')));
+  s->set_handler(mine);
+  REQUIRE(s->send(Bytes(1 << 20, 'z')));
   REQUIRE(f.run_until([&] { return mine.closed; }));
   CHECK(mine.close_error); // refused, not silently drained
   CHECK(f.coordinator->stats().streams_refused == 1);

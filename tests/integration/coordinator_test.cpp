@@ -219,15 +219,15 @@ TEST_CASE("the coordinator and a client exchange data streams on their own chann
   // client -> coordinator
   auto up = f.client("alice")->coordinator_channel()->open_stream(false);
   REQUIRE(up);
-  REQUIRE((*up)->send(as_bytes("to the coordinator")));
-  REQUIRE((*up)->finish());
+  REQUIRE(up->send(as_bytes("to the coordinator")));
+  REQUIRE(up->finish());
   // coordinator -> client
   channel::Channel *ch = f.coordinator->client_channel("ALICE");
   REQUIRE(ch);
   auto down = ch->open_stream(false);
   REQUIRE(down);
-  REQUIRE((*down)->send(as_bytes("to alice")));
-  REQUIRE((*down)->finish());
+  REQUIRE(down->send(as_bytes("to alice")));
+  REQUIRE(down->finish());
   REQUIRE(f.run_until([&] { return embedder.from_client.ended && from_coordinator.ended; }));
   CHECK(embedder.who == "alice");
   CHECK(embedder.from_client.messages == std::vector<std::string>{"to the coordinator"});

@@ -93,8 +93,8 @@ TEST_CASE("malformed and random datagrams to a coordinator and a client are drop
   REQUIRE(ch);
   auto s = (*ch)->open_stream(false);
   REQUIRE(s);
-  REQUIRE((*s)->send(as_bytes("still here")));
-  REQUIRE((*s)->finish());
+  REQUIRE(s->send(as_bytes("still here")));
+  REQUIRE(s->finish());
   REQUIRE(f.run_until([&] { return got.ended; }));
   CHECK(got.got == "still here");
   CHECK_FALSE(a.disconnected);

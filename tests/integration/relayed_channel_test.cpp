@@ -51,12 +51,12 @@ struct Pair {
   ClientEvents a, b;
   channel::Channel *ab = nullptr;
   std::vector<std::unique_ptr<Recorder>> incoming;
-  std::vector<channel::Stream *> incoming_streams;
+  std::vector<channel::Stream> incoming_streams;
   explicit Pair(coord::CoordinatorHandler *handler = nullptr) : f({}, handler) {
     b.stream = [this](channel::Channel &, channel::Stream &s) {
       incoming.push_back(std::make_unique<Recorder>());
       s.set_handler(*incoming.back());
-      incoming_streams.push_back(&s);
+      incoming_streams.push_back(s);
     };
     if (!f.join("alice", a) || !f.join("bob", b)) return;
     auto r = f.open(*f.client("alice"), "bob");
@@ -76,7 +76,7 @@ TEST_CASE("64 MiB relayed from A to B arrive whole, in order, with the same SHA-
   auto s = p.ab->open_stream(false);
   REQUIRE(s);
   Recorder sender;
-  (*s)->set_handler(sender);
+  s->set_handler(sender);
   constexpr size_t kMessage = 1 << 20, kCount = 64;
   test::Sha256 sent;
   size_t next = 0;
@@ -91,7 +91,7 @@ TEST_CASE("64 MiB relayed from A to B arrive whole, in order, with the same SHA-
     REQUIRE(st.finish());
   };
   sender.writable = pump;
-  pump(**s);
+  pump(*s);
   REQUIRE(p.f.run_until([&] { return !p.incoming.empty() && p.incoming[0]->ended; }, 120));
   Recorder &got = *p.incoming[0];
   CHECK_FALSE(got.end_error);
@@ -117,8 +117,8 @@ TEST_CASE("the coordinator relays only ciphertext", "[relay][channel]") {
   const std::string secret = "THE-RECOGNIZABLE-PAYLOAD-7f3a";
   auto s = p.ab->open_stream(false);
   REQUIRE(s);
-  for (int i = 0; i < 200; ++i) REQUIRE((*s)->send(as_bytes(secret)));
-  REQUIRE((*s)->finish());
+  for (int i = 0; i < 200; ++i) REQUIRE(s->send(as_bytes(secret)));
+  REQUIRE(s->finish());
   REQUIRE(p.f.run_until([&] { return !p.incoming.empty() && p.incoming[0]->ended; }));
   REQUIRE(p.incoming[0]->messages.size() == 200);
   CHECK(as_chars(p.incoming[0]->messages[0]) == secret);
@@ -134,13 +134,13 @@ TEST_CASE("one bidirectional relayed stream carries both directions", "[relay][c
   auto s = p.ab->open_stream(true);
   REQUIRE(s);
   Recorder back;
-  (*s)->set_handler(back);
-  REQUIRE((*s)->send(as_bytes("question")));
+  s->set_handler(back);
+  REQUIRE(s->send(as_bytes("question")));
   REQUIRE(p.f.run_until([&] { return !p.incoming.empty() && !p.incoming[0]->messages.empty(); }));
-  channel::Stream *theirs = p.incoming_streams[0];
-  REQUIRE(theirs->send(as_bytes("answer")));
-  REQUIRE(theirs->finish());
-  REQUIRE((*s)->finish());
+  channel::Stream theirs = p.incoming_streams[0];
+  REQUIRE(theirs.send(as_bytes("answer")));
+  REQUIRE(theirs.finish());
+  REQUIRE(s->finish());
   REQUIRE(p.f.run_until([&] { return back.ended && p.incoming[0]->ended; }));
   CHECK(as_chars(p.incoming[0]->messages.at(0)) == "question");
   CHECK(as_chars(back.messages.at(0)) == "answer");
@@ -151,7 +151,7 @@ TEST_CASE("one bidirectional relayed stream carries both directions", "[relay][c
 TEST_CASE("100 concurrent relayed streams each keep their order", "[relay][channel]") {
   Pair p;
   REQUIRE(p.ab);
-  std::vector<channel::Stream *> streams;
+  std::vector<channel::Stream> streams;
   for (int i = 0; i < 100; ++i) {
     auto s = p.ab->open_stream(false);
     REQUIRE(s);
@@ -159,8 +159,8 @@ TEST_CASE("100 concurrent relayed streams each keep their order", "[relay][chann
   }
   for (int k = 0; k < 30; ++k)
     for (int i = 0; i < 100; ++i)
-      REQUIRE(streams[i]->send(as_bytes(std::to_string(i) + ":" + std::to_string(k) + std::string(500, 'z'))));
-  for (auto *s : streams) REQUIRE(s->finish());
+      REQUIRE(streams[i].send(as_bytes(std::to_string(i) + ":" + std::to_string(k) + std::string(500, 'z'))));
+  for (auto &s : streams) REQUIRE(s.finish());
   REQUIRE(p.f.run_until([&] {
     return p.incoming.size() == 100 &&
            std::all_of(p.incoming.begin(), p.incoming.end(), [](auto &r) { return r->ended; });
@@ -192,8 +192,8 @@ TEST_CASE("a channel to oneself works through the relay", "[relay][channel]") {
   CHECK((*ch)->peer() == "narcissus");
   auto s = (*ch)->open_stream(false);
   REQUIRE(s);
-  REQUIRE((*s)->send(as_bytes("hello me")));
-  REQUIRE((*s)->finish());
+  REQUIRE(s->send(as_bytes("hello me")));
+  REQUIRE(s->finish());
   REQUIRE(f.run_until([&] { return !incoming.empty() && incoming[0]->ended; }));
   CHECK(as_chars(incoming[0]->messages.at(0)) == "hello me");
   REQUIRE(f.shutdown());
@@ -205,17 +205,17 @@ TEST_CASE("a slow reader holds the relayed writer back instead of buffering", "[
   auto s = p.ab->open_stream(false);
   REQUIRE(s);
   Recorder sender;
-  (*s)->set_handler(sender);
-  REQUIRE((*s)->send(as_bytes("first")));
+  s->set_handler(sender);
+  REQUIRE(s->send(as_bytes("first")));
   REQUIRE(p.f.run_until([&] { return !p.incoming.empty(); }));
   p.incoming[0]->keep = false;
-  p.incoming_streams[0]->pause_reading();
+  p.incoming_streams[0].pause_reading();
   // Write until told to wait, then give the network time to drain.
   Bytes chunk = test::pattern_block(9, 0, 256 * 1024);
   size_t offered = 0;
   bool blocked = false;
   for (int i = 0; i < 4096 && !blocked; ++i) {
-    auto w = (*s)->send(chunk);
+    auto w = s->send(chunk);
     REQUIRE(w);
     offered += chunk.size();
     blocked = *w == quic::WriteState::would_block;
@@ -229,8 +229,8 @@ TEST_CASE("a slow reader holds the relayed writer back instead of buffering", "[
   // Resuming lets everything through.
   size_t before = sender.bytes;
   (void)before;
-  p.incoming_streams[0]->resume_reading();
-  REQUIRE((*s)->finish());
+  p.incoming_streams[0].resume_reading();
+  REQUIRE(s->finish());
   REQUIRE(p.f.run_until([&] { return p.incoming[0]->ended; }, 30));
   CHECK(p.incoming[0]->bytes == offered + 5);
   REQUIRE(p.f.shutdown());
@@ -242,8 +242,8 @@ TEST_CASE("closing a channel fails both sides' streams promptly; reopening works
   auto s = p.ab->open_stream(true);
   REQUIRE(s);
   Recorder mine;
-  (*s)->set_handler(mine);
-  REQUIRE((*s)->send(as_bytes("open")));
+  s->set_handler(mine);
+  REQUIRE(s->send(as_bytes("open")));
   REQUIRE(p.f.run_until([&] { return !p.incoming.empty() && !p.incoming[0]->messages.empty(); }));
   p.ab->close(0, "done talking");
   p.f.run_until([&] { return mine.closed && p.incoming[0]->closed; }, 5);
@@ -258,8 +258,8 @@ TEST_CASE("closing a channel fails both sides' streams promptly; reopening works
   REQUIRE(again);
   auto s2 = (*again)->open_stream(false);
   REQUIRE(s2);
-  REQUIRE((*s2)->send(as_bytes("again")));
-  REQUIRE((*s2)->finish());
+  REQUIRE(s2->send(as_bytes("again")));
+  REQUIRE(s2->finish());
   REQUIRE(p.f.run_until([&] { return p.incoming.size() == 2 && p.incoming[1]->ended; }));
   CHECK(as_chars(p.incoming[1]->messages.at(0)) == "again");
   REQUIRE(p.f.shutdown());
@@ -291,8 +291,8 @@ TEST_CASE("garbage relay datagrams are dropped and counted; service goes on", "[
   CHECK(p.f.coordinator->stats().relayed_datagrams > 0); // the real channel was relayed
   auto s = p.ab->open_stream(false);
   REQUIRE(s);
-  REQUIRE((*s)->send(as_bytes("still fine")));
-  REQUIRE((*s)->finish());
+  REQUIRE(s->send(as_bytes("still fine")));
+  REQUIRE(s->finish());
   REQUIRE(p.f.run_until([&] { return !p.incoming.empty() && p.incoming.back()->ended; }));
   CHECK(as_chars(p.incoming.back()->messages.at(0)) == "still fine");
   REQUIRE(p.f.shutdown());
@@ -354,8 +354,8 @@ TEST_CASE("a relay budget drops what exceeds it, and QUIC still delivers everyth
   auto s = (*ch)->open_stream(false);
   REQUIRE(s);
   Bytes data = test::pattern_block(5, 0, 2 << 20);
-  REQUIRE((*s)->send(data));
-  REQUIRE((*s)->finish());
+  REQUIRE(s->send(data));
+  REQUIRE(s->finish());
   REQUIRE(f.run_until([&] { return !incoming.empty() && incoming[0]->ended; }, 30));
   REQUIRE(incoming[0]->messages.size() == 1);
   CHECK(incoming[0]->messages[0] == data);

@@ -45,6 +45,7 @@ constexpr ExitStatus kExitStatuses[] = {
     {cli::kExitIncomplete, "Transfer incomplete: the stream or connection was lost before every byte was "
                            "acknowledged or before a clean end."},
     {cli::kExitTimeout, "The --timeout expired."},
+    {cli::kExitSighup, "Interrupted by SIGHUP (a closed terminal, or ssh ending its ProxyCommand)."},
     {cli::kExitSigint, "Interrupted by SIGINT."},
     {cli::kExitSigterm, "Interrupted by SIGTERM."},
 };

@@ -1,7 +1,7 @@
 // Channel: connection events from the session, data streams' life cycle
 // (open, incoming, end, close) and the channel's own end. The control
 // stream is in control_stream.cpp, stream data handling in stream.cpp.
-#include "channel/channel.hpp"
+#include "channel/stream_state.hpp"
 
 #include <vector>
 
@@ -26,17 +26,16 @@ Channel::~Channel() {
   session_.reset(); // closes the connection (code 0) unless already closed
 }
 
-Result<Stream *> Channel::open_stream(bool bidirectional) {
+Result<Stream> Channel::open_stream(bool bidirectional) {
   if (!session_->is_open())
     return fail(ErrorCategory::transport, "channel", "cannot open a stream: the channel is closed");
   if (!session_->handshake_completed())
     return fail(ErrorCategory::usage, "channel", "cannot open a stream before the channel is open");
   auto id = session_->open_stream(bidirectional);
   if (!id) return fail(id.error());
-  auto stream = std::make_unique<Stream>(*this, *id, false, options_.max_message);
-  Stream *s = stream.get();
-  streams_.emplace(*id, std::move(stream));
-  return s;
+  auto stream = std::make_shared<StreamState>(*this, *id, false, options_.max_message);
+  streams_.emplace(*id, stream);
+  return stream->handle();
 }
 
 void Channel::close(uint64_t code, const std::string &reason) { session_->close(code, reason); }
@@ -59,9 +58,10 @@ void Channel::on_stream_opened(quic::StreamId id) {
     control_id_ = id; // the client's first bidirectional stream
     return;
   }
-  auto stream = std::make_unique<Stream>(*this, id, true, options_.max_message);
-  Stream &s = *stream;
-  streams_.emplace(id, std::move(stream));
+  auto stream = std::make_shared<StreamState>(*this, id, true, options_.max_message);
+  streams_.emplace(id, stream);
+  Stream s = stream->handle();
+  stream.reset(); // the map is the only owner
   handler_->on_stream(*this, s); // may destroy the Channel: nothing after this
 }
 
@@ -92,7 +92,8 @@ void Channel::on_stream_reset(quic::StreamId id, uint64_t code) {
 void Channel::on_stream_writable(quic::StreamId id) {
   auto it = streams_.find(id);
   if (it == streams_.end() || !it->second->handler_) return;
-  it->second->handler_->on_writable(*it->second);
+  Stream s = it->second->handle();
+  it->second->handler_->on_writable(s);
 }
 
 void Channel::on_stream_closed(quic::StreamId id, std::optional<uint64_t> code) {
@@ -109,7 +110,7 @@ void Channel::on_stream_closed(quic::StreamId id, std::optional<uint64_t> code) 
 bool Channel::finish_stream(quic::StreamId id, const std::optional<Error> &error) {
   auto it = streams_.find(id);
   if (it == streams_.end()) return true;
-  Stream &s = *it->second;
+  StreamState &s = *it->second;
   std::weak_ptr<bool> alive = alive_;
   if (!s.read_ended_) {
     // The read side never saw its end: it is cut short by this close.
@@ -118,10 +119,12 @@ bool Channel::finish_stream(quic::StreamId id, const std::optional<Error> &error
     if (!s.end_reading(cut)) return false;
   }
   if (s.handler_) {
-    s.handler_->on_closed(s, error);
+    Stream handle = s.handle();
+    s.handler_->on_closed(handle, error);
     if (alive.expired()) return false;
   }
   // By id: the handler may have opened streams meanwhile (map nodes are stable).
+  // Frees the state: every handle on the stream is inert from here on.
   streams_.erase(id);
   return true;
 }

@@ -10,14 +10,24 @@
 // each. Every other stream is a data stream: messages up to
 // Options::max_message bytes, delivered whole and in order.
 //
-// Lifetime: the Channel owns its Streams. A Stream stays valid until its
-// handler's on_closed() returns; the Channel must outlive them. The Channel
-// may be destroyed from any of its handlers' callbacks (it defers nothing
-// to a later time: the underlying net::Session allows that). Destroying it
-// is silent: no further callback reaches any handler, and the connection
-// closes with code 0. Internally every call into the application is
-// followed by a check of a liveness token (Channel::alive_) before the
-// Channel or a Stream is touched again.
+// Lifetime: the Channel owns the state of its data streams; the
+// application only ever holds a Stream, a copyable handle on that state
+// (it never keeps the stream alive). A stream exists until its handler's
+// on_closed() returns, or until the Channel is destroyed, whichever comes
+// first; after that every handle on it is inert: send() and finish() fail
+// with category usage ("stream N has ended"), reset(), pause/resume and
+// set_handler() do nothing, alive() is false, channel() is nullptr. So a
+// handle kept past the stream's end (in a pump, a queue, a lambda) cannot
+// reach freed memory. The Stream& a callback receives is a handle owned by
+// the caller for that call: copy it to keep it (its address cannot be
+// taken, so it cannot be kept by pointer).
+//
+// The Channel may be destroyed from any of its handlers' callbacks (it
+// defers nothing to a later time: the underlying net::Session allows
+// that). Destroying it is silent: no further callback reaches any handler,
+// and the connection closes with code 0. Internally every call into the
+// application is followed by a check of a liveness token (Channel::alive_)
+// before the Channel or a stream is touched again.
 //
 // A StreamHandler object must stay valid until its on_closed() returns, or
 // until the application detaches it with Stream::clear_handler() (also
@@ -48,6 +58,7 @@ inline constexpr uint64_t kErrorCancelled = 0x434e;       // default reset code
 
 class Channel;
 class Stream;
+class StreamState; // internal (stream_state.hpp)
 
 // Events of one data stream.
 class StreamHandler {
@@ -63,66 +74,75 @@ public:
   virtual void on_writable(Stream &) {}
   // The stream is gone in both directions; `error` says why if abnormally
   // (e.g. the peer stopped reading, reset, channel closed). Last callback:
-  // the Stream is destroyed after it returns.
+  // the stream is destroyed after it returns and every handle on it
+  // becomes inert.
   virtual void on_closed(Stream &, const std::optional<Error> &) {}
 };
 
-// One data stream of a Channel, owned by it: framed messages in order, in
-// one direction (unidirectional) or both (bidirectional).
+// A handle on one data stream of a Channel: framed messages in order, in
+// one direction (unidirectional) or both (bidirectional). Copyable and
+// cheap; copies name the same stream. It does not own the stream: once the
+// stream is gone (see Lifetime above) every call is inert. A
+// default-constructed Stream names no stream and is inert from the start.
 class Stream {
 public:
+  Stream() = default;
+
+  // Whether the stream still exists (false once its on_closed returned, its
+  // Channel was destroyed, or for a default-constructed handle).
+  bool alive() const { return !state_.expired(); }
+  explicit operator bool() const { return alive(); }
+  // Same stream (stays true after it ended; two empty handles are equal).
+  friend bool operator==(const Stream &a, const Stream &b) {
+    return !a.state_.owner_before(b.state_) && !b.state_.owner_before(a.state_);
+  }
+  // Handles are kept by value: a pointer to one a callback received would
+  // dangle once the callback returns.
+  Stream *operator&() = delete;
+  const Stream *operator&() const = delete;
+
+  // Known for the handle's whole life, even after the stream ended.
   quic::StreamId id() const { return id_; }
-  bool bidirectional() const;
+  bool bidirectional() const { return quic::Connection::is_bidirectional(id_); }
   bool incoming() const { return incoming_; } // opened by the peer
-  Channel &channel() const { return channel_; }
-  // Sets who receives this stream's events (not owned; see lifetime above).
-  void set_handler(StreamHandler &handler) { handler_ = &handler; }
+  // The Channel the stream belongs to; nullptr once the stream is gone.
+  Channel *channel() const;
+  // Sets who receives this stream's events (not owned; see Lifetime above).
+  void set_handler(StreamHandler &handler) const;
   // Detaches the handler: later messages are consumed and dropped and no
   // further event (on_closed included) is reported for this stream.
-  void clear_handler() { handler_ = nullptr; }
-  bool has_handler() const { return handler_ != nullptr; }
-  bool paused() const { return paused_; }
+  void clear_handler() const;
+  // Whether a handler receives this stream's events (false once gone).
+  bool has_handler() const;
+  bool paused() const;
 
   // Sends one message (framed). Errors: limit (larger than max_message;
-  // nothing is sent), usage (after finish() or reset(), or on a
-  // receive-only stream), peer (the peer stopped reading: stream reset).
-  // would_block: the message was accepted; wait for on_writable.
-  Result<quic::WriteState> send(ByteView message);
-  // Ends our sending side cleanly after the messages sent so far.
-  Result<void> finish();
+  // nothing is sent), usage (after finish() or reset(), on a receive-only
+  // stream, or once the stream is gone), peer (the peer stopped reading:
+  // stream reset). would_block: the message was accepted; wait for
+  // on_writable.
+  Result<quic::WriteState> send(ByteView message) const;
+  // Ends our sending side cleanly after the messages sent so far. Errors
+  // as for send().
+  Result<void> finish() const;
   // Abandons the stream in both directions with `code` (RESET_STREAM on our
   // sending side, STOP_SENDING on the peer's). No on_message or on_end
-  // follows; on_closed still reports the stream's end.
-  void reset(uint64_t code = kErrorCancelled);
+  // follows; on_closed still reports the stream's end (later, never from
+  // inside this call).
+  void reset(uint64_t code = kErrorCancelled) const;
   // Stops returning flow-control credit (the peer's writer is held back
   // once the window fills) / resumes; messages already decoded still arrive.
-  void pause_reading();
-  void resume_reading();
-
-  // Created by the Channel only (open_stream, or a stream the peer opened).
-  Stream(Channel &channel, quic::StreamId id, bool incoming, size_t max_message);
+  void pause_reading() const;
+  void resume_reading() const;
 
 private:
-  friend class Channel;
-  bool has_read_side() const { return bidirectional() || incoming_; }
-  bool has_write_side() const { return bidirectional() || !incoming_; }
-  // Stream bytes from the session (Channel::on_stream_data).
-  void receive(ByteView data, bool fin);
-  // Ends the read side once: gives back held credit, reports on_end.
-  // Returns false if the Channel was destroyed by the callback.
-  bool end_reading(const std::optional<Error> &error);
-  void return_credit(size_t bytes);
+  friend class StreamState;
+  Stream(std::weak_ptr<StreamState> state, quic::StreamId id, bool incoming)
+      : state_(std::move(state)), id_(id), incoming_(incoming) {}
 
-  Channel &channel_;
-  quic::StreamId id_;
-  bool incoming_;
-  StreamHandler *handler_ = nullptr;
-  proto::MessageReader reader_;
-  bool finished_ = false;   // we ended our side
-  bool read_ended_ = false; // on_end delivered
-  bool paused_ = false;
-  bool reset_ = false;    // reset() called
-  size_t unconsumed_ = 0; // bytes received while paused
+  std::weak_ptr<StreamState> state_;
+  quic::StreamId id_ = 0;
+  bool incoming_ = false;
 };
 
 // Events of a channel.
@@ -166,14 +186,15 @@ public:
   void set_handler(ChannelHandler &handler) { handler_ = &handler; }
   bool is_open() const { return session_->handshake_completed() && session_->is_open(); }
   net::Session &session() { return *session_; }
-  // Data streams currently owned (until their on_closed returns).
+  // Data streams currently alive (each until its on_closed returns).
   size_t stream_count() const { return streams_.size(); }
   // Why the channel ended, once on_closed has been reported.
   const std::optional<Error> &closed_error() const { return closed_error_; }
 
-  // Opens a data stream. Errors: usage (before on_open), limit (peer's
-  // stream credit; retry later), transport (channel closed).
-  Result<Stream *> open_stream(bool bidirectional);
+  // Opens a data stream and returns a handle on it. Errors: usage (before
+  // on_open), limit (peer's stream credit; retry later), transport
+  // (channel closed).
+  Result<Stream> open_stream(bool bidirectional);
   // Sends a control message. Error if the control stream is not open yet
   // (before on_open) or the channel is closed.
   Result<void> send_control(const proto::ControlMessage &message);
@@ -194,14 +215,15 @@ public:
   void on_connection_closed(const Error &error) override;
 
 private:
-  friend class Stream;
+  friend class StreamState;
   void control_data(ByteView data, bool fin);
   void protocol_failure(const std::string &why);
   // The channel's end as the application sees it (protocol closes mapped).
   Error describe_close(const Error &quic_error) const;
   // Why a stream the session closed with `code` ended (nullopt: cleanly).
   std::optional<Error> stream_error(std::optional<uint64_t> code) const;
-  // Reports on_end (if due) and on_closed, then destroys the Stream.
+  // Reports on_end (if due) and on_closed, then destroys the stream's
+  // state (its handles become inert).
   // Returns false if the Channel was destroyed by a callback.
   bool finish_stream(quic::StreamId id, const std::optional<Error> &error);
 
@@ -211,7 +233,8 @@ private:
   std::string peer_;
   ChannelHandler *handler_;
   ChannelOptions options_;
-  std::map<quic::StreamId, std::unique_ptr<Stream>> streams_;
+  // Sole owners of the streams' state: handles hold weak references.
+  std::map<quic::StreamId, std::shared_ptr<StreamState>> streams_;
   std::optional<quic::StreamId> control_id_;
   proto::MessageReader control_reader_{proto::kMaxControlMessage};
   std::optional<Error> failure_; // our protocol_failure(), if any

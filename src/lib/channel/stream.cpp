@@ -1,23 +1,66 @@
-// Stream: one data stream of a Channel. Sending frames messages; receiving
-// turns stream bytes back into whole messages and returns flow-control
-// credit as the application takes them.
+// Stream handles and the StreamState behind them. Sending frames messages;
+// receiving turns stream bytes back into whole messages and returns
+// flow-control credit as the application takes them.
 #include <string>
 
-#include "channel/channel.hpp"
+#include "channel/stream_state.hpp"
 #include "util/log.hpp"
 #include "util/varint.hpp"
 
 namespace conec::channel {
 
-Stream::Stream(Channel &channel, quic::StreamId id, bool incoming, size_t max_message)
+namespace {
+// What every operation on a handle whose stream is gone answers.
+Error gone(quic::StreamId id, const char *what) {
+  return Error{ErrorCategory::usage, 0, "channel",
+               std::string(what) + " on stream " + std::to_string(id) + ", which has ended"};
+}
+} // namespace
+
+// Handles: each call reaches the state only if the Channel still has it.
+Channel *Stream::channel() const {
+  auto s = state_.lock();
+  return s ? &s->channel_ : nullptr;
+}
+void Stream::set_handler(StreamHandler &handler) const {
+  if (auto s = state_.lock()) s->handler_ = &handler;
+}
+void Stream::clear_handler() const {
+  if (auto s = state_.lock()) s->handler_ = nullptr;
+}
+bool Stream::has_handler() const {
+  auto s = state_.lock();
+  return s && s->handler_;
+}
+bool Stream::paused() const {
+  auto s = state_.lock();
+  return s && s->paused_;
+}
+Result<quic::WriteState> Stream::send(ByteView message) const {
+  if (auto s = state_.lock()) return s->send(message);
+  return fail(gone(id_, "send"));
+}
+Result<void> Stream::finish() const {
+  if (auto s = state_.lock()) return s->finish();
+  return fail(gone(id_, "finish"));
+}
+void Stream::reset(uint64_t code) const {
+  if (auto s = state_.lock()) s->reset(code);
+}
+void Stream::pause_reading() const {
+  if (auto s = state_.lock()) s->pause_reading();
+}
+void Stream::resume_reading() const {
+  if (auto s = state_.lock()) s->resume_reading();
+}
+
+StreamState::StreamState(Channel &channel, quic::StreamId id, bool incoming, size_t max_message)
     : channel_(channel), id_(id), incoming_(incoming), reader_(max_message) {
   // A stream we may only send on has no read side to end: no on_end.
   read_ended_ = !has_read_side();
 }
 
-bool Stream::bidirectional() const { return quic::Connection::is_bidirectional(id_); }
-
-Result<quic::WriteState> Stream::send(ByteView message) {
+Result<quic::WriteState> StreamState::send(ByteView message) {
   if (!has_write_side())
     return fail(ErrorCategory::usage, "channel", "stream " + std::to_string(id_) + " is receive-only");
   if (finished_)
@@ -36,7 +79,7 @@ Result<quic::WriteState> Stream::send(ByteView message) {
   return channel_.session_->write(id_, std::move(frame));
 }
 
-Result<void> Stream::finish() {
+Result<void> StreamState::finish() {
   if (!has_write_side())
     return fail(ErrorCategory::usage, "channel", "stream " + std::to_string(id_) + " is receive-only");
   if (finished_)
@@ -49,7 +92,7 @@ Result<void> Stream::finish() {
   return {};
 }
 
-void Stream::reset(uint64_t code) {
+void StreamState::reset(uint64_t code) {
   if (reset_) return;
   reset_ = true;
   net::Session &session = *channel_.session_;
@@ -63,15 +106,13 @@ void Stream::reset(uint64_t code) {
   }
 }
 
-void Stream::pause_reading() { paused_ = true; }
-
-void Stream::resume_reading() {
+void StreamState::resume_reading() {
   if (!paused_) return;
   paused_ = false;
   return_credit(0);
 }
 
-void Stream::return_credit(size_t bytes) {
+void StreamState::return_credit(size_t bytes) {
   if (paused_) {
     unconsumed_ += bytes;
     return;
@@ -81,24 +122,26 @@ void Stream::return_credit(size_t bytes) {
   if (bytes) channel_.session_->consume(id_, bytes);
 }
 
-bool Stream::end_reading(const std::optional<Error> &error) {
+bool StreamState::end_reading(const std::optional<Error> &error) {
   if (read_ended_) return true;
   read_ended_ = true;
   paused_ = false; // nothing more can arrive: holding credit would only starve other streams
   return_credit(0);
   if (!handler_) return true;
   std::weak_ptr<bool> alive = channel_.alive_;
-  handler_->on_end(*this, error);
+  Stream self = handle();
+  handler_->on_end(self, error);
   return !alive.expired();
 }
 
-void Stream::receive(ByteView data, bool fin) {
+void StreamState::receive(ByteView data, bool fin) {
   if (read_ended_) {
     // After our reset() or a refused message: drop, but keep the window open.
     channel_.session_->consume(id_, data.size());
     return;
   }
   std::weak_ptr<bool> alive = channel_.alive_;
+  Stream self = handle();
   auto fed = reader_.feed(data);
   // Messages completed before any error are delivered first, in order. The
   // handler may pause, reset, detach itself or destroy the Channel.
@@ -106,7 +149,7 @@ void Stream::receive(ByteView data, bool fin) {
     std::optional<Bytes> message = reader_.next();
     if (!message) break;
     if (!handler_) continue; // nobody listens: discard, keep framing in step
-    handler_->on_message(*this, std::move(*message));
+    handler_->on_message(self, std::move(*message));
     if (alive.expired()) return;
   }
   // The bytes of this chunk have been handed over (or are a partial message

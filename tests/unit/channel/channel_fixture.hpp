@@ -17,7 +17,7 @@ namespace conec::test {
 struct ChannelRecorder : channel::ChannelHandler {
   bool opened = false;
   std::vector<proto::ControlMessage> controls;
-  std::vector<channel::Stream *> incoming;
+  std::vector<channel::Stream> incoming; // handles: inert once each stream ended
   std::optional<Error> closed;
   std::function<void(channel::Channel &)> open_hook;
   std::function<void(channel::Channel &, channel::Stream &)> stream_hook;
@@ -29,7 +29,7 @@ struct ChannelRecorder : channel::ChannelHandler {
     if (open_hook) open_hook(c);
   }
   void on_stream(channel::Channel &c, channel::Stream &s) override {
-    incoming.push_back(&s);
+    incoming.push_back(s);
     if (stream_hook) stream_hook(c, s);
   }
   void on_control(channel::Channel &c, proto::ControlMessage m) override {

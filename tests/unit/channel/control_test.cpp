@@ -80,8 +80,8 @@ TEST_CASE("malformed control data closes the channel with a protocol error on bo
   };
   auto data = cp.client->open_stream(true);
   REQUIRE(data);
-  (*data)->set_handler(client_stream);
-  REQUIRE((*data)->send(as_bytes("hello")));
+  data->set_handler(client_stream);
+  REQUIRE(data->send(as_bytes("hello")));
   REQUIRE(cp.run([&] { return server_stream.message_count == 1; }, 10));
 
   std::string problem;

@@ -15,7 +15,7 @@ namespace {
 // Sends blocks pattern_block(seed, i, size) for i < count, pausing on
 // would_block until on_writable; finishes after the last.
 struct Pump {
-  channel::Stream *stream = nullptr;
+  channel::Stream stream;
   uint64_t seed = 1, count = 0, next = 0;
   size_t size = 0;
   size_t would_block = 0;
@@ -26,7 +26,7 @@ struct Pump {
     while (next < count) {
       Bytes block = test::pattern_block(seed, next++, size);
       hash.update(block);
-      auto r = stream->send(block);
+      auto r = stream.send(block);
       REQUIRE(r);
       if (*r == quic::WriteState::would_block) {
         ++would_block;
@@ -34,7 +34,7 @@ struct Pump {
       }
     }
     if (!finished) {
-      REQUIRE(stream->finish());
+      REQUIRE(stream.finish());
       finished = true;
     }
   }
@@ -72,7 +72,7 @@ TEST_CASE("64 MiB in 1 MiB messages arrive whole, in order, byte-exact", "[chann
   pump.count = kMessages;
   pump.size = kMessage;
   sender.writable_hook = [&](channel::Stream &) { pump.run(); };
-  (*stream)->set_handler(sender);
+  stream->set_handler(sender);
   pump.run();
   REQUIRE(cp.run([&] { return (receiver.closed && sender.closed) || cp.client_events.closed; }, 120));
 
@@ -114,11 +114,11 @@ TEST_CASE("one bidirectional stream carries messages both ways", "[channel]") {
   };
   auto stream = opening.open_stream(true);
   REQUIRE(stream);
-  CHECK_FALSE((*stream)->incoming());
-  (*stream)->set_handler(opener);
-  for (int i = 0; i < kMessages; ++i) REQUIRE((*stream)->send(as_bytes("message " + std::to_string(i))));
-  REQUIRE((*stream)->finish());
-  auto again = (*stream)->send(as_bytes("late"));
+  CHECK_FALSE(stream->incoming());
+  stream->set_handler(opener);
+  for (int i = 0; i < kMessages; ++i) REQUIRE(stream->send(as_bytes("message " + std::to_string(i))));
+  REQUIRE(stream->finish());
+  auto again = stream->send(as_bytes("late"));
   REQUIRE_FALSE(again);
   CHECK(again.error().category == ErrorCategory::usage);
   REQUIRE(cp.run([&] { return (opener.closed && echo.closed) || cp.client_events.closed; }, 30));
@@ -169,12 +169,12 @@ TEST_CASE("100 concurrent streams of 50 messages each keep per-stream order", "[
   } receiver;
   cp.server_events.stream_hook = [&](channel::Channel &, channel::Stream &s) { s.set_handler(receiver); };
 
-  std::vector<channel::Stream *> streams;
+  std::vector<channel::Stream> streams;
   StreamRecorder senders; // shared by all sending streams
   for (int i = 0; i < kStreams; ++i) {
     auto s = cp.client->open_stream(i % 2 == 0); // half bidirectional, half unidirectional
     REQUIRE(s);
-    (*s)->set_handler(senders);
+    s->set_handler(senders);
     streams.push_back(*s);
   }
   // Message k of every stream before message k+1 of any.
@@ -182,9 +182,9 @@ TEST_CASE("100 concurrent streams of 50 messages each keep per-stream order", "[
     for (int i = 0; i < kStreams; ++i) {
       std::string body =
           std::to_string(i) + ":" + std::to_string(k) + "|" + std::string(50 + (i * 13 + k) % 700, 'x');
-      REQUIRE(streams[i]->send(as_bytes(body)));
+      REQUIRE(streams[i].send(as_bytes(body)));
     }
-  for (channel::Stream *s : streams) REQUIRE(s->finish());
+  for (const channel::Stream &s : streams) REQUIRE(s.finish());
   REQUIRE(cp.run([&] { return senders.closed_calls == kStreams || cp.client_events.closed; }, 60));
   REQUIRE(cp.run([&] { return receiver.closed == kStreams; }, 10));
 
@@ -218,14 +218,14 @@ TEST_CASE("a clean finish and a reset are distinct to the reader", "[channel]") 
   auto truncated = cp.client->open_stream(bidi);
   REQUIRE((finished && reset && truncated));
   // Ids, not pointers: a Stream is destroyed once it closes on our side.
-  const quic::StreamId finished_id = (*finished)->id(), reset_id = (*reset)->id(),
-                       truncated_id = (*truncated)->id();
-  for (int i = 0; i < 3; ++i) REQUIRE((*finished)->send(as_bytes("m" + std::to_string(i))));
-  REQUIRE((*finished)->finish());
-  REQUIRE((*reset)->send(as_bytes("before reset")));
+  const quic::StreamId finished_id = finished->id(), reset_id = reset->id(),
+                       truncated_id = truncated->id();
+  for (int i = 0; i < 3; ++i) REQUIRE(finished->send(as_bytes("m" + std::to_string(i))));
+  REQUIRE(finished->finish());
+  REQUIRE(reset->send(as_bytes("before reset")));
   // The reset must not overtake the message: wait for it to arrive.
   REQUIRE(cp.run([&] { return readers[reset_id].message_count == 1; }, 10));
-  (*reset)->reset(0x77);
+  reset->reset(0x77);
   // A frame cut short by the end of the stream (raw bytes, past the framing).
   Bytes partial;
   proto::append_frame(partial, as_bytes("a message that never ends"));

@@ -18,12 +18,12 @@ TEST_CASE("the sender refuses a message over its maximum size and sends nothing"
   cp.server_events.stream_hook = [&](channel::Channel &, channel::Stream &s) { s.set_handler(reader); };
   auto stream = cp.client->open_stream(false);
   REQUIRE(stream);
-  auto r = (*stream)->send(Bytes(1001, 'x'));
+  auto r = stream->send(Bytes(1001, 'x'));
   REQUIRE_FALSE(r);
   CHECK(r.error().category == ErrorCategory::limit);
   CHECK(r.error().message == "message of 1001 bytes exceeds the maximum message size of 1000 bytes");
-  REQUIRE((*stream)->send(Bytes(1000, 'y'))); // exactly the maximum is fine
-  REQUIRE((*stream)->finish());
+  REQUIRE(stream->send(Bytes(1000, 'y'))); // exactly the maximum is fine
+  REQUIRE(stream->finish());
   REQUIRE(cp.run([&] { return reader.closed.has_value(); }, 10));
   REQUIRE(reader.messages.size() == 1); // the refused message left no trace
   CHECK(reader.messages[0] == Bytes(1000, 'y'));
@@ -42,10 +42,10 @@ TEST_CASE("a reader with a smaller maximum refuses an oversized message", "[chan
   bool bidi = GENERATE(true, false);
   auto stream = cp.client->open_stream(bidi);
   REQUIRE(stream);
-  (*stream)->set_handler(writer);
-  REQUIRE((*stream)->send(as_bytes("small first")));
-  REQUIRE((*stream)->send(Bytes(1 << 20, 'z'))); // within the sender's limit
-  REQUIRE((*stream)->send(as_bytes("never delivered")));
+  stream->set_handler(writer);
+  REQUIRE(stream->send(as_bytes("small first")));
+  REQUIRE(stream->send(Bytes(1 << 20, 'z'))); // within the sender's limit
+  REQUIRE(stream->send(as_bytes("never delivered")));
   REQUIRE(cp.run([&] { return (reader.closed && writer.closed) || cp.client_events.closed; }, 10));
 
   REQUIRE(reader.messages.size() == 1);
@@ -90,7 +90,7 @@ TEST_CASE("a paused reader holds the writer back and resuming lets everything th
 
   auto stream = cp.client->open_stream(false);
   REQUIRE(stream);
-  channel::Stream *out = *stream;
+  channel::Stream out = *stream;
   StreamRecorder writer;
   test::Sha256 sent_hash;
   uint64_t next = 0, sent_bytes = 0;
@@ -101,24 +101,24 @@ TEST_CASE("a paused reader holds the writer back and resuming lets everything th
       Bytes block = test::pattern_block(5, next++, kMessage);
       sent_hash.update(block);
       sent_bytes += block.size();
-      auto r = out->send(block);
+      auto r = out.send(block);
       REQUIRE(r);
       if (*r == quic::WriteState::would_block) {
         blocked = true;
         return;
       }
     }
-    REQUIRE(out->finish());
+    REQUIRE(out.finish());
   };
   writer.writable_hook = [&](channel::Stream &) { pump(); };
-  out->set_handler(writer);
+  out.set_handler(writer);
   pump();
 
   // Give the writer ample time: it must stall, far short of 256 MiB.
   cp.run([] { return false; }, 1.5);
   REQUIRE(cp.server_events.incoming.size() == 1);
-  channel::Stream *in = cp.server_events.incoming[0];
-  CHECK(in->paused());
+  channel::Stream in = cp.server_events.incoming[0];
+  CHECK(in.paused());
   CHECK(blocked);
   CHECK(sent_bytes < 64u << 20);
   CHECK(reader.bytes < 64u << 20);
@@ -132,7 +132,7 @@ TEST_CASE("a paused reader holds the writer back and resuming lets everything th
   cp.run([] { return false; }, 0.3);
   CHECK(reader.bytes == stalled_at); // no progress while paused
 
-  in->resume_reading();
+  in.resume_reading();
   REQUIRE(cp.run([&] { return reader.closed.has_value() || cp.client_events.closed; }, 240));
   CHECK(reader.message_count == kMessages);
   CHECK(reader.bytes == kMessage * kMessages);
@@ -149,10 +149,10 @@ TEST_CASE("a stream nobody handles is drained, not left to block its writer", "[
   StreamRecorder writer;
   auto stream = cp.client->open_stream(false);
   REQUIRE(stream);
-  (*stream)->set_handler(writer);
+  stream->set_handler(writer);
   Bytes block(1 << 20, 'q');
-  for (int i = 0; i < 8; ++i) REQUIRE((*stream)->send(block)); // beyond every initial window
-  REQUIRE((*stream)->finish());
+  for (int i = 0; i < 8; ++i) REQUIRE(stream->send(block)); // beyond every initial window
+  REQUIRE(stream->finish());
   REQUIRE(cp.run([&] { return writer.closed.has_value() || cp.client_events.closed; }, 30));
   CHECK_FALSE(*writer.closed); // every byte acknowledged, cleanly ended
   CHECK(cp.server_events.incoming.size() == 1);

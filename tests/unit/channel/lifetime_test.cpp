@@ -19,8 +19,8 @@ void open_streams(channel::Channel &c, int count, std::map<quic::StreamId, Strea
   for (int i = 0; i < count; ++i) {
     auto s = c.open_stream(i % 2 == 0);
     REQUIRE(s);
-    (*s)->set_handler(recorders[(*s)->id()]);
-    REQUIRE((*s)->send(as_bytes("hi")));
+    s->set_handler(recorders[s->id()]);
+    REQUIRE(s->send(as_bytes("hi")));
   }
 }
 
@@ -105,8 +105,8 @@ TEST_CASE("closing a channel ends every stream on both sides and a new channel w
   cp.server_events.stream_hook = [&](channel::Channel &, channel::Stream &s) { s.set_handler(reader); };
   auto s = cp.client->open_stream(false);
   REQUIRE(s);
-  REQUIRE((*s)->send(as_bytes("second life")));
-  REQUIRE((*s)->finish());
+  REQUIRE(s->send(as_bytes("second life")));
+  REQUIRE(s->finish());
   REQUIRE(cp.run([&] { return reader.closed.has_value(); }, 10));
   REQUIRE(reader.messages.size() == 1);
   CHECK(test::text_of(reader.messages[0]) == "second life");
@@ -128,16 +128,16 @@ TEST_CASE("the application may destroy the Channel from inside its callbacks", "
     cp.server_events.stream_hook = [&](channel::Channel &, channel::Stream &s) { s.set_handler(reader); };
     auto s = cp.client->open_stream(true);
     REQUIRE(s);
-    (*s)->set_handler(writer);
-    for (int i = 0; i < 20; ++i) REQUIRE((*s)->send(as_bytes("m" + std::to_string(i))));
-    REQUIRE((*s)->finish());
+    s->set_handler(writer);
+    for (int i = 0; i < 20; ++i) REQUIRE(s->send(as_bytes("m" + std::to_string(i))));
+    REQUIRE(s->finish());
   }
   SECTION("from on_stream") {
     cp.server_events.stream_hook = [&](channel::Channel &, channel::Stream &) { destroy_server(); };
     auto s = cp.client->open_stream(true);
     REQUIRE(s);
-    (*s)->set_handler(writer);
-    REQUIRE((*s)->send(as_bytes("m")));
+    s->set_handler(writer);
+    REQUIRE(s->send(as_bytes("m")));
   }
   SECTION("from on_control, with more control messages pending") {
     cp.server_events.control_hook = [&](channel::Channel &, const proto::ControlMessage &) {
@@ -150,9 +150,9 @@ TEST_CASE("the application may destroy the Channel from inside its callbacks", "
     cp.server_events.stream_hook = [&](channel::Channel &, channel::Stream &s) { s.set_handler(reader); };
     auto s = cp.client->open_stream(true);
     REQUIRE(s);
-    (*s)->set_handler(writer);
-    REQUIRE((*s)->send(as_bytes("m")));
-    REQUIRE((*s)->finish());
+    s->set_handler(writer);
+    REQUIRE(s->send(as_bytes("m")));
+    REQUIRE(s->finish());
   }
   SECTION("from a stream's on_closed while the channel closes with streams left") {
     reader.closed_hook = [&](channel::Stream &) { destroy_server(); };
@@ -160,7 +160,7 @@ TEST_CASE("the application may destroy the Channel from inside its callbacks", "
     for (int i = 0; i < 5; ++i) {
       auto s = cp.client->open_stream(true);
       REQUIRE(s);
-      REQUIRE((*s)->send(as_bytes("m")));
+      REQUIRE(s->send(as_bytes("m")));
     }
     REQUIRE(cp.run([&] { return cp.server_events.incoming.size() == 5; }, 10));
     cp.client->close(1, "going");
@@ -194,9 +194,9 @@ TEST_CASE("a stream handler may detach and destroy itself inside on_message", "[
   StreamRecorder writer;
   auto s = cp.client->open_stream(true);
   REQUIRE(s);
-  (*s)->set_handler(writer);
-  for (int i = 0; i < 20; ++i) REQUIRE((*s)->send(as_bytes("m" + std::to_string(i))));
-  REQUIRE((*s)->finish());
+  s->set_handler(writer);
+  for (int i = 0; i < 20; ++i) REQUIRE(s->send(as_bytes("m" + std::to_string(i))));
+  REQUIRE(s->finish());
   REQUIRE(cp.run([&] { return seen == 1 && cp.server->stream_count() == 1; }, 10));
   cp.run([] { return false; }, 0.2); // the rest arrives and is dropped
   CHECK(seen == 1);

@@ -1,0 +1,55 @@
+#pragma once
+// StreamState: what one data stream of a Channel is — framing, flow-control
+// credit, the handler, how far each side got. Internal to channel/: the
+// Channel owns each one (shared_ptr, sole owner) and the application only
+// sees Stream handles, which hold a weak reference and so go inert the
+// moment the Channel frees the state.
+
+#include <memory>
+#include <optional>
+
+#include "channel/channel.hpp"
+
+namespace conec::channel {
+
+class StreamState : public std::enable_shared_from_this<StreamState> {
+public:
+  StreamState(Channel &channel, quic::StreamId id, bool incoming, size_t max_message);
+  StreamState(const StreamState &) = delete;
+  StreamState &operator=(const StreamState &) = delete;
+
+  // A new handle on this stream (for the application or a callback).
+  Stream handle() { return Stream(weak_from_this(), id_, incoming_); }
+
+  // The operations behind Stream's (see channel.hpp for their contracts).
+  Result<quic::WriteState> send(ByteView message);
+  Result<void> finish();
+  void reset(uint64_t code);
+  void pause_reading() { paused_ = true; }
+  void resume_reading();
+
+  // Stream bytes from the session (Channel::on_stream_data).
+  void receive(ByteView data, bool fin);
+  // Ends the read side once: gives back held credit, reports on_end.
+  // Returns false if the Channel was destroyed by the callback.
+  bool end_reading(const std::optional<Error> &error);
+
+  Channel &channel_;
+  const quic::StreamId id_;
+  const bool incoming_;
+  StreamHandler *handler_ = nullptr;
+  bool read_ended_ = false; // on_end delivered (or no read side)
+  bool paused_ = false;
+
+private:
+  bool has_read_side() const { return quic::Connection::is_bidirectional(id_) || incoming_; }
+  bool has_write_side() const { return quic::Connection::is_bidirectional(id_) || !incoming_; }
+  void return_credit(size_t bytes);
+
+  proto::MessageReader reader_;
+  bool finished_ = false; // we ended our side
+  bool reset_ = false;    // reset() called
+  size_t unconsumed_ = 0; // bytes received while paused
+};
+
+} // namespace conec::channel
