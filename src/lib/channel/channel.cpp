@@ -3,6 +3,7 @@
 // stream is in control_stream.cpp, stream data handling in stream.cpp.
 #include "channel/stream_state.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "util/log.hpp"
@@ -125,6 +126,7 @@ bool Channel::finish_stream(quic::StreamId id, const std::optional<Error> &error
   }
   // By id: the handler may have opened streams meanwhile (map nodes are stable).
   // Frees the state: every handle on the stream is inert from here on.
+  if (auto it2 = streams_.find(id); it2 != streams_.end()) buffered_ -= std::min(buffered_, it2->second->buffered());
   streams_.erase(id);
   return true;
 }

@@ -168,6 +168,12 @@ public:
 // and those it accepts on data streams (SPEC §7).
 struct ChannelOptions {
   size_t max_message = proto::kDefaultMaxMessage;
+  // Bytes of partial messages buffered across all data streams at once
+  // (their credit is returned as they arrive, so only this bounds them). A
+  // peer that starts more large messages than this without finishing them
+  // (each stream may hold up to max_message) gets the channel closed with
+  // kErrorProtocol and a reason naming the bound.
+  size_t max_buffered = 64 << 20;
 };
 
 class Channel final : public quic::ConnectionHandler {
@@ -218,6 +224,8 @@ private:
   friend class StreamState;
   void control_data(ByteView data, bool fin);
   void protocol_failure(const std::string &why);
+  // A stream's reader now holds `delta` more (or fewer) bytes.
+  void buffered_changed(ptrdiff_t delta);
   // The channel's end as the application sees it (protocol closes mapped).
   Error describe_close(const Error &quic_error) const;
   // Why a stream the session closed with `code` ended (nullopt: cleanly).
@@ -239,6 +247,7 @@ private:
   proto::MessageReader control_reader_{proto::kMaxControlMessage};
   std::optional<Error> failure_; // our protocol_failure(), if any
   std::optional<Error> closed_error_;
+  size_t buffered_ = 0; // partial-message bytes held by all streams' readers
 };
 
 } // namespace conec::channel

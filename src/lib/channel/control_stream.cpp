@@ -59,6 +59,13 @@ void Channel::control_data(ByteView data, bool fin) {
   }
 }
 
+void Channel::buffered_changed(ptrdiff_t delta) {
+  buffered_ = size_t(ptrdiff_t(buffered_) + delta);
+  if (buffered_ > options_.max_buffered)
+    protocol_failure("partial messages over " + std::to_string(options_.max_buffered >> 20) +
+                     " MiB across streams (max_buffered): too many large messages started at once");
+}
+
 void Channel::protocol_failure(const std::string &why) {
   if (failure_) return;
   failure_ = Error{ErrorCategory::protocol, static_cast<int64_t>(kErrorProtocol), "channel", why};

@@ -142,6 +142,17 @@ void StreamState::receive(ByteView data, bool fin) {
   }
   std::weak_ptr<bool> alive = channel_.alive_;
   Stream self = handle();
+  // Partial messages count against the channel-wide max_buffered: every
+  // stream may hold up to max_message, but not all of them at once.
+  size_t before = reader_.buffered_bytes();
+  struct Account {
+    StreamState &s;
+    size_t before;
+    std::weak_ptr<bool> alive;
+    ~Account() {
+      if (!alive.expired()) s.channel_.buffered_changed(ptrdiff_t(s.buffered()) - ptrdiff_t(before));
+    }
+  } account{*this, before, alive};
   auto fed = reader_.feed(data);
   // Messages completed before any error are delivered first, in order. The
   // handler may pause, reset, detach itself or destroy the Channel.

@@ -34,6 +34,10 @@ public:
   // Returns false if the Channel was destroyed by the callback.
   bool end_reading(const std::optional<Error> &error);
 
+  // Bytes of the partial message its reader holds. (Whole messages waiting
+  // while paused are bounded by the credit held back, so they do not count.)
+  size_t buffered() const { return reader_.partial_bytes(); }
+
   Channel &channel_;
   const quic::StreamId id_;
   const bool incoming_;

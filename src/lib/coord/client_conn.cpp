@@ -13,6 +13,7 @@ ClientConn::ClientConn(Coordinator &coordinator, std::unique_ptr<net::Session> s
     : coord_(coordinator), over_capacity_(over_capacity) {
   channel::ChannelOptions options;
   options.max_message = coordinator.options_.limits.max_message;
+  options.max_buffered = coordinator.options_.limits.max_buffered;
   channel_ = std::make_unique<channel::Channel>(std::move(session), "", *this, options);
   // The clock runs from the first packet: the handshake counts too, so a
   // connection that never completes it or never says Hello is closed.

@@ -37,6 +37,9 @@ struct Limits {
   size_t max_pending_introductions = 65'536;   // coordinator-wide
   Duration introduction_timeout = 10 * kSecond;
   size_t max_message = proto::kDefaultMaxMessage; // data streams on client channels
+  // Partial messages one client may have buffered across its streams to the
+  // coordinator (channel::ChannelOptions::max_buffered).
+  size_t max_buffered = 32 << 20;
   // Control replies queued to one client and not yet acknowledged (a client
   // that withholds credit on its control stream is closed past this).
   size_t max_control_backlog = 1 << 20;

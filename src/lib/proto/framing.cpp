@@ -105,5 +105,6 @@ Result<void> MessageReader::finish() const {
 }
 
 size_t MessageReader::buffered_bytes() const { return header_.size() + partial_.size() + ready_bytes_; }
+size_t MessageReader::partial_bytes() const { return header_.size() + partial_.size(); }
 
 } // namespace conec::proto

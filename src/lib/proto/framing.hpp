@@ -38,6 +38,7 @@ public:
 
   size_t max_message() const { return max_; }
   size_t buffered_bytes() const; // partial + complete-but-untaken bytes
+  size_t partial_bytes() const;  // of the message being assembled only
 
 private:
   size_t max_;

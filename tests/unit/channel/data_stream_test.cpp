@@ -267,3 +267,40 @@ TEST_CASE("a clean finish and a reset are distinct to the reader", "[channel]") 
   CHECK(cp.server->stream_count() == 0);
   REQUIRE(cp.shutdown());
 }
+
+TEST_CASE("partial messages across streams are bounded by max_buffered; whole ones flow on", "[channel][hostile]") {
+  channel::ChannelOptions server;
+  server.max_buffered = 4 << 20;
+  test::ChannelPair p({}, server);
+  REQUIRE(p.open());
+  std::vector<std::unique_ptr<test::StreamRecorder>> readers;
+  p.server_events.stream_hook = [&](channel::Channel &, channel::Stream &s) {
+    readers.push_back(std::make_unique<test::StreamRecorder>());
+    readers.back()->keep_messages = false;
+    s.set_handler(*readers.back());
+  };
+  // One stream at a time: 8 messages of 3 MiB each, every one under the
+  // bound, arrive whole.
+  {
+    auto s = p.client->open_stream(false);
+    REQUIRE(s);
+    for (int i = 0; i < 8; ++i) REQUIRE(s->send(Bytes(3 << 20, uint8_t(i))));
+    REQUIRE(s->finish());
+    REQUIRE(p.run([&] { return !readers.empty() && readers[0]->ended.has_value(); }));
+    CHECK(readers[0]->message_count == 8);
+    CHECK_FALSE(*readers[0]->ended);
+  }
+  // Eight streams each starting a 4 MiB message at once: the server's reader
+  // would hold all of them half-way. It closes the channel instead.
+  std::vector<channel::Stream> streams;
+  for (int i = 0; i < 8; ++i) {
+    auto s = p.client->open_stream(false);
+    REQUIRE(s);
+    REQUIRE(s->send(Bytes(4 << 20, 'x')));
+    streams.push_back(*s);
+  }
+  REQUIRE(p.run([&] { return p.client_events.closed.has_value(); }));
+  CHECK(p.client_events.closed->category == ErrorCategory::protocol);
+  CHECK(p.client_events.closed->message.find("max_buffered") != std::string::npos);
+  REQUIRE(p.shutdown());
+}
