@@ -121,3 +121,69 @@ TEST_CASE("with Retry always, every client proves its address first and everythi
   CHECK(f.coordinator->connection_count() == 2);
   REQUIRE(f.shutdown());
 }
+
+namespace {
+size_t rss_kib() {
+  std::FILE *f = std::fopen("/proc/self/status", "r");
+  char line[256];
+  size_t kib = 0;
+  while (f && std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "VmRSS: %zu", &kib) == 1) break;
+  if (f) std::fclose(f);
+  return kib;
+}
+
+struct Hashing : channel::StreamHandler {
+  test::Sha256 hash;
+  size_t bytes = 0;
+  bool ended = false;
+  std::optional<Error> error;
+  void on_message(channel::Stream &, Bytes m) override {
+    bytes += m.size();
+    hash.update(m);
+  }
+  void on_end(channel::Stream &, const std::optional<Error> &e) override {
+    ended = true;
+    error = e;
+  }
+};
+} // namespace
+
+TEST_CASE("a relayed transfer under an Initial flood completes byte-exact with bounded memory", "[coord][admission]") {
+  CoordFixture f; // default admission: Retry past 64 handshakes in progress
+  ClientEvents a, b;
+  Hashing got;
+  b.stream = [&](channel::Channel &, channel::Stream &s) { s.set_handler(got); };
+  REQUIRE(f.join("alice", a));
+  REQUIRE(f.join("bob", b));
+  auto ch = f.open(*f.client("alice"), "bob");
+  REQUIRE(ch);
+  auto s = (*ch)->open_stream(false);
+  REQUIRE(s);
+  size_t before = rss_kib();
+  test::Sha256 sent;
+  constexpr size_t kMessages = 32, kSize = 1 << 20;
+  size_t next = 0;
+  // Interleave: a slice of the transfer, a burst of 100 Initials, and so on.
+  for (int round = 0; round < 10; ++round) {
+    while (next < kMessages && next < size_t(round + 1) * kMessages / 10) {
+      Bytes m = test::pattern_block(5, next++, kSize);
+      sent.update(m);
+      REQUIRE(s->send(m));
+    }
+    flood(f.coordinator->local_address(), 10, 10);
+    f.run_until([] { return false; }, 0.05);
+  }
+  REQUIRE(s->finish());
+  REQUIRE(f.run_until([&] { return got.ended; }, 60));
+  CHECK_FALSE(got.error);
+  CHECK(got.bytes == kMessages * kSize);
+  CHECK(got.hash.hex() == sent.hex());
+  const auto &st = f.coordinator->endpoint_stats();
+  CHECK(st.handshakes_in_progress <= 64);
+  CHECK(st.retries_sent >= 900);
+  // The flood held at most 64 half-open handshakes (~110 KiB each); 1000
+  // of them without the caps would take ~110 MiB.
+  CHECK(rss_kib() < before + 48 * 1024);
+  REQUIRE(f.shutdown());
+}
