@@ -64,12 +64,13 @@ int ClientRun::run() {
   }
   while (!exit_code_ && loop_.run_once()) {
   }
-  // Say goodbye properly: close packets out, bounded wait.
+  // Say goodbye properly: wait until the close packets are on the wire
+  // (a loop iteration or two), not for the closing periods; bounded.
   client_->close();
   bool waited = false;
   loop::Timer limit(loop_, [&] { waited = true; });
   limit.start(300);
-  while (!waited && !late_signal_ && loop_.run_once()) {
+  while (!waited && !late_signal_ && !client_->closes_sent() && loop_.run_once()) {
   }
   // Still handled, but no reason for the loop to keep running (drain).
   for (auto &watcher : signals_) watcher->keep_alive(false);

@@ -182,7 +182,7 @@ int Service::run() {
   if (client_) client_->close();
   waited = false;
   limit.start(300);
-  while (!waited && loop_.run_once()) {
+  while (!waited && !(client_ && client_->closes_sent()) && client_ && loop_.run_once()) {
   }
   bool closed = false;
   server_->close_output([&] { closed = true; });

@@ -135,8 +135,9 @@ bool StreamState::end_reading(const std::optional<Error> &error) {
 }
 
 void StreamState::receive(ByteView data, bool fin) {
-  if (read_ended_) {
-    // After our reset() or a refused message: drop, but keep the window open.
+  if (read_ended_ || channel_.failure_) {
+    // After our reset(), a refused message or the channel's protocol
+    // failure (its close is on its way): drop, but keep the window open.
     channel_.session_->consume(id_, data.size());
     return;
   }
@@ -144,7 +145,7 @@ void StreamState::receive(ByteView data, bool fin) {
   Stream self = handle();
   // Partial messages count against the channel-wide max_buffered: every
   // stream may hold up to max_message, but not all of them at once.
-  size_t before = reader_.buffered_bytes();
+  size_t before = buffered();
   struct Account {
     StreamState &s;
     size_t before;

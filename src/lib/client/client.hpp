@@ -90,6 +90,8 @@ public:
   const net::EndpointStats &endpoint_stats() const { return endpoint_->stats(); }
   // Closes every channel and the coordinator connection.
   void close();
+  // After close(): every close packet is on the wire (net::Endpoint::closes_sent).
+  bool closes_sent() const { return endpoint_->closes_sent(); }
 
 private:
   friend struct PeerLink;

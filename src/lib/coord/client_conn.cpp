@@ -132,7 +132,7 @@ void ClientConn::hello(const proto::Hello &hello) {
   key_ = key;
   registered_ = true;
   coord_.registered(*this);
-  send(proto::Welcome{id_, address(), coord_.options_.limits.max_message});
+  send(proto::Welcome{id_, relay_address(), coord_.options_.limits.max_message});
 }
 
 void ClientConn::on_closed(channel::Channel &, const Error &error) {

@@ -27,7 +27,7 @@ struct Limits {
   // closed with RefuseCode::limit before it can register.
   size_t max_clients = 10'000;
   // A connection that has not registered (sent a valid Hello) this long
-  // after its handshake is closed.
+  // after its first packet is closed (the handshake counts too).
   Duration hello_timeout = 5 * kSecond;
   // Channels per client: open ones in either role plus the introductions it
   // asked for. Introductions offered to it do not count until it accepts, so
@@ -95,8 +95,9 @@ public:
   virtual void on_client_registered(const ClientInfo &, channel::Channel &) {}
   virtual void on_client_left(const std::string & /*id*/, const Error &) {}
   // A client opened a data stream to the coordinator; set a handler on it
-  // before returning or it is reset (STOP_SENDING and RESET_STREAM with
-  // channel::kErrorCancelled), so nothing is buffered for nobody.
+  // before returning or it is refused at once (STOP_SENDING, plus
+  // RESET_STREAM on a bidirectional one, with channel::kErrorCancelled), so
+  // nothing is buffered for nobody.
   virtual void on_stream(const std::string & /*id*/, channel::Stream &) {}
   // Every datagram the relay forwards, exactly as forwarded (monitoring and
   // tests: it is ciphertext the coordinator holds no key for).

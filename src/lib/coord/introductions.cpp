@@ -36,7 +36,7 @@ static proto::Introduction introduce(const Allocation &a, const ClientConn &peer
   intro.peer_certificate = peer.certificate();
   intro.role = role;
   intro.relay_token = a.token;
-  intro.peer_observed = peer.address();
+  intro.peer_observed = peer.relay_address(); // validated: never a rewritten source
   return intro;
 }
 

@@ -116,6 +116,15 @@ void Endpoint::close_all(const std::string &reason) {
   }
 }
 
+bool Endpoint::closes_sent() const {
+  if (!dirty_.empty() || socket_full_) return false;
+  for (const auto &[key, e] : entries_) {
+    quic::State s = e->conn->state();
+    if (s == quic::State::handshaking || s == quic::State::established || !e->pending.empty()) return false;
+  }
+  return true;
+}
+
 void Endpoint::register_cid(ByteView cid, Entry &e) {
   by_cid_[std::string(cid_key(cid))] = &e;
   e.cids.emplace_back(cid.begin(), cid.end());
@@ -168,6 +177,15 @@ void Endpoint::route(const Datagram &d, Timestamp now, Relay *via) {
 }
 
 namespace {
+// Handshakes are counted per host: an IPv4 address, or an IPv6 /64 (one
+// site's hosts commonly get a whole /64, so per-/128 would be no cap).
+std::string admission_key(const SockAddr &a) {
+  std::string k = a.host_key();
+  static const char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, char(0xff), char(0xff)};
+  if (k.size() == 16 && k.compare(0, 12, std::string(v4mapped, 12)) != 0) k.resize(8);
+  return k;
+}
+
 uint64_t wall_ns() {
   return uint64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
@@ -190,7 +208,8 @@ bool Endpoint::admit(const Datagram &d, std::optional<Bytes> &retried_from) {
       // Forged, expired or from another address: say so (smaller than the
       // Initial, so no amplification) rather than let the client time out.
       ++stats_.retry_tokens_refused;
-      if (size_t n = quic::write_invalid_token_close(out, *initial)) send_raw(d.from, ByteView(out, n));
+      if (take_answer_token())
+        if (size_t n = quic::write_invalid_token_close(out, *initial)) send_raw(d.from, ByteView(out, n));
       return false;
     }
   }
@@ -203,7 +222,7 @@ bool Endpoint::admit(const Datagram &d, std::optional<Bytes> &retried_from) {
     }
     return false;
   }
-  auto per_ip = handshakes_by_ip_.find(d.from.host_key());
+  auto per_ip = handshakes_by_ip_.find(admission_key(d.from));
   if (in_progress >= a.max_handshakes ||
       (per_ip != handshakes_by_ip_.end() && per_ip->second >= a.max_handshakes_per_address)) {
     // The client retransmits its Initial after a PTO; it gets in once
@@ -211,6 +230,17 @@ bool Endpoint::admit(const Datagram &d, std::optional<Bytes> &retried_from) {
     ++stats_.initials_over_limit;
     return false;
   }
+  return true;
+}
+
+// Stateless answers (resets, INVALID_TOKEN closes) cost us CPU and reflect
+// 1:1: a small token bucket (10, refilled 10/s) bounds them.
+bool Endpoint::take_answer_token() {
+  Timestamp now = monotonic_now();
+  reset_tokens_ = std::min(10.0, reset_tokens_ + double(now - reset_refill_) / double(100 * kMillisecond));
+  reset_refill_ = now;
+  if (reset_tokens_ < 1) return false;
+  reset_tokens_ -= 1;
   return true;
 }
 
@@ -239,7 +269,7 @@ void Endpoint::accept(const Datagram &d, Timestamp now, Relay *via) {
   Entry &e = *entry;
   if (!via) {
     e.counted_handshake = true;
-    e.handshake_ip = d.from.host_key();
+    e.handshake_ip = admission_key(d.from);
     ++stats_.handshakes_in_progress;
     ++handshakes_by_ip_[e.handshake_ip];
   }
@@ -277,12 +307,8 @@ void Endpoint::answer_unknown(const Datagram &d, const quic::PacketHeader &h) {
   }
   // A short-header packet for a connection we do not have: the peer lost
   // track of it (we restarted). A stateless reset tells it at once.
-  Timestamp now = monotonic_now();
-  reset_tokens_ = std::min(10.0, reset_tokens_ + double(now - reset_refill_) / double(100 * kMillisecond));
-  reset_refill_ = now;
-  if (reset_tokens_ < 1) return;
+  if (!take_answer_token()) return;
   if (size_t n = quic::write_stateless_reset(out, h.dcid, options_.quic.static_secret, d.data.size())) {
-    reset_tokens_ -= 1;
     ++stats_.stateless_resets_sent;
     CONEC_DEBUG("net: stateless reset to {} for an unknown connection", d.from.to_string());
     send_raw(d.from, ByteView(out, n));

@@ -79,7 +79,7 @@ struct AdmissionOptions {
   RetryPolicy retry = RetryPolicy::automatic;
   size_t retry_above = 64;           // handshakes in progress before Retry starts
   size_t max_handshakes = 512;       // in progress at once; Initials beyond are dropped
-  size_t max_handshakes_per_address = 64; // per source IP address (ports ignored)
+  size_t max_handshakes_per_address = 64; // per IPv4 address or IPv6 /64 (ports ignored)
   Duration retry_token_lifetime = 10 * kSecond;
 };
 
@@ -98,7 +98,7 @@ struct EndpointStats {
   uint64_t datagrams_sent = 0;
   uint64_t send_calls = 0;        // sendmsg calls (GSO batches count once)
   uint64_t dropped_malformed = 0; // not a QUIC packet (quic::parse_header refused it)
-  uint64_t dropped_unroutable = 0;// unknown connection, or refused Initial
+  uint64_t dropped_unroutable = 0;// unknown connection, or an Initial that cannot open one
   uint64_t stateless_resets_sent = 0;
   uint64_t send_blocked = 0;      // times the socket buffer was full
   uint64_t relayed_dropped = 0;   // relayed datagrams for unknown relays or from the wrong address
@@ -159,6 +159,11 @@ public:
   // closing periods on the loop.
   void close_all(const std::string &reason);
 
+  // Every connection has ended or sent its CONNECTION_CLOSE, and nothing is
+  // waiting to be sent: a process may exit now without leaving its peers to
+  // time out (the closing periods need not be waited for).
+  bool closes_sent() const;
+
   const SockAddr &local_address() const { return socket_.local_address(); }
   size_t connection_count() const { return entries_.size(); }
   const EndpointStats &stats() const { return stats_; }
@@ -180,6 +185,7 @@ private:
   // Initial was answered (Retry, refusal) or dropped.
   bool admit(const Datagram &d, std::optional<Bytes> &retried_from);
   void handshake_ended(Entry &e);
+  bool take_answer_token();
   bool send_batch(Entry &e, ByteView data, size_t segment_size, const SockAddr &to, uint8_t ecn);
   void answer_unknown(const Datagram &d, const quic::PacketHeader &h);
   std::unique_ptr<Session> attach(std::unique_ptr<Entry> entry, std::unique_ptr<quic::Connection> conn,
@@ -207,7 +213,7 @@ private:
   Bytes send_buffer_;
   Bytes wrap_buffer_; // relayed batches with their headers
   EndpointStats stats_;
-  std::unordered_map<std::string, size_t> handshakes_by_ip_; // source IP bytes -> in progress
+  std::unordered_map<std::string, size_t> handshakes_by_ip_; // IPv4 address / IPv6 /64 -> in progress
   size_t freed_since_trim_ = 0;
   Timestamp last_trim_ = 0;
   std::unique_ptr<loop::Timer> trim_timer_;

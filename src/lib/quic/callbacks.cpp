@@ -16,12 +16,11 @@ struct Callbacks {
     if (c.state_ == State::handshaking) c.state_ = State::established;
     // The handshake validated the address it ran on (RFC 9000 §8.1).
     const ngtcp2_path *p = ngtcp2_conn_get_path(conn);
-    c.validated_remote_ = SockAddr(p->remote.addr, p->remote.addrlen);
-    if (c.server_ && !c.original_dcid_.empty()) {
-      // The client now uses our own ids; stop routing its initial DCID.
-      c.handler_->on_cid_removed(c.original_dcid_);
-      c.original_dcid_.clear();
-    }
+    c.validated(SockAddr(p->remote.addr, p->remote.addrlen));
+    // The server keeps routing the client's initial DCID until the end: a
+    // late or replayed Initial (e.g. one carrying a still-valid Retry token)
+    // then reaches this connection, which ignores it, instead of opening a
+    // new, already-validated one.
     c.handler_->on_handshake_completed();
     return 0;
   }
@@ -113,7 +112,7 @@ struct Callbacks {
   static int path_validation(ngtcp2_conn *, uint32_t, const ngtcp2_path *path,
                              ngtcp2_path_validation_result result, void *ud) {
     if (result == NGTCP2_PATH_VALIDATION_RESULT_SUCCESS)
-      self(ud).validated_remote_ = SockAddr(path->remote.addr, path->remote.addrlen);
+      self(ud).validated(SockAddr(path->remote.addr, path->remote.addrlen));
     return 0;
   }
 

@@ -2,6 +2,7 @@
 // and the packet-writing loop are in connection_streams.cpp.
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
+#include <algorithm>
 #include <cassert>
 
 #include "quic/connection_internal.hpp"
@@ -109,6 +110,13 @@ Result<std::unique_ptr<Connection>> Connection::accept(const Config &config,
   return c;
 }
 
+void Connection::validated(const SockAddr &a) {
+  validated_remote_ = a;
+  std::erase(validated_addresses_, a);
+  validated_addresses_.push_back(a);
+  if (validated_addresses_.size() > 4) validated_addresses_.erase(validated_addresses_.begin());
+}
+
 void Connection::receive(const Path &path, ByteView datagram, uint8_t ecn, Timestamp now) {
   switch (state_) {
   case State::closed:
@@ -123,6 +131,9 @@ void Connection::receive(const Path &path, ByteView datagram, uint8_t ecn, Times
   int rv = ngtcp2_conn_read_pkt(conn_.get(), &p, &pi, datagram.data(), datagram.size(), now);
   if (rv == 0) {
     path_ = from_ngtcp2(*ngtcp2_conn_get_path(conn_.get()));
+    if (!(path_.remote == validated_remote_) &&
+        std::find(validated_addresses_.begin(), validated_addresses_.end(), path_.remote) != validated_addresses_.end())
+      validated_remote_ = path_.remote; // migrated back to a path proven before
     return;
   }
   if (rv == NGTCP2_ERR_DRAINING) {

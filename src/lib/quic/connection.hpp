@@ -169,7 +169,8 @@ public:
   // path that passed path validation (RFC 9000 §8.2). Empty before the
   // handshake completes. Unlike path(), a packet from a new address (a
   // rebinding, or a replayed or spoofed packet) does not change it until
-  // the peer answered a challenge there.
+  // the peer answered a challenge there; when QUIC returns to an address
+  // validated earlier on this connection, this follows.
   const SockAddr &validated_remote() const { return validated_remote_; }
   Stats stats() const;
   // Source connection ids currently routed to this connection (incl. the
@@ -211,7 +212,11 @@ private:
   std::unique_ptr<ConnRef> conn_ref_;
   Path path_;
   SockAddr validated_remote_;
-  Bytes original_dcid_; // server: the client's first DCID, routed until the handshake ends
+  Bytes original_dcid_; // server: the client's first DCID, routed for the connection's life
+  // Addresses validated on this connection (newest last, a few at most):
+  // when ngtcp2 goes back to one of them, so does validated_remote_.
+  std::vector<SockAddr> validated_addresses_;
+  void validated(const SockAddr &a);
 
   std::unordered_map<StreamId, std::unique_ptr<Stream>> streams_;
   std::deque<StreamId> ready_; // streams with unsent data, in round-robin order

@@ -47,8 +47,9 @@ struct InitialPacket {
   ByteView token;
 };
 
-// Parses an Initial that could open a connection (ngtcp2_accept: version 1,
-// >= 1200 bytes, DCID >= 8 bytes); nullopt for anything else.
+// Parses an Initial that could open a connection (ngtcp2_accept: a version
+// it supports, >= 1200 bytes, DCID >= 8 bytes unless a token is present);
+// nullopt for anything else.
 std::optional<InitialPacket> parse_initial(ByteView datagram);
 
 // Writes a Retry answering `initial` from `remote` into `out`, with a token
