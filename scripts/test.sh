@@ -4,6 +4,8 @@
 #   2. build/      RelWithDebInfo, warnings as errors, then ctest
 #   3. build-asan/ Debug with ASan+UBSan, warnings as errors, no benchmarks,
 #                  then ctest (skipped when CONEC_SKIP_ASAN=1)
+#   4. build-fuzz/ clang libFuzzer targets, ASan+UBSan, 45 s each
+#                  (scripts/fuzz.sh; skipped when CONEC_SKIP_FUZZ=1)
 # Exits non-zero if any step fails; the last line sums up the tests run.
 # Debug rather than -O1 for the sanitizer pass: g++ 12 with -O1 and
 # -fsanitize=address reports a false -Wmaybe-uninitialized inside <regex>
@@ -69,5 +71,25 @@ else
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   run_pass "asan" build-asan -DCMAKE_BUILD_TYPE=Debug -DCONEC_SANITIZE=ON -DCONEC_WERROR=ON -DCONEC_BENCH=OFF
+fi
+
+# Each fuzz target counts as one test: passed if it ran its time without a
+# crash, leak, hang or OOM. If the build fails, every target counts as failed.
+if [[ "${CONEC_SKIP_FUZZ:-0}" == 1 ]]; then
+  details+=("fuzz: skipped (CONEC_SKIP_FUZZ=1)")
+else
+  step="fuzz"
+  echo "==> $step"
+  fuzz_log=$(mktemp)
+  rc=0
+  scripts/fuzz.sh "${CONEC_FUZZ_SECONDS:-45}" 2>&1 | tee "$fuzz_log" || rc=$?
+  targets=$(sed -nE 's/^fuzz: targets: ([0-9]+)$/\1/p' "$fuzz_log" | tail -n1)
+  passed=$(grep -cE '^fuzz: [a-z_]+: passed' "$fuzz_log" || true)
+  targets=${targets:-5}
+  rm -f "$fuzz_log"
+  total_passed=$((total_passed + passed))
+  total_failed=$((total_failed + targets - passed))
+  details+=("fuzz: $passed/$targets targets passed")
+  ((rc == 0)) || exit "$rc"
 fi
 step="done"

@@ -128,6 +128,8 @@ public:
   size_t connection_count() const { return endpoint_->connection_count(); }
   const CoordinatorStats &stats() const { return stats_; }
   const net::EndpointStats &endpoint_stats() const { return endpoint_->stats(); }
+  // Handles `d` as if the socket had just read it (fuzzing: fuzz/fuzz_relay.cpp).
+  void receive_for_testing(const net::Datagram &d) { endpoint_->receive_for_testing(d); }
 
 private:
   friend class ClientConn;

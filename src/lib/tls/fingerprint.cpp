@@ -32,7 +32,7 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-std::unexpected<Error> pin_error(std::string_view text, std::string_view why) {
+Failure pin_error(std::string_view text, std::string_view why) {
   // Echo at most a line's worth: the text came from a command line or file.
   std::string shown(text.substr(0, 80));
   if (text.size() > 80) shown += "...";

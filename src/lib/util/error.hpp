@@ -7,6 +7,11 @@
 #include <string>
 #include <string_view>
 
+// libstdc++ 12 hides std::expected from clang 14 (see expected_compat.hpp).
+#if !defined(__cpp_lib_expected)
+#include "util/expected_compat.hpp"
+#endif
+
 namespace conec {
 
 // What kind of failure an Error is; the CLI maps categories to exit codes.
@@ -36,14 +41,19 @@ struct Error {
   std::string describe() const;
 };
 
+#if defined(__cpp_lib_expected)
 template <class T> using Result = std::expected<T, Error>;
+using Failure = std::unexpected<Error>;
+#else
+template <class T> using Result = compat::expected<T, Error>;
+using Failure = compat::unexpected<Error>;
+#endif
 
 // Shorthand for `return fail(...)` inside functions returning Result<T>.
-inline std::unexpected<Error> fail(ErrorCategory category, std::string layer, std::string message,
-                                   int64_t code = 0) {
-  return std::unexpected(Error{category, code, std::move(layer), std::move(message)});
+inline Failure fail(ErrorCategory category, std::string layer, std::string message, int64_t code = 0) {
+  return Failure(Error{category, code, std::move(layer), std::move(message)});
 }
-inline std::unexpected<Error> fail(Error error) { return std::unexpected(std::move(error)); }
+inline Failure fail(Error error) { return Failure(std::move(error)); }
 
 // Error for a failed system call: "<what>: <strerror(errnum)>".
 Error errno_error(std::string layer, std::string_view what, int errnum);
