@@ -8,6 +8,8 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git
+  # libFuzzer (scripts/fuzz.sh)
+  clang libclang-rt-14-dev
   # libraries (see cmake/Dependencies.cmake)
   libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev libuv1-dev libcli11-dev libspdlog-dev catch2
   # tools used by the CLI, netlab and benchmark tests
