@@ -5,6 +5,7 @@
 // several loopback addresses by sockets that never read the answers.
 #include <catch2/catch.hpp>
 
+#include "support/collector.hpp"
 #include "support/coord_fixture.hpp"
 #include "support/quic_pair.hpp"
 #include "support/raw_udp.hpp"
@@ -39,16 +40,9 @@ size_t flood(const SockAddr &target, int hosts, int per_host) {
   return sent;
 }
 
-struct Collect : channel::StreamHandler {
-  std::string got;
-  bool ended = false;
-  void on_message(channel::Stream &, Bytes m) override { got.append(as_chars(m)); }
-  void on_end(channel::Stream &, const std::optional<Error> &) override { ended = true; }
-};
-
 void check_service(CoordFixture &f) {
   ClientEvents a, b;
-  Collect got;
+  test::Collector got;
   b.stream = [&](channel::Channel &, channel::Stream &s) { s.set_handler(got); };
   REQUIRE(f.join("alice", a));
   REQUIRE(f.join("bob", b));
@@ -59,7 +53,7 @@ void check_service(CoordFixture &f) {
   REQUIRE(s->send(as_bytes("through the flood")));
   REQUIRE(s->finish());
   REQUIRE(f.run_until([&] { return got.ended; }));
-  CHECK(got.got == "through the flood");
+  CHECK(got.text == "through the flood");
 }
 
 } // namespace
@@ -133,26 +127,13 @@ size_t rss_kib() {
   return kib;
 }
 
-struct Hashing : channel::StreamHandler {
-  test::Sha256 hash;
-  size_t bytes = 0;
-  bool ended = false;
-  std::optional<Error> error;
-  void on_message(channel::Stream &, Bytes m) override {
-    bytes += m.size();
-    hash.update(m);
-  }
-  void on_end(channel::Stream &, const std::optional<Error> &e) override {
-    ended = true;
-    error = e;
-  }
-};
 } // namespace
 
 TEST_CASE("a relayed transfer under an Initial flood completes byte-exact with bounded memory", "[coord][admission]") {
   CoordFixture f; // default admission: Retry past 64 handshakes in progress
   ClientEvents a, b;
-  Hashing got;
+  test::Collector got;
+  got.keep_text = false;
   b.stream = [&](channel::Channel &, channel::Stream &s) { s.set_handler(got); };
   REQUIRE(f.join("alice", a));
   REQUIRE(f.join("bob", b));
@@ -176,7 +157,7 @@ TEST_CASE("a relayed transfer under an Initial flood completes byte-exact with b
   }
   REQUIRE(s->finish());
   REQUIRE(f.run_until([&] { return got.ended; }, 60));
-  CHECK_FALSE(got.error);
+  CHECK_FALSE(got.end_error);
   CHECK(got.bytes == kMessages * kSize);
   CHECK(got.hash.hex() == sent.hex());
   const auto &st = f.coordinator->endpoint_stats();

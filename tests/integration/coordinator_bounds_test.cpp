@@ -6,6 +6,7 @@
 
 #include <spdlog/sinks/ringbuffer_sink.h>
 
+#include "support/collector.hpp"
 #include "support/coord_fixture.hpp"
 #include "support/raw_client.hpp"
 #include "util/log.hpp"
@@ -21,26 +22,7 @@ bool has(const std::optional<Error> &e, const std::string &text) {
   return e && e->message.find(text) != std::string::npos;
 }
 
-struct Collect : channel::StreamHandler {
-  test::Sha256 hash;
-  size_t bytes = 0;
-  bool ended = false;
-  std::optional<Error> end_error;
-  bool closed = false;
-  std::optional<Error> close_error;
-  void on_message(channel::Stream &, Bytes m) override {
-    bytes += m.size();
-    hash.update(m);
-  }
-  void on_end(channel::Stream &, const std::optional<Error> &e) override {
-    ended = true;
-    end_error = e;
-  }
-  void on_closed(channel::Stream &, const std::optional<Error> &e) override {
-    closed = true;
-    close_error = e;
-  }
-};
+using Collect = test::Collector;
 
 template <class T> const T *find_message(const RawClient &c) {
   for (const auto &m : c.received)
@@ -99,6 +81,7 @@ TEST_CASE("a client that withholds control-stream credit is closed with the boun
   CoordFixture f(o);
   ClientEvents a, b;
   Collect got;
+  got.keep_text = false;
   b.stream = [&](channel::Channel &, channel::Stream &s) { s.set_handler(got); };
   REQUIRE(f.join("alice", a));
   REQUIRE(f.join("bob", b));
@@ -211,6 +194,7 @@ TEST_CASE("a client over its relay rate loses only its excess, and the log names
   CoordFixture f(o);
   ClientEvents a, b;
   Collect got;
+  got.keep_text = false;
   b.stream = [&](channel::Channel &, channel::Stream &s) { s.set_handler(got); };
   REQUIRE(f.join("alice", a));
   REQUIRE(f.join("bob", b));

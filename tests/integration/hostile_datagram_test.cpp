@@ -7,6 +7,7 @@
 #include <random>
 
 #include "net/relay.hpp"
+#include "support/collector.hpp"
 #include "support/coord_fixture.hpp"
 #include "support/raw_udp.hpp"
 
@@ -15,13 +16,6 @@ using test::ClientEvents;
 using test::CoordFixture;
 
 namespace {
-
-struct Collect : channel::StreamHandler {
-  std::string got;
-  bool ended = false;
-  void on_message(channel::Stream &, Bytes m) override { got.append(as_chars(m)); }
-  void on_end(channel::Stream &, const std::optional<Error> &) override { ended = true; }
-};
 
 // The hostile set: every datagram here must be refused before ngtcp2.
 std::vector<Bytes> hostile_datagrams() {
@@ -64,7 +58,7 @@ std::vector<Bytes> random_datagrams(size_t count) {
 TEST_CASE("malformed and random datagrams to a coordinator and a client are dropped and both keep serving", "[hostile]") {
   CoordFixture f;
   ClientEvents a, b;
-  Collect got;
+  test::Collector got;
   b.stream = [&](channel::Channel &, channel::Stream &s) { s.set_handler(got); };
   REQUIRE(f.join("alice", a));
   REQUIRE(f.join("bob", b));
@@ -96,7 +90,7 @@ TEST_CASE("malformed and random datagrams to a coordinator and a client are drop
   REQUIRE(s->send(as_bytes("still here")));
   REQUIRE(s->finish());
   REQUIRE(f.run_until([&] { return got.ended; }));
-  CHECK(got.got == "still here");
+  CHECK(got.text == "still here");
   CHECK_FALSE(a.disconnected);
   CHECK_FALSE(b.disconnected);
   CHECK(f.coordinator->clients().size() == 3);
