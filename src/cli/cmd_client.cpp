@@ -33,6 +33,7 @@
 #include <random>
 
 #include "client_run.hpp"
+#include "util/escape.hpp"
 #include "exit_codes.hpp"
 #include "loop/process.hpp"
 #include "ping_echo.hpp"
@@ -434,7 +435,7 @@ private:
   void stats() {
     Duration elapsed = monotonic_now() - started_;
     std::fprintf(stderr, "conec: stats: %llu bytes received from %s, %llu bytes sent in %.3f s (%s), path relay\n",
-                 static_cast<unsigned long long>(received_), peer_.c_str(), static_cast<unsigned long long>(sent()),
+                 static_cast<unsigned long long>(received_), printable(peer_).c_str(), static_cast<unsigned long long>(sent()),
                  double(elapsed) / 1e9, human_rate(received_ + sent(), elapsed).c_str());
   }
 
@@ -719,7 +720,7 @@ void ExecSession::check_done() {
     CONEC_INFO("the stream from '{}' is done: {} bytes received, {} bytes sent", peer_, received_, sent());
     if (args_.transfer.stats)
       std::fprintf(stderr, "conec: stats: %llu bytes received from %s, %llu bytes sent in %.3f s (%s), path relay\n",
-                   static_cast<unsigned long long>(received_), peer_.c_str(), static_cast<unsigned long long>(sent()),
+                   static_cast<unsigned long long>(received_), printable(peer_).c_str(), static_cast<unsigned long long>(sent()),
                    double(elapsed) / 1e9, human_rate(received_ + sent(), elapsed).c_str());
   }
   server_.done(*this);

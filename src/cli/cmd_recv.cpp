@@ -11,6 +11,7 @@
 #include "exit_codes.hpp"
 #include "ping_echo.hpp"
 #include "transfer_args.hpp"
+#include "util/escape.hpp"
 
 namespace conec::cli {
 namespace {
@@ -74,7 +75,7 @@ public:
     progress_.done();
     if (args_.transfer.stats)
       std::fprintf(stderr, "conec: stats: %llu bytes from %s, path relay\n",
-                   static_cast<unsigned long long>(received_), current_->peer.c_str());
+                   static_cast<unsigned long long>(received_), printable(current_->peer).c_str());
     current_.reset();
     if (!args_.keep) return run_.finish(kExitOk);
     if (!queue_.empty()) {
