@@ -163,8 +163,16 @@ TEST_CASE("a relayed transfer under an Initial flood completes byte-exact with b
   const auto &st = f.coordinator->endpoint_stats();
   CHECK(st.handshakes_in_progress <= 64);
   CHECK(st.retries_sent >= 900);
+  CHECK(f.coordinator->connection_count() <= 64 + 2);
   // The flood held at most 64 half-open handshakes (~110 KiB each); 1000
-  // of them without the caps would take ~110 MiB.
+  // of them without the caps would take ~110 MiB. Under ASan the figure
+  // means nothing (its quarantine keeps every freed block, e.g. the 1000
+  // client connections made here to build the Initials), so there only the
+  // connection bounds above are checked.
+#if !defined(__SANITIZE_ADDRESS__)
   CHECK(rss_kib() < before + 48 * 1024);
+#else
+  (void)before;
+#endif
   REQUIRE(f.shutdown());
 }

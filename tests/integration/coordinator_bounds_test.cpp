@@ -74,7 +74,7 @@ TEST_CASE("connections that never say Hello count against max_clients and are cl
   REQUIRE(f.shutdown());
 }
 
-TEST_CASE("a client that withholds control-stream credit is closed with the bound named; others keep going",
+TEST_CASE("a client that withholds control-stream credit is closed with the bound named, and others keep going",
           "[coord][bounds]") {
   coord::CoordinatorOptions o;
   o.limits.max_control_backlog = 64 << 10;

@@ -236,7 +236,7 @@ TEST_CASE("a slow reader holds the relayed writer back instead of buffering", "[
   REQUIRE(p.f.shutdown());
 }
 
-TEST_CASE("closing a channel fails both sides' streams promptly; reopening works", "[relay][channel]") {
+TEST_CASE("closing a channel fails both sides' streams promptly, and reopening works", "[relay][channel]") {
   Pair p;
   REQUIRE(p.ab);
   auto s = p.ab->open_stream(true);
@@ -274,7 +274,7 @@ TEST_CASE("when a peer disconnects, the other side's channel ends with a reason"
   REQUIRE(p.f.shutdown());
 }
 
-TEST_CASE("garbage relay datagrams are dropped and counted; service goes on", "[relay][fuzz]") {
+TEST_CASE("garbage relay datagrams are dropped and counted, and service goes on", "[relay][fuzz]") {
   Pair p;
   REQUIRE(p.ab);
   auto junk = net::UdpSocket::bind(SockAddr::loopback(AF_INET, 0));

@@ -268,7 +268,7 @@ TEST_CASE("a clean finish and a reset are distinct to the reader", "[channel]") 
   REQUIRE(cp.shutdown());
 }
 
-TEST_CASE("partial messages across streams are bounded by max_buffered; whole ones flow on", "[channel][hostile]") {
+TEST_CASE("partial messages across streams are bounded by max_buffered, and whole ones flow on", "[channel][hostile]") {
   channel::ChannelOptions server;
   server.max_buffered = 4 << 20;
   test::ChannelPair p({}, server);

@@ -149,7 +149,7 @@ TEST_CASE("keepalive keeps an idle connection open", "[quic]") {
   CHECK_FALSE(pair.server_events.closed);
 }
 
-TEST_CASE("application close reaches the peer with code and reason; open streams end with an error", "[quic]") {
+TEST_CASE("application close reaches the peer with code and reason, and open streams end with an error", "[quic]") {
   QuicPair pair;
   REQUIRE(pair.run_until([&] { return pair.client_events.handshake; }));
   auto id = pair.client->open_stream(true);
