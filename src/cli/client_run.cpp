@@ -9,7 +9,17 @@ namespace conec::cli {
 
 ClientRun::ClientRun(const GlobalOptions &global, const ClientArgs &args) : global_(global), args_(args) {}
 
-ClientRun::~ClientRun() { client_.reset(); }
+void hold_exit_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGHUP, SIGINT, SIGTERM}) sigaddset(&set, s);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+ClientRun::~ClientRun() {
+  hold_exit_signals(); // before signals_ goes
+  client_.reset();
+}
 
 int ClientRun::exit_code_for(const Error &e) {
   if (e.category == ErrorCategory::tls || e.category == ErrorCategory::timeout ||

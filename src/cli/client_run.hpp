@@ -15,6 +15,12 @@
 
 namespace conec::cli {
 
+// Blocks SIGHUP, SIGINT and SIGTERM for the rest of the process: called
+// once the outcome is decided, before the loop's signal watchers go (their
+// removal restores the default action, and a signal in the moment before
+// exit would then kill the process after it reported its result).
+void hold_exit_signals();
+
 class ClientRun : public client::ClientHandler {
 public:
   ClientRun(const GlobalOptions &global, const ClientArgs &args);

@@ -191,6 +191,7 @@ int Service::run() {
   limit.start(2000);
   while (!closed && !waited && loop_.run_once()) {
   }
+  hold_exit_signals(); // the watchers above go with this frame
   if (!error_.empty()) report_error(error_, exit_code_.value_or(kExitFailure));
   return exit_code_.value_or(kExitFailure);
 }
