@@ -14,8 +14,10 @@
 #include <thread>
 
 #include "support/process.hpp"
+#include "support/stdin_pipe.hpp"
 
 using conec::test::Process;
+using conec::test::StdinPipe;
 
 namespace {
 
@@ -40,38 +42,6 @@ struct RunningCoordinator {
   bool ready = false;
   uint16_t port = 0;
   std::string fingerprint;
-};
-
-// A pipe for a child's stdin: the child gets the read end, we write.
-struct StdinPipe {
-  StdinPipe() {
-    int fds[2];
-    REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
-    read_end = fds[0];
-    write_end = fds[1];
-  }
-  ~StdinPipe() {
-    close_read();
-    close_write();
-  }
-  // After the child started: it holds its own copy.
-  void close_read() {
-    if (read_end >= 0) ::close(read_end);
-    read_end = -1;
-  }
-  bool send(const std::string &data) {
-    for (size_t off = 0; off < data.size();) {
-      ssize_t n = ::write(write_end, data.data() + off, data.size() - off);
-      if (n <= 0) return false;
-      off += static_cast<size_t>(n);
-    }
-    return true;
-  }
-  void close_write() {
-    if (write_end >= 0) ::close(write_end);
-    write_end = -1;
-  }
-  int read_end = -1, write_end = -1;
 };
 
 // Everyone's coordinator options, plus a state directory for identities.

@@ -19,10 +19,12 @@
 #include <fstream>
 
 #include "support/cli_fixture.hpp"
+#include "support/stdin_pipe.hpp"
 
 using namespace conec;
 using test::CliCoordinator;
 using test::Process;
+using conec::test::StdinPipe;
 
 namespace {
 
@@ -47,40 +49,9 @@ void check_ending(const Process &p, int code, std::vector<int> allowed) {
   if (code > 128) CHECK(p.err.find("conec: error: interrupted") != std::string::npos);
 }
 
-// A pipe for a child's stdin: the child gets the read end, we write.
-struct InputPipe {
-  InputPipe() {
-    int fds[2];
-    REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
-    read_end = fds[0];
-    write_end = fds[1];
-  }
-  ~InputPipe() {
-    close_read();
-    close_write();
-  }
-  void close_read() {
-    if (read_end >= 0) ::close(read_end);
-    read_end = -1;
-  }
-  void close_write() {
-    if (write_end >= 0) ::close(write_end);
-    write_end = -1;
-  }
-  bool send(const std::string &data) {
-    for (size_t off = 0; off < data.size();) {
-      ssize_t n = ::write(write_end, data.data() + off, data.size() - off);
-      if (n <= 0) return false;
-      off += static_cast<size_t>(n);
-    }
-    return true;
-  }
-  int read_end = -1, write_end = -1;
-};
-
 // A child started with -v and `stdin` (or /dev/null), registered if `wait_registered`.
 struct Child {
-  Child(const CliCoordinator &coord, std::vector<std::string> words, InputPipe *stdin_pipe = nullptr)
+  Child(const CliCoordinator &coord, std::vector<std::string> words, StdinPipe *stdin_pipe = nullptr)
       : process(
             [&] {
               words.push_back("-v");
@@ -153,7 +124,7 @@ TEST_CASE("send: signals mid-transfer, after its end and right after the receive
   SECTION("mid-transfer, with stdin ending just after (Ctrl-C on `producer | conec send`)") {
     Child bob(coord, {"recv", "-i", "bob", "-o", out});
     REQUIRE(bob.registered());
-    InputPipe in;
+    StdinPipe in;
     Process alice(test::conec_argv(coord, {"send", "bob"}), in.read_end);
     in.close_read();
     REQUIRE(in.send(std::string(200000, 'x')));
@@ -183,7 +154,7 @@ TEST_CASE("send: signals mid-transfer, after its end and right after the receive
   SECTION("right after the receiver stopped") {
     Child bob(coord, {"recv", "-i", "bob", "-o", out});
     REQUIRE(bob.registered());
-    InputPipe in;
+    StdinPipe in;
     Process alice(test::conec_argv(coord, {"send", "bob"}), in.read_end);
     in.close_read();
     REQUIRE(in.send(std::string(200000, 'x')));
@@ -198,7 +169,7 @@ TEST_CASE("send: signals mid-transfer, after its end and right after the receive
   SECTION("right after the receiver was killed") {
     Child bob(coord, {"recv", "-i", "bob", "-o", out});
     REQUIRE(bob.registered());
-    InputPipe in;
+    StdinPipe in;
     Process alice(test::conec_argv(coord, {"send", "bob"}), in.read_end);
     in.close_read();
     REQUIRE(in.send(std::string(200000, 'x')));
@@ -223,7 +194,7 @@ TEST_CASE("recv: signals mid-transfer, after the end and right after the sender'
   SECTION("mid-transfer") {
     Child bob(coord, {"recv", "-i", "bob", "-o", out});
     REQUIRE(bob.registered());
-    InputPipe in;
+    StdinPipe in;
     Process alice(test::conec_argv(coord, {"send", "bob"}), in.read_end);
     in.close_read();
     REQUIRE(in.send(std::string(200000, 'y')));
@@ -255,7 +226,7 @@ TEST_CASE("recv: signals mid-transfer, after the end and right after the sender'
   SECTION("right after the sender was killed") {
     Child bob(coord, {"recv", "-i", "bob", "-o", out});
     REQUIRE(bob.registered());
-    InputPipe in;
+    StdinPipe in;
     Process alice(test::conec_argv(coord, {"send", "bob"}), in.read_end);
     in.close_read();
     REQUIRE(in.send(std::string(200000, 'y')));
@@ -269,7 +240,7 @@ TEST_CASE("recv: signals mid-transfer, after the end and right after the sender'
   SECTION("right after the sender stopped") {
     Child bob(coord, {"recv", "-i", "bob", "-o", out});
     REQUIRE(bob.registered());
-    InputPipe in;
+    StdinPipe in;
     Process alice(test::conec_argv(coord, {"send", "bob"}), in.read_end);
     in.close_read();
     REQUIRE(in.send(std::string(200000, 'y')));
@@ -289,7 +260,7 @@ TEST_CASE("open and client: signals mid-transfer, after the end and right after 
   REQUIRE(coord.ready);
   bool exec = GENERATE(false, true); // stdio bridge, or --exec cat
   INFO((exec ? "--exec cat" : "stdio bridge"));
-  InputPipe server_in, open_in;
+  StdinPipe server_in, open_in;
   std::vector<std::string> serve = {"client", "-i", "srv"};
   if (exec) serve.insert(serve.end(), {"--exec", "cat"});
   Child server(coord, serve, &server_in);

@@ -42,9 +42,8 @@ void ClientConn::on_open(channel::Channel &) {
 
 void ClientConn::on_stream(channel::Channel &, channel::Stream &stream) {
   if (registered_) {
-    std::weak_ptr<bool> alive = alive_;
-    coord_.handler_->on_stream(id_, stream);
-    if (alive.expired() || stream.has_handler()) return;
+    coord_.handler_->on_stream(id_, stream); // ClientConns are freed only by the reaper
+    if (stream.has_handler()) return;
   }
   // Nobody takes it: refuse it at once rather than buffer what it carries.
   ++coord_.stats_.streams_refused;

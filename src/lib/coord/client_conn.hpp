@@ -60,8 +60,6 @@ private:
   bool gone_ = false;
   bool over_limit_ = false; // closed for exceeding a per-client bound
   bool over_capacity_ = false;
-  // Expires when this object is destroyed (handlers may drop the client).
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   std::string id_, key_;
   Bytes certificate_;
 };
