@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <fstream>
+#include <thread>
 #include <memory>
 #include <optional>
 
@@ -293,13 +295,21 @@ TEST_CASE("Process: with own_group, kill reaches the whole pipeline", "[loop]") 
     REQUIRE(exit);
     CHECK(exit->signal == SIGTERM);
     CHECK(out.ended);
-    std::ifstream stat("/proc/" + std::to_string(grandchild) + "/stat");
-    std::string state;
-    if (stat) {
-      std::string pid_field, name;
-      stat >> pid_field >> name >> state;
+    // Closing its descriptors comes before the exit completes, so the state is
+    // polled: the sleep must become a zombie (left to init) or vanish.
+    auto state_of = [&] {
+      std::ifstream stat("/proc/" + std::to_string(grandchild) + "/stat");
+      std::string pid_field, name, state;
+      if (stat)
+        stat >> pid_field >> name >> state;
+      return state;
+    };
+    std::string state = state_of();
+    for (int i = 0; i < 500 && !(state.empty() || state == "Z"); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      state = state_of();
     }
-    CHECK((state.empty() || state == "Z")); // gone, or a zombie left to init
+    CHECK((state.empty() || state == "Z"));
   }
   REQUIRE(loop.close());
 }
