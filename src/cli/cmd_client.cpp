@@ -10,7 +10,10 @@
 //    while stdin is still open loses the input read for it but not yet sent.
 //  - With --exec CMD every incoming stream runs `sh -c CMD` concurrently,
 //    its stdin fed with the stream's messages and its stdout sent back on
-//    the stream; CONEC_PEER and CONEC_ID are set. At most --max-procs
+//    the stream; CONEC_PEER and CONEC_ID are set. It starts when the stream
+//    arrives (streams are announced before any data), and once it exited
+//    with its output ended the stream is no longer read
+//    (kStreamErrorExited), which ends the peer's `open` cleanly. At most --max-procs
 //    commands run at once: later streams wait paused (holding back the
 //    peer's credit) in arrival order, and beyond --max-queued waiting ones
 //    are reset with kStreamErrorBusy, which `conec open` reports as busy
@@ -486,7 +489,8 @@ public:
     if (pump_) pump_->writable();
   }
   void on_closed(channel::Stream &s, const std::optional<Error> &e) override {
-    bool clean = !e || (peer_ended_ && output_finished_ && closed_by_peer_normally(s, *e));
+    bool clean = !e || (output_finished_ && ((peer_ended_ && closed_by_peer_normally(s, *e)) ||
+                                             (stopped_reading_ && e->code == int64_t(kStreamErrorExited))));
     sink_->forget(s);
     stream_ = {};
     drop_pump();
@@ -507,9 +511,20 @@ private:
     if (!e) {
       CONEC_DEBUG("command for '{}': end of output after {} bytes", peer_, sent());
       output_finished_ = true; // our side is finished
-      return;
+      return stop_if_over();
     }
     cut("the command's output: " + e->message);
+  }
+  // The command exited and its output ended: the session is over even if
+  // the peer still sends (rsync, ssh-style services). Reading stops so the
+  // peer's `open` ends too.
+  void stop_if_over() {
+    if (process_.running() || !output_finished_ || peer_ended_ || stopped_reading_ || cut_ || !stream_) return;
+    CONEC_DEBUG("command for '{}' is over: no longer reading the stream", peer_);
+    stopped_reading_ = true;
+    sink_->forget(stream_);
+    stream_.stop_reading(kStreamErrorExited);
+    sink_->close([] {});
   }
   void cut(const std::string &why);
   void check_done();
@@ -530,6 +545,7 @@ private:
   std::optional<loop::Timer> kill_timer_;
   uint64_t received_ = 0, sent_ = 0;
   bool peer_ended_ = false, output_finished_ = false, stream_closed_ = false, reported_ = false, cut_ = false;
+  bool stopped_reading_ = false; // the command exited before the peer's end
   Timestamp started_ = monotonic_now();
 };
 
@@ -697,6 +713,7 @@ void ExecSession::exited_with(const loop::ProcessExit &x) {
     CONEC_DEBUG("command for '{}' (pid {}) exited", peer_, process_.pid());
   else
     CONEC_INFO("command for '{}' (pid {}) ended: {}", peer_, process_.pid(), x.describe());
+  stop_if_over();
   check_done(); // may hand this session to the reaper; it lives until then
   server_.slot_freed();
 }
@@ -783,7 +800,10 @@ Command add_client_command(CLI::App &root, GlobalOptions &global) {
       "get no data from us (our side ends at once), and stdout stays open between streams.\n\n"
       "With --exec CMD, every incoming stream runs `sh -c CMD`, concurrently: the stream's "
       "messages are written to the command's standard input (the peer's end closes it) and the command's standard "
-      "output is sent back (its end finishes our side); its standard error is ours. The environment has "
+      "output is sent back (its end finishes our side); its standard error is ours. The command starts as soon as "
+      "the stream arrives, before the peer sends anything, so it may speak first. Once it has exited and its "
+      "output has ended, the stream stops being read, which ends the peer's `conec open` with exit 0 (as ssh ends "
+      "when the remote command does). The environment has "
       "CONEC_PEER (the peer's id) and CONEC_ID (ours). Flow control holds a fast peer back while the command does "
       "not read, and pauses the command's output while the peer does not. A command exiting non-zero is logged "
       "(-v). At most --max-procs commands (default 64) run at once; a stream arriving "

@@ -1,10 +1,13 @@
 // `conec open [-i ID] PEER`: one bidirectional stream to PEER, like
 // `nc HOST PORT`: stdin goes out, what PEER sends comes out on stdout.
 //
-// Half-close both ways: stdin's end finishes our sending side; PEER's clean
-// end closes our stdout (a pipe reader sees end-of-file) while stdin may
-// still be read. Exit 0 once both directions ended cleanly (our end is
-// acknowledged, PEER's arrived, stdout is flushed); a stream or channel cut
+// The stream is announced at once (an empty STREAM frame), so PEER may
+// speak first. Half-close both ways: stdin's end finishes our sending side;
+// PEER's clean end closes our stdout (a pipe reader sees end-of-file) while
+// stdin may still be read. Exit 0 once both directions ended cleanly (our
+// end is acknowledged, PEER's arrived, stdout is flushed), or once PEER's
+// --exec command exited after its output (kStreamErrorExited: it stops
+// reading, like ssh's remote command); a stream or channel cut
 // before that is exit 6, except a stream a busy `conec client --exec` refused
 // (kStreamErrorBusy): exit 5, saying so. Unlike send/recv there is no confirmation protocol:
 // the stream carries the user's bytes only (the listening side is
@@ -26,6 +29,13 @@ namespace {
 bool closed_by_peer_normally(const channel::Stream &s, const Error &e) {
   channel::Channel *ch = s.channel();
   return e.category == ErrorCategory::peer && e.code == 0 && (!ch || !ch->is_open());
+}
+
+// PEER is a `conec client --exec` whose command exited after its output
+// ended: it reads no more of ours, and the session is over (like ssh when
+// the remote command exits, whatever stdin still holds).
+bool command_exited(const Error &e) {
+  return e.category == ErrorCategory::peer && e.code == static_cast<int64_t>(kStreamErrorExited);
 }
 
 struct OpenArgs {
@@ -73,7 +83,7 @@ public:
     if (pump_) pump_->writable();
   }
   void on_closed(channel::Stream &s, const std::optional<Error> &e) override {
-    bool clean = !e || (peer_ended_ && input_finished_ && closed_by_peer_normally(s, *e));
+    bool clean = !e || (peer_ended_ && ((input_finished_ && closed_by_peer_normally(s, *e)) || command_exited(*e)));
     sink_.forget(s);
     stream_ = {};
     stopped_sent_ = sent();
@@ -92,6 +102,11 @@ private:
   void input_done(std::optional<Error> e) {
     if (!e) {
       input_finished_ = true; // PEER's end and the close follow
+      return;
+    }
+    if (e->category == ErrorCategory::peer && stream_) {
+      // PEER stopped reading: its end (and whether its command exited, a
+      // clean end) comes with the stream's close.
       return;
     }
     stream_.reset(); // no-op if it already ended
@@ -175,9 +190,12 @@ Command add_open_command(CLI::App &root, GlobalOptions &global) {
       "and opens one bidirectional stream on it, like `nc HOST PORT`: standard input is sent to PEER and what PEER "
       "sends is written to standard output. PEER is usually a `conec client`, which bridges the stream to its own "
       "stdin/stdout or to a command (--exec).\n\n"
+      "The stream is opened at once, so either side may speak first (a service that greets, a git server). "
       "Both directions close independently: the end of standard input ends our sending side (PEER sees end of "
       "file), and PEER's end closes standard output while input may still be read. open exits 0 once both "
-      "directions have ended cleanly and everything was written out. A stream or connection lost before that is "
+      "directions have ended cleanly and everything was written out, or, like ssh, once a `conec client --exec` "
+      "PEER's command has exited after its output ended (whatever standard input still holds is not sent). "
+      "A stream or connection lost before that is "
       "exit 6, with a message saying how many bytes were sent and received; an unknown or refusing PEER is exit 5, "
       "and so is a `conec client --exec` PEER too busy to take the stream (--max-procs).\n\n"
       "With --lines (or --null) each input line (record) is one message and each message received is printed as "

@@ -11,4 +11,10 @@ namespace conec::cli {
 // already wait: this one is refused ("BY", busy).
 inline constexpr uint64_t kStreamErrorBusy = 0x4259;
 
+// `client --exec`: the command exited after its output ended, so nothing
+// reads the rest of the peer's side ("EX"). Our side ended cleanly first:
+// `conec open` takes it as the end of the session, like ssh when the remote
+// command exits.
+inline constexpr uint64_t kStreamErrorExited = 0x4558;
+
 } // namespace conec::cli

@@ -15,6 +15,7 @@ Process::Process(const std::vector<std::string> &argv, int stdin_fd) {
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) return;
   pid = fork();
   if (pid == 0) {
+    ::signal(SIGPIPE, SIG_DFL); // tests ignore it (StdinPipe); the program gets the default
     dup2(stdin_fd >= 0 ? stdin_fd : open("/dev/null", O_RDONLY), 0);
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);

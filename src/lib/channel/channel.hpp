@@ -130,6 +130,11 @@ public:
   // follows; on_closed still reports the stream's end (later, never from
   // inside this call).
   void reset(uint64_t code = kErrorCancelled) const;
+  // Reads no more of the peer's side (STOP_SENDING with `code`) while our
+  // sending side goes on: what the peer sends later is dropped and no
+  // on_message or on_end follows. The peer's stack answers by resetting its
+  // side with `code`, so on_closed usually reports `code` (category peer).
+  void stop_reading(uint64_t code) const;
   // Stops returning flow-control credit (the peer's writer is held back
   // once the window fills) / resumes; messages already decoded still arrive.
   void pause_reading() const;

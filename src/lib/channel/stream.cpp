@@ -47,6 +47,9 @@ Result<void> Stream::finish() const {
 void Stream::reset(uint64_t code) const {
   if (auto s = state_.lock()) s->reset(code);
 }
+void Stream::stop_reading(uint64_t code) const {
+  if (auto s = state_.lock()) s->stop_reading(code);
+}
 void Stream::pause_reading() const {
   if (auto s = state_.lock()) s->pause_reading();
 }
@@ -104,6 +107,14 @@ void StreamState::reset(uint64_t code) {
     paused_ = false;
     return_credit(0);
   }
+}
+
+void StreamState::stop_reading(uint64_t code) {
+  if (!has_read_side() || read_ended_) return;
+  channel_.session_->stop_reading(id_, code);
+  read_ended_ = true; // the application chose to stop: nothing more to report but on_closed
+  paused_ = false;
+  return_credit(0);
 }
 
 void StreamState::resume_reading() {

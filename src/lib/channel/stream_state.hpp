@@ -25,6 +25,7 @@ public:
   Result<quic::WriteState> send(ByteView message);
   Result<void> finish();
   void reset(uint64_t code);
+  void stop_reading(uint64_t code);
   void pause_reading() { paused_ = true; }
   void resume_reading();
 

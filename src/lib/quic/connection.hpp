@@ -130,8 +130,10 @@ public:
   void handle_timeout(Timestamp now);
 
   // --- streams ---
-  // Opens a local stream. Error (limit) when the peer's stream credit is
-  // used up: retry after on_streams_available().
+  // Opens a local stream. The peer learns of it at once (an empty STREAM
+  // frame goes out if nothing is written before the next packet), so a
+  // peer can speak first on a stream we opened. Error (limit) when the
+  // peer's stream credit is used up: retry after on_streams_available().
   Result<StreamId> open_stream(bool bidirectional);
   // Queues `data` (owned until acknowledged) and optionally the end of the
   // stream. Errors: unknown stream, sending side already finished or reset.

@@ -13,11 +13,15 @@ struct Connection::Stream {
   SendBuffer send;
   bool fin_queued = false;   // the application finished the sending side
   bool fin_sent = false;     // ngtcp2 took the FIN
+  bool announce = false;     // local stream the peer has not seen yet: send a STREAM frame, even empty
   bool write_shut = false;   // reset by us or STOP_SENDING from the peer
   bool in_ready = false;     // listed in ready_
   bool blocked = false;      // waiting for stream flow-control credit
   bool want_writable = false;// write() returned would_block
   uint64_t unconsumed = 0;   // delivered to the handler, not yet consume()d
+
+  // Data, a FIN or the stream's first (possibly empty) frame still to send.
+  bool has_unsent() const { return send.unsent_bytes() > 0 || (fin_queued && !fin_sent) || announce; }
 };
 
 struct Connection::ConnRef {

@@ -31,6 +31,8 @@ Result<StreamId> Connection::open_stream(bool bidirectional) {
   if (rv != 0) return fail(ErrorCategory::internal, "quic", std::string("open stream: ") + ngtcp2_strerror(rv), rv);
   auto s = std::make_unique<Stream>();
   s->id = id;
+  s->announce = true;
+  mark_ready(*s);
   streams_.emplace(id, std::move(s));
   return id;
 }
@@ -85,7 +87,7 @@ void Connection::stop_reading(StreamId id, uint64_t app_error) {
 
 void Connection::mark_ready(Stream &s) {
   if (s.in_ready || s.blocked || s.write_shut) return;
-  if (s.send.unsent_bytes() == 0 && !(s.fin_queued && !s.fin_sent)) return;
+  if (!s.has_unsent()) return;
   s.in_ready = true;
   ready_.push_back(s.id);
 }
@@ -134,8 +136,7 @@ size_t Connection::write_one(uint8_t *out, size_t len, Path &path, uint8_t &ecn,
     Stream *s = nullptr;
     while (!ready_.empty()) {
       s = find(ready_.front());
-      if (s && !s->blocked && !s->write_shut && (s->send.unsent_bytes() > 0 || (s->fin_queued && !s->fin_sent)))
-        break;
+      if (s && !s->blocked && !s->write_shut && s->has_unsent()) break;
       if (s) s->in_ready = false;
       s = nullptr;
       ready_.pop_front();
@@ -156,6 +157,7 @@ size_t Connection::write_one(uint8_t *out, size_t len, Path &path, uint8_t &ecn,
     ngtcp2_ssize n = ngtcp2_conn_writev_stream(conn_.get(), &ps.path, &pi, out, len, &accepted, flags, sid,
                                                vecs, nvec, now);
     if (s && accepted >= 0) {
+      s->announce = false; // a STREAM frame for it is on its way (retransmitted if lost)
       s->send.mark_sent(static_cast<size_t>(accepted));
       if ((flags & NGTCP2_WRITE_STREAM_FLAG_FIN) && s->send.unsent_bytes() == 0) s->fin_sent = true;
     }

@@ -304,3 +304,68 @@ TEST_CASE("partial messages across streams are bounded by max_buffered, and whol
   CHECK(p.client_events.closed->message.find("max_buffered") != std::string::npos);
   REQUIRE(p.shutdown());
 }
+
+TEST_CASE("a stream opened without data reaches the peer, which may speak first", "[channel]") {
+  ChannelPair cp;
+  REQUIRE(cp.open());
+  StreamRecorder server_side, client_side;
+  std::optional<channel::Stream> accepted;
+  cp.server_events.stream_hook = [&](channel::Channel &, channel::Stream &s) {
+    s.set_handler(server_side);
+    accepted = s;
+  };
+  auto opened = cp.client->open_stream(true);
+  REQUIRE(opened);
+  opened->set_handler(client_side);
+  // Nothing written by the opener: the announcement alone makes it appear.
+  REQUIRE(cp.run([&] { return accepted.has_value(); }, 10));
+  REQUIRE(accepted->send(as_bytes("greeting")));
+  REQUIRE(accepted->finish());
+  REQUIRE(cp.run([&] { return client_side.ended.has_value(); }, 10));
+  REQUIRE(client_side.messages.size() == 1);
+  CHECK(as_chars(client_side.messages[0]) == "greeting");
+  CHECK_FALSE(*client_side.ended);
+  CHECK(server_side.message_count == 0);
+  REQUIRE(opened->finish());
+  REQUIRE(cp.run([&] { return client_side.closed && server_side.closed; }, 10));
+  CHECK_FALSE(*client_side.closed);
+  CHECK_FALSE(*server_side.closed);
+  REQUIRE(cp.shutdown());
+}
+
+TEST_CASE("stop_reading ends one direction: the writer's stream closes with the code, ours cleanly sent", "[channel]") {
+  ChannelPair cp;
+  REQUIRE(cp.open());
+  StreamRecorder reader, writer;
+  std::optional<channel::Stream> accepted;
+  cp.server_events.stream_hook = [&](channel::Channel &, channel::Stream &s) {
+    s.set_handler(reader);
+    accepted = s;
+  };
+  auto opened = cp.client->open_stream(true);
+  REQUIRE(opened);
+  opened->set_handler(writer);
+  REQUIRE(opened->send(as_bytes("first")));
+  REQUIRE(cp.run([&] { return reader.message_count == 1; }, 10));
+  // The reader answers, finishes its side and reads no more.
+  REQUIRE(accepted->send(as_bytes("answer")));
+  REQUIRE(accepted->finish());
+  accepted->stop_reading(0x4558);
+  // What the writer sends now is never delivered.
+  (void)opened->send(as_bytes("ignored"));
+  REQUIRE(cp.run([&] { return writer.closed && reader.closed; }, 10));
+  CHECK(reader.message_count == 1);
+  CHECK(reader.end_calls == 0); // stopped by the application: no on_end
+  REQUIRE(writer.ended);
+  CHECK_FALSE(*writer.ended); // the answer arrived whole
+  REQUIRE(writer.messages.size() == 1);
+  CHECK(as_chars(writer.messages[0]) == "answer");
+  REQUIRE(*writer.closed);
+  CHECK(writer.closed->value().category == ErrorCategory::peer);
+  CHECK(writer.closed->value().code == 0x4558);
+  REQUIRE(*reader.closed);
+  CHECK(reader.closed->value().code == 0x4558);
+  CHECK(cp.client->stream_count() == 0);
+  CHECK(cp.server->stream_count() == 0);
+  REQUIRE(cp.shutdown());
+}
