@@ -14,39 +14,39 @@ _conec_spec() {
         _conec_valued='--log-format'
         ;;
     'coordinator')
-        _conec_opts='-h --help -v --verbose -q --quiet --log-format --listen --cert --key --client-ca --state-dir --max-clients --max-channels --max-pending --max-pending-per-client --hello-timeout --retry --retry-above --max-handshakes --max-handshakes-per-host --max-message --relay-rate --client-relay-rate'
-        _conec_valued='--log-format --listen --cert --key --client-ca --state-dir --max-clients --max-channels --max-pending --max-pending-per-client --hello-timeout --retry --retry-above --max-handshakes --max-handshakes-per-host --max-message --relay-rate --client-relay-rate'
+        _conec_opts='-h --help -v --verbose -q --quiet --log-format --listen --cert --key --client-ca --state-dir --max-clients --max-channels --max-pending --max-pending-per-client --idle-timeout --hello-timeout --retry --retry-above --max-handshakes --max-handshakes-per-host --max-message --relay-rate --client-relay-rate'
+        _conec_valued='--log-format --listen --cert --key --client-ca --state-dir --max-clients --max-channels --max-pending --max-pending-per-client --idle-timeout --hello-timeout --retry --retry-above --max-handshakes --max-handshakes-per-host --max-message --relay-rate --client-relay-rate'
         _conec_files='--cert --key --client-ca'
         _conec_dirs='--state-dir'
         ;;
     'send')
-        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --relay-only --direct-only --lines --null --progress --no-progress --stats'
-        _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout'
+        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout --relay-only --direct-only --lines --null --progress --no-progress --stats'
+        _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout'
         _conec_files='--cert --key --ca'
         _conec_dirs='--state-dir'
         _conec_posfiles=1
         ;;
     'recv')
-        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --relay-only --direct-only --from -o --output -k --keep --lines --null --tag --progress --no-progress --stats'
-        _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --from -o --output'
+        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout --relay-only --direct-only --from -o --output -k --keep --lines --null --tag --progress --no-progress --stats'
+        _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout --from -o --output'
         _conec_files='--cert --key --ca -o --output'
         _conec_dirs='--state-dir'
         ;;
     'open')
-        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --relay-only --direct-only --lines --null --tag --progress --no-progress --stats'
-        _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout'
+        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout --relay-only --direct-only --lines --null --tag --progress --no-progress --stats'
+        _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout'
         _conec_files='--cert --key --ca'
         _conec_dirs='--state-dir'
         ;;
     'client')
-        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --relay-only --direct-only --exec --max-procs --max-queued -k --keep --lines --null --tag --progress --no-progress --stats'
-        _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --exec --max-procs --max-queued'
+        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout --relay-only --direct-only --exec --max-procs --max-queued -k --keep --lines --null --tag --progress --no-progress --stats'
+        _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout --exec --max-procs --max-queued'
         _conec_files='--cert --key --ca'
         _conec_dirs='--state-dir'
         ;;
     'ping')
-        _conec_opts='-h --help -v --verbose -q --quiet --log-format -n --count --interval -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --relay-only --direct-only'
-        _conec_valued='--log-format -n --count --interval -c --coord -i --id --cert --key --ca --pin --state-dir --timeout'
+        _conec_opts='-h --help -v --verbose -q --quiet --log-format -n --count --interval -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout --relay-only --direct-only'
+        _conec_valued='--log-format -n --count --interval -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout'
         _conec_files='--cert --key --ca'
         _conec_dirs='--state-dir'
         ;;

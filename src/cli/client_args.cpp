@@ -28,6 +28,12 @@ void add_client_options(CLI::App &app, ClientArgs &a, bool id_required) {
   app.add_option("--timeout", a.timeout, "Give up after this many seconds (exit 7)")
       ->check(CLI::PositiveNumber)
       ->type_name("SECONDS");
+  app.add_option("--idle-timeout", a.idle_timeout,
+                 "Give up a peer or coordinator silent this many seconds; a third of it while data is "
+                 "unacknowledged (keepalives every third)")
+      ->default_val(a.idle_timeout)
+      ->check(CLI::Range(0.3, 3600.0))
+      ->type_name("SECONDS");
   app.add_flag("--relay-only", a.relay_only, "Keep channels on the coordinator's relay");
   app.add_flag("--direct-only", a.direct_only, "Fail unless a direct (hole-punched) path can be made");
 }
@@ -67,6 +73,13 @@ Result<client::ClientOptions> make_client_options(const ClientArgs &a) {
     return fail(e);
   }
   o.coordinator = *addr;
+  // One knob for liveness: idle channels and coordinator links send a
+  // keepalive every third of it, and a transfer whose data goes
+  // unacknowledged for a third of it is given up (default 15 s: 5 s).
+  auto idle = static_cast<Duration>(a.idle_timeout * double(kSecond));
+  o.quic.idle_timeout = idle;
+  o.quic.keepalive = idle / 3;
+  o.quic.unresponsive_timeout = idle / 3;
   o.coordinator_name = host_of(a.coord);
   o.id = a.id.empty() ? random_id() : a.id;
   if (!proto::valid_id(o.id))

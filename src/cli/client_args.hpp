@@ -18,6 +18,7 @@ struct ClientArgs {
   std::string pin;       // ... or via its fingerprint   (CONEC_PIN)
   std::string state_dir; //                              (CONEC_STATE_DIR)
   double timeout = 0;    // seconds; 0 = no limit
+  double idle_timeout = 15; // seconds: a silent peer or coordinator is given up (see make_client_options)
   bool relay_only = false, direct_only = false;
 };
 

@@ -21,6 +21,7 @@ struct CoordinatorArgs {
   double relay_rate_mbps = 1024; // MB/s per channel
   double client_relay_rate_mbps = 1024; // MB/s per sending client, all its channels
   double hello_timeout_s = 5;
+  double idle_timeout_s = 15;
   std::string retry = "auto";
   net::AdmissionOptions admission;
 };
@@ -64,6 +65,9 @@ int run_coordinator(const CoordinatorArgs &o, const GlobalOptions &global) {
   co.limits.relay_bytes_per_second = static_cast<uint64_t>(o.relay_rate_mbps * 1e6);
   co.limits.relay_client_bytes_per_second = static_cast<uint64_t>(o.client_relay_rate_mbps * 1e6);
   co.limits.hello_timeout = static_cast<Duration>(o.hello_timeout_s * double(kSecond));
+  // Clients keep their links alive every third of their own idle timeout.
+  co.quic.idle_timeout = static_cast<Duration>(o.idle_timeout_s * double(kSecond));
+  co.quic.unresponsive_timeout = co.quic.idle_timeout / 3;
   co.admission = o.admission;
   co.admission.retry = o.retry == "always" ? net::RetryPolicy::always
                        : o.retry == "never" ? net::RetryPolicy::never
@@ -137,6 +141,12 @@ Command add_coordinator_command(CLI::App &root, GlobalOptions &global) {
   app->add_option("--max-pending-per-client", options->limits.max_pending_per_client,
                   "Most introductions one client may have waiting for an answer")
       ->default_val(options->limits.max_pending_per_client);
+  app->add_option("--idle-timeout", options->idle_timeout_s,
+                  "Close a client connection silent this many seconds (a third of it while data waits for its "
+                  "acknowledgement); its channels' peers are told")
+      ->default_val(options->idle_timeout_s)
+      ->check(CLI::Range(0.3, 3600.0))
+      ->type_name("SECONDS");
   app->add_option("--hello-timeout", options->hello_timeout_s,
                   "Seconds a new connection has to register before it is closed")
       ->default_val(options->hello_timeout_s)

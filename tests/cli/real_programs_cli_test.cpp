@@ -186,3 +186,60 @@ TEST_CASE("git clone works through an ext:: transport over conec open", "[cli]")
   CHECK(run_shell("cmp -s " + work + "/blob.bin " + clone + "/blob.bin") == 0);
   CHECK(run_shell("cd " + clone + " && git fsck --no-progress --full") == 0);
 }
+
+TEST_CASE("a SIGKILLed receiver is noticed by send mid-transfer within the transfer bound", "[cli]") {
+  Setup s;
+  REQUIRE(s.ready);
+  const std::string out = s.dir + "/received";
+  Process recv(s.command({"recv", "-v", "-i", "sink", "-o", out}));
+  REQUIRE(recv.wait_for_stderr("registered as 'sink'"));
+  StdinPipe in;
+  Process send(s.command({"send", "sink"}), in.read_end);
+  in.close_read();
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    const std::string chunk(64 << 10, 'z');
+    while (!stop && in.send(chunk)) {
+    }
+  });
+  // The transfer runs: some of it reached the receiver's output.
+  auto received = [&] {
+    std::error_code ec;
+    uint64_t n = 0;
+    for (const char *suffix : {"", ".part"})
+      if (auto size = std::filesystem::file_size(out + suffix, ec); !ec) n += size;
+    return n;
+  };
+  for (int i = 0; i < 200 && received() < (4u << 20); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(received() >= (4u << 20));
+  recv.signal(SIGKILL);
+  // 5 s without acknowledgements by default (--idle-timeout 15 / 3); the wait allows for a loaded machine.
+  int code = send.wait(12);
+  stop = true;
+  in.close_write();
+  writer.join();
+  CHECK(code == 6);
+  INFO(send.err);
+  CHECK_THAT(send.err, Catch::Contains("conec: error: transfer incomplete"));
+  CHECK_THAT(send.err, Catch::Contains("stopped answering"));
+}
+
+TEST_CASE("a SIGKILLed service is noticed by an idle open within the idle bound", "[cli]") {
+  Setup s;
+  REQUIRE(s.ready);
+  StdinPipe client_in, open_in; // both stay open: the channel is idle
+  Process client(s.command({"client", "-v", "-i", "idle"}), client_in.read_end);
+  client_in.close_read();
+  REQUIRE(client.wait_for_stderr("registered as 'idle'"));
+  Process open(s.command({"open", "idle"}), open_in.read_end);
+  open_in.close_read();
+  REQUIRE(client.wait_for_stderr("serving a stream from"));
+  REQUIRE(client_in.send("ready\n"));
+  REQUIRE(open.wait_for_stdout("ready\n"));
+  client.signal(SIGKILL);
+  // Its next keepalive (every 5 s) goes unanswered, and 5 s later it is given
+  // up; the coordinator's own idle timeout (15 s) would tell it too.
+  CHECK(open.wait(20) == 6);
+  INFO(open.err);
+  CHECK_THAT(open.err, Catch::Contains("conec: error: transfer incomplete"));
+}

@@ -48,7 +48,9 @@ Result<std::unique_ptr<Client>> Client::create(loop::Loop &loop, ClientOptions o
   if (!proto::valid_id(options.id))
     return fail(ErrorCategory::usage, "client",
                 "invalid id '" + options.id + "': use 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit");
-  if (options.quic.keepalive == 0) options.quic.keepalive = 10 * kSecond; // keeps NAT bindings alive
+  // Keeps NAT bindings alive and lets both ends notice a dead one within
+  // one idle timeout (a live peer is heard from at least twice in it).
+  if (options.quic.keepalive == 0) options.quic.keepalive = options.quic.idle_timeout / 3;
   if (options.bind.empty()) options.bind = SockAddr::any(options.coordinator.family(), 0);
   auto credentials = tls::Credentials::create(options.identity, options.verify_coordinator);
   if (!credentials) return fail(credentials.error());

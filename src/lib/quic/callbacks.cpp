@@ -17,6 +17,7 @@ struct Callbacks {
     // The handshake validated the address it ran on (RFC 9000 §8.1).
     const ngtcp2_path *p = ngtcp2_conn_get_path(conn);
     c.validated(SockAddr(p->remote.addr, p->remote.addrlen));
+    c.fit_keepalive_to_peer();
     // The server keeps routing the client's initial DCID until the end: a
     // late or replayed Initial (e.g. one carrying a still-valid Retry token)
     // then reaches this connection, which ignores it, instead of opening a

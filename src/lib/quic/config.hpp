@@ -42,9 +42,17 @@ struct Config {
   // would_block (backpressure toward the application).
   uint64_t stream_send_buffer = 4 << 20;
 
-  Duration idle_timeout = 30 * kSecond;
+  // A connection with no packet from the peer for idle_timeout ends (the
+  // smaller of both sides' values applies). With a keepalive of a third of
+  // it, a live idle peer is heard from twice within one idle_timeout.
+  Duration idle_timeout = 15 * kSecond;
   Duration handshake_timeout = 10 * kSecond;
   Duration keepalive = 0; // 0: none; else PING after this much silence
+  // While ack-eliciting packets of ours are unacknowledged, a peer silent
+  // this long is given up (0: only idle_timeout applies). A live peer
+  // acknowledges within an RTT plus its ack delay, so this notices a dead
+  // peer during a transfer well before the idle timeout.
+  Duration unresponsive_timeout = 5 * kSecond;
   // Pre-sample RTT estimate; ngtcp2 0.12 defaults to 333 ms.
   Duration initial_rtt = 100 * kMillisecond;
 

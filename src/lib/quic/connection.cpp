@@ -130,6 +130,7 @@ void Connection::receive(const Path &path, ByteView datagram, uint8_t ecn, Times
   pi.ecn = ecn;
   int rv = ngtcp2_conn_read_pkt(conn_.get(), &p, &pi, datagram.data(), datagram.size(), now);
   if (rv == 0) {
+    note_in_flight(now, true);
     path_ = from_ngtcp2(*ngtcp2_conn_get_path(conn_.get()));
     if (!(path_.remote == validated_remote_) &&
         std::find(validated_addresses_.begin(), validated_addresses_.end(), path_.remote) != validated_addresses_.end())
@@ -150,7 +151,35 @@ void Connection::receive(const Path &path, ByteView datagram, uint8_t ecn, Times
 Timestamp Connection::expiry() const {
   if (state_ == State::closed) return kNever;
   if (state_ == State::closing || state_ == State::draining) return terminal_deadline_;
-  return ngtcp2_conn_get_expiry(conn_.get());
+  Timestamp t = ngtcp2_conn_get_expiry(conn_.get());
+  if (state_ == State::established && awaiting_since_ && config_.unresponsive_timeout)
+    t = std::min(t, awaiting_since_ + config_.unresponsive_timeout);
+  return t;
+}
+
+// Keeps awaiting_since_: set when ack-eliciting data is outstanding and
+// nothing was heard since it went out; a packet from the peer restarts it.
+void Connection::note_in_flight(Timestamp now, bool heard_from_peer) {
+  ngtcp2_conn_stat cs;
+  ngtcp2_conn_get_conn_stat(conn_.get(), &cs);
+  if (cs.bytes_in_flight == 0) awaiting_since_ = 0;
+  else if (heard_from_peer || !awaiting_since_) awaiting_since_ = now;
+}
+
+// The idle timeout in force is the smaller of both sides' (RFC 9000
+// §10.1): keep alive often enough for the peer's too, or a peer with a
+// shorter one would close a connection we think idle-safe.
+void Connection::fit_keepalive_to_peer() {
+  if (!config_.keepalive) return;
+  const ngtcp2_transport_params *remote = ngtcp2_conn_get_remote_transport_params(conn_.get());
+  if (!remote || !remote->max_idle_timeout) return;
+  Duration fitted = std::min<Duration>(config_.keepalive, remote->max_idle_timeout / 3);
+  if (fitted != config_.keepalive) ngtcp2_conn_set_keep_alive_timeout(conn_.get(), std::max<Duration>(fitted, kMillisecond * 100));
+}
+
+bool Connection::peer_unresponsive(Timestamp now) const {
+  return state_ == State::established && config_.unresponsive_timeout && awaiting_since_ &&
+         now >= awaiting_since_ + config_.unresponsive_timeout;
 }
 
 void Connection::handle_timeout(Timestamp now) {
@@ -159,7 +188,19 @@ void Connection::handle_timeout(Timestamp now) {
     if (now >= terminal_deadline_) state_ = State::closed;
     return;
   }
+  if (peer_unresponsive(now)) {
+    // Silently, as for the idle timeout: the peer is not listening, and a
+    // closing period of 3 PTO (backed off by now) would only delay the end.
+    enter_closed_state(State::closed,
+                       Error{ErrorCategory::timeout, 0, "quic",
+                             "the peer stopped answering: no packets for " +
+                                 std::to_string(config_.unresponsive_timeout / kMillisecond) +
+                                 " ms while data waited for its acknowledgement"},
+                       now);
+    return;
+  }
   int rv = ngtcp2_conn_handle_expiry(conn_.get(), now);
+  note_in_flight(now, false); // a PTO probe or keepalive may have gone out
   if (rv == 0) return;
   if (rv == NGTCP2_ERR_IDLE_CLOSE) {
     enter_closed_state(State::closed,

@@ -205,8 +205,15 @@ private:
   void after_stream_closed(StreamId id, std::optional<uint64_t> app_error);
   void close_finished_remote_uni(StreamId id, std::optional<uint64_t> app_error);
 
+  void note_in_flight(Timestamp now, bool heard_from_peer);
+  void fit_keepalive_to_peer();
+  bool peer_unresponsive(Timestamp now) const;
+
   Config config_;
   ConnectionHandler *handler_;
+  // Since when ack-eliciting packets of ours wait for the peer's first
+  // packet (0: nothing unacknowledged, or the peer spoke since it was sent).
+  Timestamp awaiting_since_ = 0;
   bool server_;
   std::unique_ptr<ngtcp2_conn, NgDeleter> conn_;
   std::unique_ptr<tls::Session> tls_;

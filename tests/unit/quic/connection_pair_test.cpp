@@ -125,6 +125,7 @@ TEST_CASE("reset is distinct from a clean end for the reader", "[quic]") {
 TEST_CASE("idle timeout closes both sides when the network goes silent", "[quic]") {
   quic::Config config;
   config.idle_timeout = 5 * kSecond;
+  config.unresponsive_timeout = 0; // the idle timeout alone
   QuicPair pair(config);
   REQUIRE(pair.run_until([&] { return pair.client_events.handshake && pair.server_events.handshake; }));
   Timestamp start = pair.now;
@@ -136,6 +137,64 @@ TEST_CASE("idle timeout closes both sides when the network goes silent", "[quic]
   CHECK(pair.now - start >= 5 * kSecond);
   CHECK(pair.now - start < 20 * kSecond);
   CHECK(pair.client->is_closed());
+}
+
+TEST_CASE("a peer that stops answering during a transfer is given up after unresponsive_timeout", "[quic]") {
+  quic::Config config;
+  config.idle_timeout = 60 * kSecond;
+  config.unresponsive_timeout = 5 * kSecond;
+  QuicPair pair(config);
+  REQUIRE(pair.run_until([&] { return pair.client_events.handshake && pair.server_events.handshake; }));
+  // Quiet for a while first: an idle stretch does not count.
+  pair.run_until([] { return false; }, 20 * kSecond);
+  REQUIRE_FALSE(pair.client_events.closed);
+  auto id = pair.client->open_stream(true);
+  REQUIRE(id);
+  REQUIRE(pair.client->write(*id, Bytes(200000, 'x')));
+  REQUIRE(pair.run_until([&] { return pair.server_events.data[*id].size() > 0; }));
+  pair.drop = [](bool from_client, size_t) { return !from_client; }; // the server goes dead
+  Timestamp start = pair.now;
+  REQUIRE(pair.run_until([&] { return pair.client_events.closed.has_value(); }));
+  CHECK(pair.client_events.closed->category == ErrorCategory::timeout);
+  CHECK_THAT(pair.client_events.closed->message, Catch::Contains("stopped answering"));
+  CHECK(pair.now - start >= 5 * kSecond);
+  CHECK(pair.now - start < 6 * kSecond);
+  CHECK(pair.client_events.closed_streams[*id] == quic::kStreamErrorConnectionClosed);
+}
+
+TEST_CASE("a transfer over a link that loses 40 % of packets is not given up while the peer still answers", "[quic]") {
+  quic::Config config;
+  config.unresponsive_timeout = 5 * kSecond;
+  QuicPair pair(config);
+  REQUIRE(pair.run_until([&] { return pair.client_events.handshake && pair.server_events.handshake; }));
+  pair.drop = [](bool, size_t index) { return index % 10 < 4; }; // 40 % loss both ways
+  auto id = pair.client->open_stream(true);
+  REQUIRE(id);
+  REQUIRE(pair.client->write(*id, Bytes(100000, 'y'), true));
+  bool done = pair.run_until([&] { return pair.server_events.fin[*id] || pair.client_events.closed; }, 600 * kSecond);
+  INFO("closed: " << (pair.client_events.closed ? pair.client_events.closed->message : "no") << " server: "
+                  << (pair.server_events.closed ? pair.server_events.closed->message : "no") << " got "
+                  << pair.server_events.data[*id].size());
+  REQUIRE(done);
+  CHECK(pair.server_events.data[*id].size() == 100000);
+  CHECK_FALSE(pair.client_events.closed);
+}
+
+TEST_CASE("an idle connection with keepalive notices a silent peer within its idle timeout", "[quic]") {
+  quic::Config config;
+  config.idle_timeout = 15 * kSecond;
+  config.keepalive = 5 * kSecond;
+  config.unresponsive_timeout = 5 * kSecond;
+  QuicPair pair(config);
+  REQUIRE(pair.run_until([&] { return pair.client_events.handshake && pair.server_events.handshake; }));
+  pair.run_until([] { return false; }, 20 * kSecond);
+  REQUIRE_FALSE(pair.client_events.closed);
+  pair.drop = [](bool from_client, size_t) { return !from_client; };
+  Timestamp start = pair.now;
+  REQUIRE(pair.run_until([&] { return pair.client_events.closed.has_value(); }));
+  // The next keepalive goes unanswered: given up unresponsive_timeout after it.
+  CHECK(pair.now - start <= 11 * kSecond);
+  CHECK(pair.client_events.closed->category == ErrorCategory::timeout);
 }
 
 TEST_CASE("keepalive keeps an idle connection open", "[quic]") {
