@@ -1,3 +1,5 @@
+#include <fcntl.h>
+
 #include <optional>
 #include <string>
 
@@ -10,15 +12,25 @@ struct FdPoll::Impl : detail::Owned {
   std::function<void(int)> on_ready;
   std::optional<Error> init_error; // the handle was never initialised
   int watched = 0;
+  int fd = -1;
 
   static void on_poll(uv_poll_t *handle, int status, int events) {
     auto *self = of<Impl>(handle);
     if (self->retired()) return;
     int ready = 0;
     if (status < 0) {
-      // The poll itself failed (e.g. EBADF): report the fd ready for what is
-      // watched so the caller's own recv/send surfaces the errno.
-      ready = self->watched;
+      // libuv stops the handle on POLLERR and reports EBADF (a socket with
+      // IP_RECVERR raises it for every queued ICMP error). Report the fd
+      // ready for what is watched, plus `error`, so the caller's recv/send
+      // surfaces or drains it; then watch again unless the fd is really gone.
+      ready = self->watched | error;
+      int watched = self->watched;
+      self->on_ready(ready);
+      if (self->retired() || self->watched != watched || watched == 0) return;
+      if (::fcntl(self->fd, F_GETFD) == -1) return;
+      int flags = (watched & readable ? UV_READABLE : 0) | (watched & writable ? UV_WRITABLE : 0);
+      uv_poll_start(&self->poll, flags, on_poll);
+      return;
     } else {
       if (events & (UV_READABLE | UV_DISCONNECT)) ready |= readable;
       if (events & UV_WRITABLE) ready |= writable;
@@ -30,6 +42,7 @@ struct FdPoll::Impl : detail::Owned {
 
 FdPoll::FdPoll(Loop &loop, int fd, std::function<void(int events)> on_ready) : impl_(new Impl) {
   impl_->on_ready = std::move(on_ready);
+  impl_->fd = fd;
   int status = uv_poll_init(detail::uv(loop), &impl_->poll, fd);
   if (status != 0) {
     impl_->init_error = detail::uv_error("watching fd " + std::to_string(fd), status);

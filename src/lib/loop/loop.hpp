@@ -119,9 +119,11 @@ class FdPoll {
 public:
   static constexpr int readable = 1;
   static constexpr int writable = 2;
-  // on_ready gets the subset of the watched events that are ready; if the
-  // poll itself fails it gets every watched event, so the caller's own
-  // recv/send reports the error.
+  static constexpr int error = 4; // POLLERR: e.g. a socket's error queue holds entries
+  // on_ready gets the subset of the watched events that are ready; on
+  // POLLERR (libuv reports it as a failed poll) it gets every watched event
+  // plus `error`, so the caller's own recv/send reports or drains it, and
+  // watching goes on while the fd is open.
   FdPoll(Loop &loop, int fd, std::function<void(int events)> on_ready);
   ~FdPoll();
   FdPoll(const FdPoll &) = delete;

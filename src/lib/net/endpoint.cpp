@@ -45,7 +45,9 @@ Result<std::unique_ptr<Endpoint>> Endpoint::create(loop::Loop &loop, EndpointOpt
   if (!socket) return fail(socket.error());
   std::unique_ptr<Endpoint> ep(new Endpoint(loop, std::move(options), std::move(*socket)));
   Endpoint *self = ep.get();
+  ep->socket_.on_port_unreachable = [self](const SockAddr &to) { self->port_unreachable(to); };
   ep->poll_ = std::make_unique<loop::FdPoll>(loop, ep->socket_.fd(), [self](int events) {
+    if (events & loop::FdPoll::error) self->socket_.drain_errors();
     if (events & loop::FdPoll::writable) self->on_writable();
     if (events & loop::FdPoll::readable) self->on_readable();
   });
@@ -144,6 +146,19 @@ void Endpoint::on_readable() {
     }
     if (*n == 0) break;
     stats_.datagrams_received += *n;
+  }
+}
+
+// ICMP port unreachable for `to`: every connection whose peer is there
+// checks at once whether it still answers (a cheap hint, so a forged ICMP
+// costs a live peer one probe and nothing more).
+void Endpoint::port_unreachable(const SockAddr &to) {
+  ++stats_.port_unreachable;
+  Timestamp now = monotonic_now();
+  for (auto &[ptr, e] : entries_) {
+    if (!e->conn || !(e->conn->path().remote == to)) continue;
+    e->conn->note_unreachable(now);
+    schedule(*e);
   }
 }
 

@@ -98,6 +98,7 @@ struct EndpointStats {
   uint64_t datagrams_sent = 0;
   uint64_t send_calls = 0;        // sendmsg calls (GSO batches count once)
   uint64_t dropped_malformed = 0; // not a QUIC packet (quic::parse_header refused it)
+  uint64_t port_unreachable = 0;  // ICMP port-unreachable errors for our sends
   uint64_t dropped_unroutable = 0;// unknown connection, or an Initial that cannot open one
   uint64_t stateless_resets_sent = 0;
   uint64_t send_blocked = 0;      // times the socket buffer was full
@@ -175,6 +176,7 @@ private:
   Endpoint(loop::Loop &loop, EndpointOptions options, UdpSocket socket);
 
   void on_readable();
+  void port_unreachable(const SockAddr &to);
   void on_writable();
   struct Relay;
   void route(const Datagram &d, Timestamp now, Relay *via = nullptr);

@@ -4,6 +4,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <string>
@@ -105,7 +106,9 @@ UdpSocket::~UdpSocket() { close(); }
 
 UdpSocket::UdpSocket(UdpSocket &&other) noexcept
     : fd_(std::exchange(other.fd_, -1)), local_(other.local_), dual_stack_(other.dual_stack_),
-      gso_(other.gso_), gro_(other.gro_), last_ecn_(other.last_ecn_), buffers_(std::move(other.buffers_)) {}
+      gso_(other.gso_), gro_(other.gro_), last_ecn_(other.last_ecn_), buffers_(std::move(other.buffers_)) {
+  on_port_unreachable = std::move(other.on_port_unreachable);
+}
 
 UdpSocket &UdpSocket::operator=(UdpSocket &&other) noexcept {
   if (this != &other) {
@@ -117,6 +120,7 @@ UdpSocket &UdpSocket::operator=(UdpSocket &&other) noexcept {
     gro_ = other.gro_;
     last_ecn_ = other.last_ecn_;
     buffers_ = std::move(other.buffers_);
+    on_port_unreachable = std::move(other.on_port_unreachable);
   }
   return *this;
 }
@@ -171,6 +175,12 @@ Result<void> UdpSocket::configure(int family, const UdpSocketOptions &options) {
     log::get().warn("udp: cannot set IP_RECVTOS: {}", std::strerror(errno));
   if (is_v6 && !set_int(fd_, IPPROTO_IPV6, IPV6_RECVTCLASS, 1))
     log::get().warn("udp: cannot set IPV6_RECVTCLASS: {}", std::strerror(errno));
+  // ICMP errors for our sends (a peer's port closed) queue on the socket
+  // instead of being lost: a fast hint that a peer died (drain_errors).
+  if (want_v4 && !set_int(fd_, IPPROTO_IP, IP_RECVERR, 1))
+    log::get().warn("udp: cannot set IP_RECVERR: {}", std::strerror(errno));
+  if (is_v6 && !set_int(fd_, IPPROTO_IPV6, IPV6_RECVERR, 1))
+    log::get().warn("udp: cannot set IPV6_RECVERR: {}", std::strerror(errno));
   // GSO: the option is readable exactly when the kernel knows UDP_SEGMENT
   // (4.18+). A route that cannot offload still fails with EIO at send time.
   gso_ = options.gso && get_int(fd_, SOL_UDP, UDP_SEGMENT) >= 0;
@@ -299,6 +309,7 @@ Result<size_t> UdpSocket::receive(const std::function<void(const Datagram &)> &o
     const int err = errno;
     if (err == EAGAIN || err == EWOULDBLOCK) return 0;
     if (err == EINTR) continue;
+    if (is_icmp_error(err)) drain_errors();
     if (is_icmp_error(err) && ++skipped <= max_skipped_errors) {
       log::get().debug("udp: skipping receive error on {}: {}", local_.to_string(), std::strerror(err));
       continue;
@@ -339,6 +350,35 @@ Result<size_t> UdpSocket::receive(const std::function<void(const Datagram &)> &o
     } while (off < total);
   }
   return delivered;
+}
+
+size_t UdpSocket::drain_errors() {
+  size_t drained = 0;
+  for (; drained < 256; ++drained) { // bounded: the rest waits for the next poll
+    sockaddr_storage name{};
+    alignas(cmsghdr) uint8_t control[512];
+    uint8_t payload[64]; // the start of the datagram that drew the error; unused
+    iovec iov{payload, sizeof(payload)};
+    msghdr h{};
+    h.msg_name = &name;
+    h.msg_namelen = sizeof(name);
+    h.msg_iov = &iov;
+    h.msg_iovlen = 1;
+    h.msg_control = control;
+    h.msg_controllen = sizeof(control);
+    if (::recvmsg(fd_, &h, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
+    for (cmsghdr *cm = CMSG_FIRSTHDR(&h); cm != nullptr; cm = CMSG_NXTHDR(&h, cm)) {
+      bool v4 = cm->cmsg_level == IPPROTO_IP && cm->cmsg_type == IP_RECVERR;
+      bool v6 = cm->cmsg_level == IPPROTO_IPV6 && cm->cmsg_type == IPV6_RECVERR;
+      if (!v4 && !v6) continue;
+      sock_extended_err ee;
+      std::memcpy(&ee, CMSG_DATA(cm), sizeof(ee));
+      bool icmp = ee.ee_origin == SO_EE_ORIGIN_ICMP || ee.ee_origin == SO_EE_ORIGIN_ICMP6;
+      if (icmp && ee.ee_errno == ECONNREFUSED && h.msg_namelen > 0 && on_port_unreachable)
+        on_port_unreachable(from_received(name, h.msg_namelen));
+    }
+  }
+  return drained;
 }
 
 } // namespace conec::net

@@ -83,6 +83,15 @@ public:
   // unreachable) are skipped, not reported. Errors: io for anything else.
   Result<size_t> receive(const std::function<void(const Datagram &)> &on_datagram);
 
+  // Reads the ICMP errors queued for earlier sends (IP_RECVERR; the fd polls
+  // with POLLERR while any wait) and reports each "port unreachable" with
+  // the destination it concerns: the host is up and nothing listens there.
+  // Other kinds (host/net unreachable, may be transient; fragmentation
+  // needed, PMTUD's business) are read and dropped. Returns how many were
+  // read. receive() calls it too when an ICMP errno surfaces.
+  size_t drain_errors();
+  std::function<void(const SockAddr &destination)> on_port_unreachable;
+
 private:
   UdpSocket();
   Result<void> configure(int family, const UdpSocketOptions &options);

@@ -154,6 +154,7 @@ Timestamp Connection::expiry() const {
   Timestamp t = ngtcp2_conn_get_expiry(conn_.get());
   if (state_ == State::established && awaiting_since_ && config_.unresponsive_timeout)
     t = std::min(t, awaiting_since_ + config_.unresponsive_timeout);
+  if (state_ == State::established && unreachable_since_) t = std::min(t, unreachable_since_ + unreachable_grace());
   return t;
 }
 
@@ -164,17 +165,44 @@ void Connection::note_in_flight(Timestamp now, bool heard_from_peer) {
   ngtcp2_conn_get_conn_stat(conn_.get(), &cs);
   if (cs.bytes_in_flight == 0) awaiting_since_ = 0;
   else if (heard_from_peer || !awaiting_since_) awaiting_since_ = now;
+  if (heard_from_peer) unreachable_since_ = 0;
+  if (probe_forced_ && (cs.bytes_in_flight > 0 || heard_from_peer)) {
+    probe_forced_ = false; // the PING is out (or the peer spoke): normal keepalive again
+    ngtcp2_conn_set_keep_alive_timeout(conn_.get(), keepalive_);
+  }
+}
+
+void Connection::note_unreachable(Timestamp now) {
+  if (state_ != State::established || unreachable_since_) return;
+  unreachable_since_ = now;
+  ngtcp2_conn_stat cs;
+  ngtcp2_conn_get_conn_stat(conn_.get(), &cs);
+  if (cs.bytes_in_flight == 0) {
+    // Nothing of ours awaits an answer, so a live peer would stay silent:
+    // a keepalive due at once makes ngtcp2 send a PING with the next write.
+    probe_forced_ = true;
+    ngtcp2_conn_set_keep_alive_timeout(conn_.get(), 1);
+  }
+}
+
+Duration Connection::unreachable_grace() const {
+  ngtcp2_conn_stat cs;
+  ngtcp2_conn_get_conn_stat(conn_.get(), &cs);
+  Duration grace = std::max<Duration>(4 * cs.smoothed_rtt + 50 * kMillisecond, 300 * kMillisecond);
+  return config_.unresponsive_timeout ? std::min(grace, config_.unresponsive_timeout) : grace;
 }
 
 // The idle timeout in force is the smaller of both sides' (RFC 9000
 // §10.1): keep alive often enough for the peer's too, or a peer with a
 // shorter one would close a connection we think idle-safe.
 void Connection::fit_keepalive_to_peer() {
+  keepalive_ = config_.keepalive;
   if (!config_.keepalive) return;
   const ngtcp2_transport_params *remote = ngtcp2_conn_get_remote_transport_params(conn_.get());
   if (!remote || !remote->max_idle_timeout) return;
-  Duration fitted = std::min<Duration>(config_.keepalive, remote->max_idle_timeout / 3);
-  if (fitted != config_.keepalive) ngtcp2_conn_set_keep_alive_timeout(conn_.get(), std::max<Duration>(fitted, kMillisecond * 100));
+  Duration fitted = std::max<Duration>(std::min<Duration>(config_.keepalive, remote->max_idle_timeout / 3),
+                                       100 * kMillisecond);
+  if (fitted != keepalive_) ngtcp2_conn_set_keep_alive_timeout(conn_.get(), keepalive_ = fitted);
 }
 
 bool Connection::peer_unresponsive(Timestamp now) const {
@@ -186,6 +214,14 @@ void Connection::handle_timeout(Timestamp now) {
   if (state_ == State::closed) return;
   if (state_ == State::closing || state_ == State::draining) {
     if (now >= terminal_deadline_) state_ = State::closed;
+    return;
+  }
+  if (state_ == State::established && unreachable_since_ && now >= unreachable_since_ + unreachable_grace()) {
+    enter_closed_state(State::closed,
+                       Error{ErrorCategory::timeout, 0, "quic",
+                             "the peer is gone: its address answered ICMP port unreachable and it sent nothing "
+                             "since"},
+                       now);
     return;
   }
   if (peer_unresponsive(now)) {

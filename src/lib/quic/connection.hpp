@@ -128,6 +128,10 @@ public:
   // When handle_timeout() must be called next (kNever if not needed).
   Timestamp expiry() const;
   void handle_timeout(Timestamp now);
+  // The peer's address answered with ICMP port unreachable. Only a hint
+  // (ICMP can be forged): the peer is probed with a PING and given up if
+  // nothing from it arrives within a few RTTs (at least 300 ms).
+  void note_unreachable(Timestamp now);
 
   // --- streams ---
   // Opens a local stream. The peer learns of it at once (an empty STREAM
@@ -206,11 +210,17 @@ private:
   void close_finished_remote_uni(StreamId id, std::optional<uint64_t> app_error);
 
   void note_in_flight(Timestamp now, bool heard_from_peer);
+  Duration unreachable_grace() const;
   void fit_keepalive_to_peer();
   bool peer_unresponsive(Timestamp now) const;
 
   Config config_;
   ConnectionHandler *handler_;
+  // Set by note_unreachable: since when the peer's address drew ICMP port
+  // unreachable with no packet from the peer since (0: none).
+  Timestamp unreachable_since_ = 0;
+  bool probe_forced_ = false; // keepalive shortened to make ngtcp2 send a PING now
+  Duration keepalive_ = 0;    // the keepalive in force (fitted to the peer)
   // Since when ack-eliciting packets of ours wait for the peer's first
   // packet (0: nothing unacknowledged, or the peer spoke since it was sent).
   Timestamp awaiting_since_ = 0;

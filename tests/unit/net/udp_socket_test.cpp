@@ -355,3 +355,30 @@ TEST_CASE("UdpSocket send returns 0 or a whole-segment prefix when the send buff
   // A single datagram is refused the same way: 0, not an error.
   CHECK(sock->send(dest, Bytes(100, 1), 0).value() == 0);
 }
+
+TEST_CASE("UdpSocket reports ICMP port unreachable for a closed port with its destination", "[net]") {
+  for (int family : {AF_INET, AF_INET6}) {
+    auto sender = bind_or_fail(SockAddr::loopback(family, 0));
+    SockAddr closed;
+    {
+      auto gone = bind_or_fail(SockAddr::loopback(family, 0));
+      closed = gone.local_address();
+    } // its port is closed now
+    std::vector<SockAddr> reported;
+    sender.on_port_unreachable = [&](const SockAddr &to) { reported.push_back(to); };
+    Bytes payload(100, 1);
+    REQUIRE(sender.send(closed, payload, payload.size()));
+    // The error queue raises POLLERR; drain it, and a normal receive sees nothing.
+    pollfd p{sender.fd(), POLLIN, 0};
+    REQUIRE(::poll(&p, 1, 2000) == 1);
+    CHECK((p.revents & POLLERR) != 0);
+    CHECK(sender.drain_errors() == 1);
+    REQUIRE(reported.size() == 1);
+    CHECK(reported[0] == closed);
+    auto r = sender.receive([](const Datagram &) {});
+    REQUIRE(r);
+    CHECK(*r == 0);
+    p.revents = 0;
+    CHECK(::poll(&p, 1, 0) == 0); // nothing left: no busy POLLERR
+  }
+}
