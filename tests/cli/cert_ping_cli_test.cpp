@@ -263,6 +263,11 @@ TEST_CASE("CA mode end to end: coordinator with --client-ca, clients with --ca/-
   REQUIRE(std::regex_search(coord.err, m, std::regex("listening on 127\\.0\\.0\\.1:([0-9]+)")));
   std::string address = "127.0.0.1:" + m[1].str();
   CHECK(coord.err.find("certificate: " + dir + "/coord.pem") != std::string::npos);
+  // Its certificate was issued by a CA for 127.0.0.1: the banner suggests
+  // --ca and that name, and client certificates (--client-ca), not a pin.
+  CHECK(coord.err.find("clients connect with: conec client -c " + address +
+                       " --ca CA.pem -i NAME --cert NAME.pem --key NAME.key\n") != std::string::npos);
+  CHECK(coord.err.find("--pin") == std::string::npos);
 
   auto client = [&](const std::string &id, std::vector<std::string> identity) {
     std::vector<std::string> args = {"recv", "-c",        address, "--ca",        dir + "/ca.pem", "-i",
@@ -332,6 +337,9 @@ TEST_CASE("an explicit --ca beats CONEC_PIN from the environment, and --pin with
   std::smatch m;
   REQUIRE(std::regex_search(coord.err, m, std::regex("listening on 127\\.0\\.0\\.1:([0-9]+)")));
   std::string address = "127.0.0.1:" + m[1].str();
+  // No --client-ca: only --ca is suggested (no client certificates).
+  CHECK(coord.err.find("clients connect with: conec client -c " + address + " --ca CA.pem -i NAME\n") !=
+        std::string::npos);
 
   // `env CONEC_PIN=... conec recv -c ADDRESS ARGS... --timeout 2`
   auto recv = [&](const std::string &env_pin, std::vector<std::string> args) {
