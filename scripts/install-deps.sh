@@ -1,20 +1,34 @@
 #!/usr/bin/env bash
-# install-deps.sh: installs everything conec needs to build and test on
-# Debian 12 (bookworm) from Debian's own packages. Idempotent: when every
-# package is already installed it touches nothing and exits in well under a
-# second. Run as root (or with sudo available).
+# install-deps.sh [--run]: installs everything conec needs to build and test
+# on Debian 12 (bookworm) from Debian's own packages; with --run only what
+# building the conec binary needs (-DCONEC_TESTS=OFF -DCONEC_BENCH=OFF: no
+# Catch2, clang or test tools). Idempotent: when every package is already
+# installed it touches nothing and exits in well under a second. Run as root
+# (or with sudo available).
 set -euo pipefail
+
+run_only=0
+case "${1:-}" in
+  "") ;;
+  --run) run_only=1 ;;
+  *) echo "usage: install-deps.sh [--run]" >&2; exit 2 ;;
+esac
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git
-  # libFuzzer (scripts/fuzz.sh)
-  clang libclang-rt-14-dev
+  build-essential cmake ninja-build pkg-config
   # libraries (see cmake/Dependencies.cmake)
-  libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev libuv1-dev libcli11-dev libspdlog-dev catch2
-  # tools used by the CLI, netlab and benchmark tests
-  iperf3 openssh-server openssh-client iproute2 iptables nftables conntrack python3
+  libngtcp2-dev libngtcp2-crypto-gnutls-dev libgnutls28-dev libuv1-dev libcli11-dev libspdlog-dev
 )
+if ((!run_only)); then
+  packages+=(
+    git catch2
+    # libFuzzer (scripts/fuzz.sh)
+    clang libclang-rt-14-dev
+    # tools used by the CLI, netlab and benchmark tests
+    iperf3 openssh-server openssh-client iproute2 iptables nftables conntrack python3
+  )
+fi
 
 missing=()
 for pkg in "${packages[@]}"; do

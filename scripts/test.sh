@@ -63,14 +63,16 @@ step="install-deps"
 echo "==> $step"
 scripts/install-deps.sh
 
-run_pass "release" build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONEC_WERROR=ON
+# Tests and benchmarks explicitly ON: build/ may hold a cache from the
+# README's run-only set-up command (-DCONEC_TESTS=OFF -DCONEC_BENCH=OFF).
+run_pass "release" build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONEC_WERROR=ON -DCONEC_TESTS=ON -DCONEC_BENCH=ON
 
 if [[ "${CONEC_SKIP_ASAN:-0}" == 1 ]]; then
   details+=("asan: skipped (CONEC_SKIP_ASAN=1)")
 else
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  run_pass "asan" build-asan -DCMAKE_BUILD_TYPE=Debug -DCONEC_SANITIZE=ON -DCONEC_WERROR=ON -DCONEC_BENCH=OFF
+  run_pass "asan" build-asan -DCMAKE_BUILD_TYPE=Debug -DCONEC_SANITIZE=ON -DCONEC_WERROR=ON -DCONEC_TESTS=ON -DCONEC_BENCH=OFF
 fi
 
 # Each fuzz target counts as one test: passed if it ran its time without a

@@ -18,10 +18,20 @@ void add_client_options(CLI::App &app, ClientArgs &a, bool id_required) {
   app.add_option("--cert", a.cert, "Our certificate (PEM); default: a self-signed one for the id, cached")
       ->type_name("FILE");
   app.add_option("--key", a.key, "Private key (PEM) for --cert")->type_name("FILE");
-  app.add_option("--ca", a.ca, "Trust the coordinator's certificate if this CA (PEM) signed it")->type_name("FILE");
-  app.add_option("--pin", a.pin, "Trust the coordinator's certificate by fingerprint")
-      ->envname("CONEC_PIN")
-      ->type_name("sha256:HEX");
+  auto *ca = app.add_option("--ca", a.ca,
+                            "Trust the coordinator's certificate if this CA (PEM) signed it (ignores CONEC_PIN)")
+                 ->type_name("FILE");
+  auto *pin = app.add_option("--pin", a.pin, "Trust the coordinator's certificate by fingerprint")
+                  ->envname("CONEC_PIN")
+                  ->type_name("sha256:HEX")
+                  ->excludes(ca);
+  // An option on the command line beats the environment: CLI11 does that for
+  // each option and its own variable, but CONEC_PIN is another option's
+  // default, so a --ca on the command line switches it off while parsing
+  // (before CLI11 reads the environment, which happens only for options
+  // still unset once the command line is consumed). --pin with --ca is a
+  // usage error.
+  ca->trigger_on_parse()->each([pin](const std::string &) { pin->envname(""); });
   app.add_option("--state-dir", a.state_dir, "Where generated certificates are cached")
       ->envname("CONEC_STATE_DIR")
       ->type_name("DIR");

@@ -15,7 +15,7 @@ struct ClientArgs {
   std::string id;        // -i/--id                      (CONEC_ID)
   std::string cert, key; // our certificate and key
   std::string ca;        // trust the coordinator via this CA file
-  std::string pin;       // ... or via its fingerprint   (CONEC_PIN)
+  std::string pin;       // ... or via its fingerprint   (CONEC_PIN, unless --ca is given)
   std::string state_dir; //                              (CONEC_STATE_DIR)
   double timeout = 0;    // seconds; 0 = no limit
   double idle_timeout = 15; // seconds: a silent peer or coordinator is given up (see make_client_options)

@@ -1,6 +1,8 @@
 // `conec coordinator`: run a coordinator until SIGINT/SIGTERM.
 #include <csignal>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "command.hpp"
 #include "exit_codes.hpp"
@@ -38,6 +40,32 @@ Result<tls::Identity> coordinator_identity(const CoordinatorArgs &o, std::string
   auto id = load_or_create_identity(dir, "coordinator", "conec-coordinator", created);
   source = dir + "/coordinator.pem (" + (created ? "created" : "reused") + ")";
   return id;
+}
+
+// The client command line the banner suggests. A self-issued certificate
+// can only be trusted by its fingerprint (--pin); one a CA issued is
+// verified through that CA (--ca) against the name it was issued for, which
+// is then the host to connect to. With --client-ca, clients also need a
+// certificate that CA issued for their id.
+std::vector<std::string> client_hint(const CoordinatorArgs &o, const tls::Identity &identity, const std::string &pin,
+                                     uint16_t port) {
+  std::string host = "HOST", trust = "--pin " + pin;
+  std::vector<std::string> notes;
+  if (auto self = tls::is_self_issued(identity.cert_pem); self && !*self) {
+    trust = "--ca CA.pem";
+    if (auto names = tls::certificate_names_of_pem(identity.cert_pem); names && !names->empty())
+      host = names->front().find(':') == std::string::npos ? names->front() : "[" + names->front() + "]";
+    notes.push_back("CA.pem: the CA certificate that issued " + o.cert);
+  }
+  std::string line = "clients connect with: conec client -c " + host + ":" + std::to_string(port) + " " + trust +
+                     " -i NAME";
+  if (!o.client_ca.empty()) {
+    line += " --cert NAME.pem --key NAME.key";
+    notes.push_back("NAME.pem, NAME.key: a certificate " + o.client_ca + " issued for NAME (conec cert issue --id NAME)");
+  }
+  std::vector<std::string> lines{line};
+  for (const auto &n : notes) lines.push_back("  " + n);
+  return lines;
 }
 
 int run_coordinator(const CoordinatorArgs &o, const GlobalOptions &global) {
@@ -92,13 +120,13 @@ int run_coordinator(const CoordinatorArgs &o, const GlobalOptions &global) {
   auto fingerprint = identity->fingerprint();
   if (!global.quiet) {
     // Tests and scripts read the port and fingerprint from these lines.
-    std::string port = std::to_string((*coordinator)->local_address().port());
     std::string pin = fingerprint ? *fingerprint : "?";
     log::notice(std::string("conec ") + CONEC_VERSION + " coordinator listening on " +
                 (*coordinator)->local_address().to_string() + " (UDP, QUIC, ALPN " + std::string(tls::kAlpn) + ")");
     log::notice("certificate: " + source);
     log::notice("fingerprint: " + pin);
-    log::notice("clients connect with: conec client -c HOST:" + port + " --pin " + pin + " -i NAME");
+    for (const auto &line : client_hint(o, *identity, pin, (*coordinator)->local_address().port()))
+      log::notice(line);
   }
 
   loop.run();
@@ -181,7 +209,8 @@ Command add_coordinator_command(CLI::App &root, GlobalOptions &global) {
       "introduces clients to each other and relays their end-to-end encrypted channels.\n\n"
       "With no certificate options it creates a self-signed certificate and key in its state directory on first "
       "run (key mode 0600), reuses them afterwards, and prints the fingerprint and a ready-to-paste client command "
-      "line on stderr. SIGINT or SIGTERM close every connection gracefully; the exit status is then 0.\n\n"
+      "line on stderr: with --pin for a self-signed certificate; with --ca and the name the certificate was issued "
+      "for when a CA issued it; with --cert and --key as well under --client-ca. SIGINT or SIGTERM close every connection gracefully; the exit status is then 0.\n\n"
       "Hostile input is bounded: datagrams that are not QUIC are dropped before the QUIC stack sees them; "
       "handshakes in progress are capped overall and per source address, and past --retry-above new clients "
       "must first answer a stateless Retry (one more round trip, no state kept for addresses that never answer); "

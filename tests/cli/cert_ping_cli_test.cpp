@@ -263,6 +263,11 @@ TEST_CASE("CA mode end to end: coordinator with --client-ca, clients with --ca/-
   REQUIRE(std::regex_search(coord.err, m, std::regex("listening on 127\\.0\\.0\\.1:([0-9]+)")));
   std::string address = "127.0.0.1:" + m[1].str();
   CHECK(coord.err.find("certificate: " + dir + "/coord.pem") != std::string::npos);
+  // Its certificate was issued by a CA for 127.0.0.1: the banner suggests
+  // --ca and that name, and client certificates (--client-ca), not a pin.
+  CHECK(coord.err.find("clients connect with: conec client -c " + address +
+                       " --ca CA.pem -i NAME --cert NAME.pem --key NAME.key\n") != std::string::npos);
+  CHECK(coord.err.find("--pin") == std::string::npos);
 
   auto client = [&](const std::string &id, std::vector<std::string> identity) {
     std::vector<std::string> args = {"recv", "-c",        address, "--ca",        dir + "/ca.pem", "-i",
@@ -307,6 +312,81 @@ TEST_CASE("CA mode end to end: coordinator with --client-ca, clients with --ca/-
   coord.signal(SIGTERM);
   CHECK(coord.wait() == 0);
   CHECK(coord.out.empty());
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("an explicit --ca beats CONEC_PIN from the environment, and --pin with --ca is a usage error", "[cli]") {
+  std::string dir = temp_dir();
+  auto cert = [&](std::vector<std::string> args) {
+    Conec p(args);
+    INFO(p.err());
+    REQUIRE(p.code == 0);
+  };
+  cert({"cert", "ca", "--out", dir + "/ca"});
+  cert({"cert", "ca", "--out", dir + "/other"});
+  cert({"cert", "issue", "--ca", dir + "/ca", "--host", "127.0.0.1", "--out", dir + "/coord"});
+  std::string right_pin = fingerprint_of(dir + "/coord.pem");
+  std::string wrong_pin = fingerprint_of(dir + "/other.pem");
+  right_pin.pop_back(); // the '\n'
+  wrong_pin.pop_back();
+  REQUIRE(right_pin.rfind("sha256:", 0) == 0);
+
+  Process coord({CONEC_BINARY, "coordinator", "--listen", "127.0.0.1:0", "--cert", dir + "/coord.pem", "--key",
+                 dir + "/coord.key"});
+  REQUIRE(coord.wait_for_stderr("clients connect with:"));
+  std::smatch m;
+  REQUIRE(std::regex_search(coord.err, m, std::regex("listening on 127\\.0\\.0\\.1:([0-9]+)")));
+  std::string address = "127.0.0.1:" + m[1].str();
+  // No --client-ca: only --ca is suggested (no client certificates).
+  CHECK(coord.err.find("clients connect with: conec client -c " + address + " --ca CA.pem -i NAME\n") !=
+        std::string::npos);
+
+  // `env CONEC_PIN=... conec recv -c ADDRESS ARGS... --timeout 2`
+  auto recv = [&](const std::string &env_pin, std::vector<std::string> args) {
+    std::vector<std::string> argv = {"/usr/bin/env", "CONEC_PIN=" + env_pin, CONEC_BINARY, "recv",
+                                     "-c",           address,                "-i",         "alice",
+                                     "--timeout",    "2",                    "--state-dir", dir + "/state"};
+    auto p = std::make_unique<Process>(concat(argv, args));
+    int code = p->wait(30);
+    return std::make_pair(code, p->err);
+  };
+  {
+    // Alone, the environment's pin is used: the wrong one refuses the coordinator.
+    auto [code, err] = recv(wrong_pin, {});
+    INFO(err);
+    CHECK(code == 3);
+  }
+  {
+    // --ca on the command line wins over a wrong CONEC_PIN: registered,
+    // waits until --timeout (7).
+    auto [code, err] = recv(wrong_pin, {"--ca", dir + "/ca.pem"});
+    INFO(err);
+    CHECK(code == 7);
+  }
+  {
+    // ... and it is really the CA that is checked: the right pin in the
+    // environment does not rescue a CA that did not issue the certificate.
+    auto [code, err] = recv(right_pin, {"--ca", dir + "/other.pem"});
+    INFO(err);
+    CHECK(code == 3);
+    CHECK(err.find("certificate") != std::string::npos);
+  }
+  {
+    // An explicit --pin beats the environment too.
+    auto [code, err] = recv(wrong_pin, {"--pin", right_pin});
+    INFO(err);
+    CHECK(code == 7);
+  }
+  {
+    // Both on the command line: they exclude each other.
+    auto [code, err] = recv(right_pin, {"--pin", right_pin, "--ca", dir + "/ca.pem"});
+    INFO(err);
+    CHECK(code == 2);
+    CHECK(err.rfind("conec: error: ", 0) == 0);
+    CHECK(err.find("--ca") != std::string::npos);
+  }
+  coord.signal(SIGTERM);
+  CHECK(coord.wait() == 0);
   std::filesystem::remove_all(dir);
 }
 

@@ -80,6 +80,9 @@ TEST_CASE("coordinator on defaults: creates its identity, serves a client, stops
     REQUIRE(coord.port != 0);
     REQUIRE(coord.fingerprint.size() == 71);
     fingerprint = coord.fingerprint;
+    // A self-signed certificate: the suggested client line pins it.
+    CHECK(coord.process.err.find("clients connect with: conec client -c HOST:" + std::to_string(coord.port) +
+                                 " --pin " + fingerprint + " -i NAME\n") != std::string::npos);
     struct stat st{};
     REQUIRE(stat((dir + "/coordinator.key").c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);

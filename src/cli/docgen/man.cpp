@@ -60,7 +60,7 @@ constexpr EnvVar kEnvironment[] = {
     {"CONEC_COORD", "Default coordinator address, HOST[:PORT] (port 1719 when omitted)."},
     {"CONEC_ID", "Default client id."},
     {"CONEC_PIN", "Default coordinator certificate fingerprint, in the form sha256:HEX that conec cert "
-                  "fingerprint prints."},
+                  "fingerprint prints; ignored when --ca is given."},
     {"CONEC_STATE_DIR", "The state directory, where generated certificates and keys are kept (see FILES)."},
 };
 
@@ -135,6 +135,10 @@ void env_users(const CommandDoc &cmd, const std::string &var, std::vector<std::s
   for (const auto &sub : cmd.subcommands) env_users(sub, var, options, commands);
 }
 
+bool has_pin(const std::vector<std::string> &vars) {
+  return std::find(vars.begin(), vars.end(), "CONEC_PIN") != vars.end();
+}
+
 std::string environment(const CommandDoc &cmd, bool overview) {
   std::vector<std::string> vars;
   if (overview)
@@ -164,6 +168,13 @@ std::string environment(const CommandDoc &cmd, bool overview) {
       out += ".\n";
     }
   }
+  out += ".PP\n" + roff::text("An option given on the command line beats the environment: a variable only "
+                               "supplies the default of an option left out.");
+  if (has_pin(vars))
+    out += " " + bold("CONEC_PIN") + roff::text(" is also ignored when ") + bold("--ca") +
+           roff::text(" is given, so a pin exported for one coordinator does not override trusting another "
+                      "through its CA.");
+  out += "\n";
   return out;
 }
 

@@ -137,4 +137,19 @@ Result<std::vector<std::string>> certificate_names(ByteView der) {
   return names;
 }
 
+Result<std::vector<std::string>> certificate_names_of_pem(std::string_view cert_pem) {
+  auto crt = detail::import_crt(as_bytes(cert_pem), GNUTLS_X509_FMT_PEM);
+  if (!crt) return fail(crt.error());
+  auto der = detail::crt_der(crt->get());
+  if (!der) return fail(der.error());
+  return certificate_names(*der);
+}
+
+Result<bool> is_self_issued(std::string_view cert_pem) {
+  auto crt = detail::import_crt(as_bytes(cert_pem), GNUTLS_X509_FMT_PEM);
+  if (!crt) return fail(crt.error());
+  // Issuer name equal to the subject name (and key ids, when present).
+  return gnutls_x509_crt_check_issuer(crt->get(), crt->get()) == 1;
+}
+
 } // namespace conec::tls

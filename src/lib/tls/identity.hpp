@@ -75,4 +75,12 @@ Result<Bytes> parse_pin(std::string_view text);
 // without duplicates; IP addresses in text form. Errors: usage (not DER).
 Result<std::vector<std::string>> certificate_names(ByteView der);
 
+// The names (as certificate_names) of the first certificate in `cert_pem`.
+Result<std::vector<std::string>> certificate_names_of_pem(std::string_view cert_pem);
+
+// Whether the first certificate in `cert_pem` is self-issued (its issuer
+// name is its subject name): a peer can trust it only by its fingerprint,
+// not through a CA. Errors: usage (not a PEM certificate).
+Result<bool> is_self_issued(std::string_view cert_pem);
+
 } // namespace conec::tls
