@@ -247,3 +247,29 @@ TEST_CASE("a SIGKILLed service is noticed by an idle open within the idle bound"
   INFO(open.err);
   CHECK_THAT(open.err, Catch::Contains("conec: error: transfer incomplete"));
 }
+
+TEST_CASE("rsync over conec open ends when the remote rsync exits, files byte-exact", "[cli]") {
+  Setup s;
+  REQUIRE(s.ready);
+  const std::string src = s.dir + "/src", dst = s.dir + "/dst", wrapper = s.dir + "/conec-rsh";
+  REQUIRE(run_shell("mkdir -p " + src + "/sub " + dst + " && head -c 3000000 /dev/urandom > " + src +
+                    "/a.bin && echo hello > " + src + "/sub/b.txt") == 0);
+  // The server side of `rsync -a` (rsync 3.2.x): what ssh would have run remotely.
+  Process server(s.command({"client", "-v", "-i", "box", "--exec", "rsync --server -logDtpre.iLsfxCIvu . " + dst}));
+  REQUIRE(server.wait_for_stderr("registered as 'box'"));
+  // rsync -e runs "CMD HOST rsync --server ..."; the wrapper ignores both,
+  // the service knows what to run.
+  std::string line = "#!/bin/sh\nexec " CONEC_BINARY " open";
+  for (auto &o : s.client_options()) line += " " + o;
+  line += " box\n";
+  {
+    std::ofstream w(wrapper);
+    w << line;
+  }
+  REQUIRE(run_shell("chmod +x " + wrapper) == 0);
+  // Before --exec exit ended `open`, rsync waited forever here.
+  Process rsync({"/usr/bin/rsync", "-a", "-e", wrapper, src + "/", "box:" + dst + "/"});
+  CHECK(rsync.wait(60) == 0);
+  INFO(rsync.err);
+  CHECK(run_shell("diff -r " + src + " " + dst) == 0);
+}
