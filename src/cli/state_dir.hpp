@@ -13,8 +13,12 @@ namespace conec::cli {
 std::string resolve_state_dir(const std::string &explicit_dir);
 
 // Loads `<dir>/<stem>.pem` + `<dir>/<stem>.key`, or creates a self-signed
-// identity for `name` there (directory 0700, key 0600) on first use.
-// `created` tells which happened.
+// identity for `name` there on first use: directories it creates are 0700,
+// the key 0600, and the pair is written so that the key never appears
+// without its certificate (Identity::save). Half a pair (one file without
+// the other, left by a process killed while creating it) is replaced with a
+// warning; stray temporaries of killed writers are removed. Processes
+// sharing `dir` take turns (flock on it). `created` tells which happened.
 Result<tls::Identity> load_or_create_identity(const std::string &dir, const std::string &stem,
                                               const std::string &name, bool &created);
 

@@ -63,14 +63,17 @@ Result<std::string> read_file(const std::string &path, std::string_view what) {
   return text;
 }
 
-// Writes `data` to a fresh temporary file created with `mode`, syncs it and
-// renames it over `path`. O_EXCL ensures we never write through a file (or
-// symlink) someone else prepared; creating with the final mode means the key
-// is 0600 from its first byte.
-Result<void> write_atomically(const std::string &path, std::string_view data, mode_t mode) {
-  std::array<uint8_t, 8> suffix{};
+constexpr std::string_view kTempMarker = ".tmp-";
+constexpr size_t kTempSuffixHex = 16;
+
+// Writes `data` to a fresh temporary file beside `path`, created with
+// `mode`, and syncs it; returns its name. O_EXCL ensures we never write
+// through a file (or symlink) someone else prepared; creating with the final
+// mode means the key is 0600 from its first byte.
+Result<std::string> write_temporary(const std::string &path, std::string_view data, mode_t mode) {
+  std::array<uint8_t, kTempSuffixHex / 2> suffix{};
   random_bytes(suffix);
-  std::string tmp = path + ".tmp-" + to_hex(suffix);
+  std::string tmp = path + std::string(kTempMarker) + to_hex(suffix);
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
   if (fd.get() < 0) return fail(file_error("cannot create", tmp, errno, ErrorCategory::io));
 
@@ -89,18 +92,25 @@ Result<void> write_atomically(const std::string &path, std::string_view data, mo
   }
   if (::fsync(fd.get()) != 0) return abandon(errno, "cannot sync");
   if (fd.close() != 0) return abandon(errno, "cannot write");
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int errnum = errno;
-    ::unlink(tmp.c_str());
-    return fail(file_error("cannot replace", path, errnum, ErrorCategory::io));
-  }
-  // Make the rename itself durable; failure here loses nothing already
-  // visible, so it is not reported.
+  return tmp;
+}
+
+// Renames a temporary from write_temporary() over `path` (removing it on
+// failure).
+Result<void> put_in_place(const std::string &tmp, const std::string &path) {
+  if (::rename(tmp.c_str(), path.c_str()) == 0) return {};
+  int errnum = errno;
+  ::unlink(tmp.c_str());
+  return fail(file_error("cannot replace", path, errnum, ErrorCategory::io));
+}
+
+// Makes renames in `path`'s directory durable; failure here loses nothing
+// already visible, so it is not reported.
+void sync_directory_of(const std::string &path) {
   std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
   if (dir.empty()) dir = "/";
   Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd.get() >= 0) ::fsync(dfd.get());
-  return {};
 }
 
 } // namespace
@@ -137,10 +147,35 @@ Result<Identity> Identity::load(const std::string &cert_path, const std::string 
 }
 
 Result<void> Identity::save(const std::string &cert_path, const std::string &key_path) const {
-  // Key first: a crash in between leaves an old certificate beside a new key,
-  // which load() reports as a mismatch instead of silently using a stale pair.
-  if (auto ok = write_atomically(key_path, key_pem, 0600); !ok) return ok;
-  return write_atomically(cert_path, cert_pem, 0644);
+  // Both files are written in full before either is renamed into place,
+  // certificate first: a crash leaves only temporaries (see
+  // is_save_temporary), or the new certificate beside the old key (which
+  // load() reports as a mismatch) or beside no key; never a key without
+  // its certificate.
+  auto cert_tmp = write_temporary(cert_path, cert_pem, 0644);
+  if (!cert_tmp) return fail(cert_tmp.error());
+  auto key_tmp = write_temporary(key_path, key_pem, 0600);
+  if (!key_tmp) {
+    ::unlink(cert_tmp->c_str());
+    return fail(key_tmp.error());
+  }
+  if (auto r = put_in_place(*cert_tmp, cert_path); !r) {
+    ::unlink(key_tmp->c_str());
+    return r;
+  }
+  if (auto r = put_in_place(*key_tmp, key_path); !r) return r;
+  sync_directory_of(cert_path);
+  if (key_path.substr(0, key_path.rfind('/') + 1) != cert_path.substr(0, cert_path.rfind('/') + 1))
+    sync_directory_of(key_path);
+  return {};
+}
+
+bool is_save_temporary(std::string_view file_name) {
+  size_t at = file_name.rfind(kTempMarker);
+  if (at == std::string_view::npos || file_name.size() - at - kTempMarker.size() != kTempSuffixHex) return false;
+  for (char c : file_name.substr(at + kTempMarker.size()))
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
 }
 
 } // namespace conec::tls

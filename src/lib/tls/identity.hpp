@@ -27,12 +27,21 @@ struct Identity {
   static Result<Identity> load(const std::string &cert_path, const std::string &key_path);
 
   // Writes the certificate (0644) and the key (0600, created so; never
-  // world-readable even briefly). Existing files are replaced atomically.
+  // world-readable even briefly). Each goes to a temporary file beside its
+  // path first (see is_save_temporary), and only once both are complete on
+  // disk are they renamed over the paths, certificate first: whatever
+  // moment a crash hits, the key path never holds a new key without its
+  // certificate in place. Errors: io, naming the file.
   Result<void> save(const std::string &cert_path, const std::string &key_path) const;
 
   // SHA-256 fingerprint of the leaf certificate: "sha256:<64 lower-case hex>".
   Result<std::string> fingerprint() const;
 };
+
+// Whether `file_name` is one of save()'s temporary files
+// ("<name>.tmp-<16 hex digits>"): a process killed inside save() leaves them
+// behind, and whoever owns the directory may remove them.
+bool is_save_temporary(std::string_view file_name);
 
 // What a generated certificate is for.
 struct CertificateRequest {
