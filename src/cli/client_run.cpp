@@ -3,6 +3,7 @@
 #include <csignal>
 
 #include "exit_codes.hpp"
+#include "quic/connection.hpp"
 #include "util/log.hpp"
 
 namespace conec::cli {
@@ -21,7 +22,37 @@ ClientRun::~ClientRun() {
   client_.reset();
 }
 
+namespace {
+// The coordinator's TLS stack refused our certificate (as a CA-mode
+// coordinator does a self-signed one): a refusal (exit 4), not a failure to
+// reach or trust the coordinator.
+bool certificate_refused(const Error &e) {
+  auto alert = quic::peer_tls_alert(e);
+  if (!alert) return false;
+  switch (*alert) {
+  case 42:  // bad_certificate
+  case 43:  // unsupported_certificate
+  case 44:  // certificate_revoked
+  case 45:  // certificate_expired
+  case 46:  // certificate_unknown
+  case 48:  // unknown_ca
+  case 49:  // access_denied
+  case 116: // certificate_required
+    return true;
+  default: return false;
+  }
+}
+} // namespace
+
+std::string ClientRun::coordinator_error_text(const Error &e, const std::string &coord) {
+  if (certificate_refused(e))
+    return "coordinator " + coord + " refused our client certificate (" + e.message +
+           "); a coordinator with --client-ca accepts only certificates its CA issued for the id (--cert, --key)";
+  return exit_code_for(e) == kExitCoordinator ? "cannot use coordinator " + coord + ": " + e.message : e.message;
+}
+
 int ClientRun::exit_code_for(const Error &e) {
+  if (certificate_refused(e)) return kExitRefused;
   if (e.category == ErrorCategory::tls || e.category == ErrorCategory::timeout ||
       e.category == ErrorCategory::transport)
     return kExitCoordinator;
@@ -119,10 +150,8 @@ void ClientRun::on_registered(client::Client &) {
 }
 
 void ClientRun::on_disconnected(client::Client &, const Error &error) {
-  std::string where = args_.coord;
-  int code = exit_code_for(error);
-  std::string prefix = code == kExitCoordinator ? "cannot use coordinator " + where + ": " : "";
-  finish(code, prefix + error.message);
+  if (on_coordinator_lost && on_coordinator_lost(error)) return;
+  finish(exit_code_for(error), coordinator_error_text(error, args_.coord));
 }
 
 bool ClientRun::on_channel_offer(client::Client &, const std::string &peer) { return on_offer ? on_offer(peer) : true; }

@@ -47,6 +47,10 @@ public:
   std::function<void(channel::Channel &)> on_channel;            // channels offered to us
   std::function<void(channel::Channel &, channel::Stream &)> on_stream;
   std::function<void(channel::Channel &, const Error &)> on_channel_closed;
+  // The coordinator connection ended after registration; returns true if
+  // the subcommand finished the run itself (a transfer in progress is cut:
+  // exit 6), false for the default (exit_code_for).
+  std::function<bool(const Error &)> on_coordinator_lost;
   // SIGHUP/SIGINT/SIGTERM; default: finish(129/130/143, "interrupted").
   std::function<void(int signum)> on_signal;
 
@@ -55,8 +59,10 @@ public:
   const GlobalOptions &global() const { return global_; }
   const ClientArgs &args() const { return args_; }
 
-  // Exit code for a lost or refused coordinator connection.
+  // Exit code for a lost or refused coordinator connection, and the text
+  // of its error line (`coord` as the user gave it).
   static int exit_code_for(const Error &coordinator_error);
+  static std::string coordinator_error_text(const Error &coordinator_error, const std::string &coord);
 
 private:
   void on_registered(client::Client &) override;

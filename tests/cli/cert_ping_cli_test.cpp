@@ -284,12 +284,19 @@ TEST_CASE("CA mode end to end: coordinator with --client-ca, clients with --ca/-
   }
   {
     // A self-signed certificate (generated for carol in the state directory):
-    // the coordinator rejects it during the TLS handshake.
+    // the coordinator rejects it during the TLS handshake (an alert, not a
+    // Refused message): still a refusal by the coordinator, exit 4.
     auto carol = client("carol", {});
     INFO(carol->err());
-    CHECK(carol->code == 3);
-    CHECK(carol->err().rfind("conec: error: ", 0) == 0);
-    CHECK(carol->err().find("certificate") != std::string::npos);
+    CHECK(carol->code == 4);
+    CHECK(carol->err().rfind("conec: error: coordinator " + address + " refused our client certificate", 0) == 0);
+    CHECK(carol->err().find("--client-ca") != std::string::npos);
+    // The same for `conec client`, which must not retry forever either.
+    Conec carol_client({"client", "-c", address, "--ca", dir + "/ca.pem", "-i", "carol", "--timeout", "3",
+                        "--state-dir", dir + "/state"});
+    INFO(carol_client.err());
+    CHECK(carol_client.code == 4);
+    CHECK(carol_client.err().find("refused our client certificate") != std::string::npos);
   }
   {
     // bob's CA-signed certificate used to claim alice: not authorized (4).

@@ -57,6 +57,17 @@ public:
   virtual void on_connection_closed(const Error &) {}
 };
 
+// TLS alerts in close errors (category tls): a handshake the peer rejected
+// carries the QUIC CRYPTO_ERROR it sent, kCryptoErrorBase + alert, as its
+// Error code; one that failed on our side carries the bare alert we sent.
+inline constexpr int64_t kCryptoErrorBase = 0x100;
+// The alert the peer rejected our handshake with, if `e` says it did.
+inline std::optional<uint8_t> peer_tls_alert(const Error &e) {
+  if (e.category != ErrorCategory::tls || e.code < kCryptoErrorBase || e.code > kCryptoErrorBase + 0xff)
+    return std::nullopt;
+  return static_cast<uint8_t>(e.code - kCryptoErrorBase);
+}
+
 // Application error code given to streams cut by the end of their connection.
 inline constexpr uint64_t kStreamErrorConnectionClosed = 0xc10;
 

@@ -40,7 +40,8 @@ Error describe_peer_close(const ngtcp2_connection_close_error &ccerr, bool state
   case NGTCP2_CONNECTION_CLOSE_ERROR_CODE_TYPE_TRANSPORT:
     if (ccerr.error_code >= NGTCP2_CRYPTO_ERROR && ccerr.error_code <= NGTCP2_CRYPTO_ERROR + 0xff) {
       int alert = static_cast<int>(ccerr.error_code - NGTCP2_CRYPTO_ERROR);
-      return Error{ErrorCategory::tls, alert, "tls", "peer rejected the TLS handshake: " + tls::describe_alert(alert)};
+      return Error{ErrorCategory::tls, kCryptoErrorBase + alert, "tls",
+                   "peer rejected the TLS handshake: " + tls::describe_alert(alert)};
     }
     if (ccerr.error_code == NGTCP2_NO_ERROR)
       return Error{ErrorCategory::peer, 0, "quic", "peer closed the connection" + suffix};
