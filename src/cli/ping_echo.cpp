@@ -20,10 +20,10 @@ std::map<Echo *, std::unique_ptr<Echo>> &echoes() {
 
 class Echo final : public channel::StreamHandler {
 public:
-  explicit Echo(const channel::Stream &in) : in_(in) {}
+  Echo(const channel::Stream &in, OtherUniStream other) : in_(in), other_(std::move(other)) {}
 
   void on_message(channel::Stream &s, Bytes m) override {
-    if (s != in_) return; // the pinger does not write on our echo stream
+    if (s != in_ || claimed_) return; // the pinger does not write on our echo stream
     if (!out_) return first(m);
     if (m.size() > kMaxPingMessage)
       return abandon("probe larger than " + std::to_string(kMaxPingMessage) + " bytes");
@@ -53,6 +53,10 @@ public:
 private:
   void first(const Bytes &m) {
     channel::Channel *ch = in_.channel(); // alive: we are in its on_message
+    if (as_chars(m) != kPingMagic && other_ && other_(in_, m)) {
+      claimed_ = true; // someone else's convention (size_announce.hpp)
+      return;
+    }
     if (as_chars(m) != kPingMagic) {
       CONEC_DEBUG("ping echo: unidirectional stream from '{}' is not a ping; reset", ch->peer());
       return in_.reset();
@@ -72,13 +76,15 @@ private:
   }
 
   channel::Stream in_, out_; // empty until opened / once closed
+  OtherUniStream other_;
+  bool claimed_ = false;
 };
 
 } // namespace
 
-bool maybe_answer_ping(const channel::Stream &incoming) {
+bool maybe_answer_ping(const channel::Stream &incoming, OtherUniStream other) {
   if (incoming.bidirectional() || !incoming.incoming()) return false;
-  auto echo = std::make_unique<Echo>(incoming);
+  auto echo = std::make_unique<Echo>(incoming, std::move(other));
   incoming.set_handler(*echo);
   Echo *raw = echo.get();
   echoes().emplace(raw, std::move(echo));

@@ -21,6 +21,7 @@
 // channel is destroyed first, until the process exits).
 
 #include <cstddef>
+#include <functional>
 #include <string_view>
 
 #include "channel/channel.hpp"
@@ -31,12 +32,17 @@ inline constexpr std::string_view kPingMagic = "conec-ping/1";
 inline constexpr std::string_view kPongMagic = "conec-pong/1";
 inline constexpr size_t kMaxPingMessage = 256; // larger probes reset the ping
 
+// Sees the first message of an incoming unidirectional stream that is not a
+// ping; returns true to keep the stream open (its later messages are then
+// dropped), false to have it reset. Called from the stream's on_message.
+using OtherUniStream = std::function<bool(const channel::Stream &, ByteView first)>;
+
 // Call for every data stream a peer opens, before anything else touches it.
 // Returns true if the stream is an incoming unidirectional stream: it is
-// then taken over (answered if it turns out to be a ping, reset otherwise;
-// do not touch it again). Returns false for any other stream, which the
-// caller handles as before.
-bool maybe_answer_ping(const channel::Stream &incoming);
+// then taken over (answered if it turns out to be a ping, else shown to
+// `other` if given, else reset; do not touch it again). Returns false for
+// any other stream, which the caller handles as before.
+bool maybe_answer_ping(const channel::Stream &incoming, OtherUniStream other = {});
 
 // Ping streams currently being answered (for tests and logs).
 size_t ping_echoes_active();

@@ -10,6 +10,7 @@
 
 #include "channel/channel.hpp"
 #include "loop/loop.hpp"
+#include "progress.hpp"
 
 namespace conec::cli {
 
@@ -76,28 +77,5 @@ private:
   uint64_t bytes_ = 0;
   std::optional<Error> error_;
 };
-
-// One progress line on stderr (rate, total, ETA when the size is known),
-// redrawn a few times a second; only when enabled.
-class Progress {
-public:
-  Progress(loop::Loop &loop, bool enabled, std::optional<uint64_t> total);
-  ~Progress();
-  void update(uint64_t bytes) { bytes_ = bytes; }
-  void done(); // final redraw and newline
-
-private:
-  void draw();
-  bool enabled_;
-  std::optional<uint64_t> total_;
-  uint64_t bytes_ = 0;
-  Timestamp start_;
-  std::optional<loop::Timer> timer_;
-  bool drawn_ = false;
-};
-
-// Formats "12.3 MiB" and "45.6 MB/s".
-std::string human_bytes(uint64_t bytes);
-std::string human_rate(uint64_t bytes, Duration elapsed);
 
 } // namespace conec::cli
