@@ -61,8 +61,8 @@ complete -c conec -n '__fish_seen_subcommand_from send' -l relay-only -d 'Keep c
 complete -c conec -n '__fish_seen_subcommand_from send' -l direct-only -d 'Fail unless a direct (hole-punched) path can be made'
 complete -c conec -n '__fish_seen_subcommand_from send' -l lines -d 'Each input line is one message; print each message as a line'
 complete -c conec -n '__fish_seen_subcommand_from send' -l null -d 'Like --lines with NUL-terminated records'
-complete -c conec -n '__fish_seen_subcommand_from send' -l progress -d 'Show a progress line on stderr even if it is not a terminal'
-complete -c conec -n '__fish_seen_subcommand_from send' -l no-progress -d 'Never show a progress line'
+complete -c conec -n '__fish_seen_subcommand_from send' -l progress -d 'Show the progress line on stderr even if it is not a terminal, or with -q'
+complete -c conec -n '__fish_seen_subcommand_from send' -l no-progress -d 'Never show the progress line (default: shown when stderr is a terminal)'
 complete -c conec -n '__fish_seen_subcommand_from send' -l stats -d 'Print bytes, time, throughput and path on stderr at the end'
 complete -c conec -n '__fish_seen_subcommand_from send' -F
 
@@ -88,8 +88,8 @@ complete -c conec -n '__fish_seen_subcommand_from recv' -s k -l keep -d 'Keep re
 complete -c conec -n '__fish_seen_subcommand_from recv' -l lines -d 'Each input line is one message; print each message as a line'
 complete -c conec -n '__fish_seen_subcommand_from recv' -l null -d 'Like --lines with NUL-terminated records'
 complete -c conec -n '__fish_seen_subcommand_from recv' -l tag -d 'Prefix each received message with \'SENDER: \''
-complete -c conec -n '__fish_seen_subcommand_from recv' -l progress -d 'Show a progress line on stderr even if it is not a terminal'
-complete -c conec -n '__fish_seen_subcommand_from recv' -l no-progress -d 'Never show a progress line'
+complete -c conec -n '__fish_seen_subcommand_from recv' -l progress -d 'Show the progress line on stderr even if it is not a terminal, or with -q'
+complete -c conec -n '__fish_seen_subcommand_from recv' -l no-progress -d 'Never show the progress line (default: shown when stderr is a terminal)'
 complete -c conec -n '__fish_seen_subcommand_from recv' -l stats -d 'Print bytes, time, throughput and path on stderr at the end'
 
 # conec open
@@ -111,8 +111,8 @@ complete -c conec -n '__fish_seen_subcommand_from open' -l direct-only -d 'Fail 
 complete -c conec -n '__fish_seen_subcommand_from open' -l lines -d 'Each input line is one message; print each message as a line'
 complete -c conec -n '__fish_seen_subcommand_from open' -l null -d 'Like --lines with NUL-terminated records'
 complete -c conec -n '__fish_seen_subcommand_from open' -l tag -d 'Prefix each received message with \'SENDER: \''
-complete -c conec -n '__fish_seen_subcommand_from open' -l progress -d 'Show a progress line on stderr even if it is not a terminal'
-complete -c conec -n '__fish_seen_subcommand_from open' -l no-progress -d 'Never show a progress line'
+complete -c conec -n '__fish_seen_subcommand_from open' -l progress -d 'Show a progress line on stderr (off by default)'
+complete -c conec -n '__fish_seen_subcommand_from open' -l no-progress -d 'Never show a progress line (the default)'
 complete -c conec -n '__fish_seen_subcommand_from open' -l stats -d 'Print bytes, time, throughput and path on stderr at the end'
 
 # conec client
@@ -138,8 +138,8 @@ complete -c conec -n '__fish_seen_subcommand_from client' -s k -l keep -d 'Witho
 complete -c conec -n '__fish_seen_subcommand_from client' -l lines -d 'Each input line is one message; print each message as a line'
 complete -c conec -n '__fish_seen_subcommand_from client' -l null -d 'Like --lines with NUL-terminated records'
 complete -c conec -n '__fish_seen_subcommand_from client' -l tag -d 'Prefix each received message with \'SENDER: \''
-complete -c conec -n '__fish_seen_subcommand_from client' -l progress -d 'Show a progress line on stderr even if it is not a terminal'
-complete -c conec -n '__fish_seen_subcommand_from client' -l no-progress -d 'Never show a progress line'
+complete -c conec -n '__fish_seen_subcommand_from client' -l progress -d 'Show a progress line on stderr (off by default)'
+complete -c conec -n '__fish_seen_subcommand_from client' -l no-progress -d 'Never show a progress line (the default)'
 complete -c conec -n '__fish_seen_subcommand_from client' -l stats -d 'Print bytes, time, throughput and path on stderr at the end'
 
 # conec ping

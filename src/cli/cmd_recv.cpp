@@ -6,10 +6,13 @@
 #include <csignal>
 #include <cstdio>
 #include <deque>
+#include <map>
 
 #include "client_run.hpp"
 #include "exit_codes.hpp"
+#include "part_file.hpp"
 #include "ping_echo.hpp"
+#include "size_announce.hpp"
 #include "transfer_args.hpp"
 #include "util/escape.hpp"
 
@@ -25,14 +28,16 @@ struct RecvArgs {
 
 class Receiver final : public channel::StreamHandler {
 public:
-  Receiver(ClientRun &run, const RecvArgs &args, OutputSink &sink)
-      : run_(run), args_(args), sink_(sink), progress_(run.loop(), args.transfer.show_progress(), std::nullopt) {}
+  // `part`: the -o file (nullptr for stdout), committed on a clean end.
+  Receiver(ClientRun &run, const RecvArgs &args, OutputSink &sink, PartFile *part)
+      : run_(run), args_(args), sink_(sink), part_(part),
+        progress_(run.loop(), args.transfer.show_progress(run.global().quiet), std::nullopt) {}
 
   // A new incoming stream: take it now or queue it behind the current one.
   void arrived(channel::Channel &ch, channel::Stream &s) {
     if (!s.bidirectional()) return s.reset(); // senders use bidirectional streams
     s.set_handler(*this);
-    Item item{&ch, ch.peer(), s, {}, false, std::nullopt};
+    Item item{&ch, ch.peer(), s, {}, false, std::nullopt, take_announced(&ch)};
     if (current_ || (!args_.keep && taken_ > 0)) {
       if (!args_.keep) return s.reset();
       s.pause_reading();
@@ -73,9 +78,7 @@ public:
     if (!confirmed_) return cut(e ? e->message : "stream closed");
     // Our confirmation was acknowledged: this stream is done.
     progress_.done();
-    if (args_.transfer.stats)
-      std::fprintf(stderr, "conec: stats: %llu bytes from %s, path relay\n",
-                   static_cast<unsigned long long>(received_), printable(current_->peer).c_str());
+    if (args_.transfer.stats) stats();
     current_.reset();
     if (!args_.keep) return run_.finish(kExitOk);
     if (!queue_.empty()) {
@@ -87,8 +90,33 @@ public:
   void channel_closed(channel::Channel &ch, const Error &e) {
     if (current_ && current_->channel == &ch && !confirmed_) cut(e.message);
     std::erase_if(queue_, [&](const Item &i) { return i.channel == &ch; });
+    announced_.erase(&ch);
+  }
+  // The coordinator is gone: a stream in progress is cut (its relay went
+  // with it), which is exit 6, not 3. Returns whether one was.
+  bool coordinator_lost(const Error &e) {
+    if (!current_ || confirmed_) return false;
+    cut("lost the coordinator: " + e.message);
+    return true;
+  }
+  // A sender announced its size (size_announce.hpp) on `ch`; it may come
+  // before or after its data stream. One per channel is kept.
+  void announced(const channel::Channel *ch, uint64_t size) {
+    if (current_ && current_->channel == ch && !confirmed_) return progress_.set_total(size);
+    for (Item &i : queue_)
+      if (i.channel == ch) {
+        i.size = size;
+        return;
+      }
+    announced_[ch] = size;
   }
   bool between_streams() const { return !current_; }
+  bool began() const { return taken_ > 0; }
+  // For the error line of an interrupted recv.
+  std::string interrupted_text() const {
+    if (!current_ || confirmed_) return "interrupted";
+    return "interrupted after " + std::to_string(received_) + " bytes from '" + current_->peer + "'" + kept();
+  }
 
 private:
   struct Item {
@@ -98,12 +126,22 @@ private:
     std::vector<Bytes> early; // messages that arrived while it waited
     bool has_end = false;     // its end arrived while it waited
     std::optional<Error> ended;
+    std::optional<uint64_t> size; // announced by the sender
   };
+  std::optional<uint64_t> take_announced(const channel::Channel *ch) {
+    auto it = announced_.find(ch);
+    if (it == announced_.end()) return std::nullopt;
+    uint64_t size = it->second;
+    announced_.erase(it);
+    return size;
+  }
   void begin(Item item) {
-    current_ = Item{item.channel, item.peer, item.stream, {}, false, std::nullopt};
+    current_ = Item{item.channel, item.peer, item.stream, {}, false, std::nullopt, item.size};
     ++taken_;
     received_ = 0;
     confirmed_ = false;
+    started_ = monotonic_now();
+    progress_.restart(item.size ? item.size : take_announced(item.channel));
     for (Bytes &m : item.early) on_message(item.stream, std::move(m));
     if (item.has_end) return end(item.stream, item.ended);
     item.stream.resume_reading();
@@ -115,6 +153,11 @@ private:
     sink_.flush([this, stream = s] {
       if (!current_ || current_->stream != stream) return;
       if (sink_.error()) return cut("cannot write output: " + sink_.error()->message);
+      // FILE replaces an older one only now, whole, and before the sender
+      // hears that it arrived.
+      if (part_)
+        if (auto r = part_->commit(); !r) return cut(r.error().message);
+      ended_ = monotonic_now();
       (void)stream.send(as_bytes("ok " + std::to_string(received_)));
       (void)stream.finish();
       confirmed_ = true;
@@ -124,46 +167,72 @@ private:
     std::string peer = current_ ? current_->peer : "?";
     progress_.done();
     run_.finish(kExitIncomplete, "transfer incomplete: the stream from '" + peer + "' was cut after " +
-                                     std::to_string(received_) + " bytes: " + why);
+                                     std::to_string(received_) + " bytes: " + why + kept());
+  }
+  // Where the partial output is, for error lines ("" for stdout, or once
+  // an earlier stream of -k committed FILE).
+  std::string kept() const {
+    if (!part_ || part_->committed()) return "";
+    return "; the " + std::to_string(received_) + " bytes received are kept in " + part_->writing_to();
+  }
+  void stats() {
+    Duration elapsed = ended_ - started_;
+    std::fprintf(stderr, "conec: stats: %llu bytes from %s in %.3f s (%s), path relay\n",
+                 static_cast<unsigned long long>(received_), printable(current_->peer).c_str(), double(elapsed) / 1e9,
+                 human_rate(received_, elapsed).c_str());
   }
 
   ClientRun &run_;
   const RecvArgs &args_;
   OutputSink &sink_;
+  PartFile *part_;
   Progress progress_;
   std::optional<Item> current_;
   std::deque<Item> queue_;
+  std::map<const channel::Channel *, uint64_t> announced_; // sizes whose stream has not arrived
   size_t taken_ = 0;
   uint64_t received_ = 0;
   bool confirmed_ = false;
+  Timestamp started_ = 0, ended_ = 0; // the current stream's arrival and end (--stats)
 };
 
 int run_recv(const RecvArgs &args, const GlobalOptions &global) {
   int fd = 1;
+  std::optional<PartFile> part;
   if (!args.output.empty() && args.output != "-") {
-    fd = ::open(args.output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return report_error(errno_error("cli", "cannot write " + args.output, errno).message, kExitUsage);
+    auto file = PartFile::open(args.output);
+    if (!file) return report_error(file.error().message, kExitUsage);
+    part.emplace(std::move(*file));
+    fd = part->fd();
   }
   ClientRun run(global, args.client);
   loop::Loop &loop = run.loop();
   OutputSink sink(loop, fd, args.transfer.framing(), args.transfer.tag);
   if (auto r = sink.open(); !r) return report_error("output: " + r.error().message, kExitUsage);
-  Receiver receiver(run, args, sink);
+  Receiver receiver(run, args, sink, part ? &*part : nullptr);
   run.on_offer = [&](const std::string &peer) {
     return args.from.empty() || proto::canonical_id(peer) == proto::canonical_id(args.from);
   };
+  auto size_stream = [&](const channel::Stream &s, ByteView first) {
+    auto size = parse_size_announcement(first);
+    if (size) receiver.announced(s.channel(), *size); // alive: called from its on_message
+    return size.has_value();
+  };
   run.on_stream = [&](channel::Channel &ch, channel::Stream &s) {
-    if (!maybe_answer_ping(s)) receiver.arrived(ch, s);
+    if (!maybe_answer_ping(s, size_stream)) receiver.arrived(ch, s);
   };
   run.on_channel_closed = [&](channel::Channel &ch, const Error &e) { receiver.channel_closed(ch, e); };
+  run.on_coordinator_lost = [&](const Error &e) { return receiver.coordinator_lost(e); };
   run.on_signal = [&](int signum) {
     if (args.keep && receiver.between_streams()) return run.finish(kExitOk);
-    run.finish(signal_exit_code(signum), "interrupted");
+    run.finish(signal_exit_code(signum), receiver.interrupted_text());
   };
   int code = run.run();
   bool closed = false;
   sink.close([&] { closed = true; });
-  return run.drain(code, [&] { return closed; });
+  code = run.drain(code, [&] { return closed; });
+  if (part && !receiver.began()) part->discard_unused();
+  return code;
 }
 
 } // namespace
@@ -176,12 +245,19 @@ Command add_recv_command(CLI::App &root, GlobalOptions &global) {
   app->add_option("--from", args->from, "Accept streams only from this peer (others get exit 5)")->type_name("PEER");
   app->add_option("-o,--output", args->output, "Write to FILE instead of stdout")->type_name("FILE");
   app->add_flag("-k,--keep", args->keep, "Keep receiving stream after stream, in arrival order, until interrupted");
-  add_transfer_options(*app, args->transfer, true);
+  add_transfer_options(*app, args->transfer, true, true);
   Prose prose;
   prose.description =
       "Connects to the coordinator as ID and waits for a peer to send a stream (conec send). The stream is written "
       "to standard output (or FILE); once all of it is written, recv confirms it to the sender and exits 0. A stream "
-      "cut short is exit 6, with a message saying how many bytes arrived.\n\n"
+      "cut short (the sender, its connection or the coordinator lost) is exit 6, with a message saying how many bytes "
+      "arrived.\n\n"
+      "With -o FILE the stream is written to FILE.part, which is renamed to FILE once the stream ended cleanly (an "
+      "existing FILE is replaced only then); on a cut or an interruption FILE.part is kept and the error names it. A "
+      "FILE that is a device or a fifo is written directly. With -k, FILE appears with the first complete stream and "
+      "later ones are appended to it.\n\n"
+      "A progress line (bytes, and the total, percent and ETA when the sender announced its size, as send FILE does) "
+      "is shown when stderr is a terminal; --stats prints bytes, time, rate and path for each stream.\n\n"
       "With --from, channels from any other peer are refused (their send exits 5). With -k, recv keeps receiving "
       "streams one at a time in arrival order (later ones wait their turn) until interrupted; SIGINT between streams "
       "exits 0.";

@@ -3,7 +3,9 @@
 //
 // Wire convention with `recv`: one bidirectional stream; data messages go
 // out, then our end of stream; the receiver answers "ok <bytes>" after it
-// wrote everything, then ends its side.
+// wrote everything, then ends its side. When the input's size is known (a
+// regular FILE), a unidirectional stream opened just before announces it
+// (size_announce.hpp).
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -11,7 +13,9 @@
 
 #include "client_run.hpp"
 #include "exit_codes.hpp"
+#include "size_announce.hpp"
 #include "transfer_args.hpp"
+#include "util/escape.hpp"
 
 namespace conec::cli {
 namespace {
@@ -25,9 +29,11 @@ struct SendArgs {
 class Sender final : public channel::StreamHandler {
 public:
   Sender(ClientRun &run, const SendArgs &args, int fd, std::optional<uint64_t> size)
-      : run_(run), args_(args), fd_(fd), progress_(run.loop(), args.transfer.show_progress(), size) {}
+      : run_(run), args_(args), fd_(fd), size_(size),
+        progress_(run.loop(), args.transfer.show_progress(run.global().quiet), size) {}
 
   void start(channel::Channel &ch) {
+    if (size_) announce(ch, *size_);
     auto stream = ch.open_stream(true);
     if (!stream) return run_.finish(kExitFailure, "cannot open a stream to '" + args_.peer + "': " + stream.error().message);
     stream_ = *stream;
@@ -36,6 +42,7 @@ public:
     pump_.emplace(run_.loop(), fd_, args_.transfer.framing(), proto::kDefaultMaxMessage, stream_,
                   [this](std::optional<Error> e) { input_done(std::move(e)); });
     if (auto r = pump_->start(); !r) run_.finish(kExitUsage, "cannot read input: " + r.error().message);
+    progress_.start_clock();
     progress_timer_.emplace(run_.loop(), [this] { progress_.update(pump_->bytes()); });
     progress_timer_->start(100, 100);
   }
@@ -57,6 +64,13 @@ public:
     if (e) incomplete(e->message);
   }
   void channel_closed(const Error &e) { incomplete(e.message); }
+  // Once the stream is open the coordinator's loss cuts it (the relay goes
+  // with it): exit 6 with the byte count, not 3.
+  bool coordinator_lost(const Error &e) {
+    if (!pump_ || run_.finished()) return false;
+    incomplete("lost the coordinator: " + e.message);
+    return true;
+  }
 
 private:
   void input_done(std::optional<Error> e) {
@@ -68,19 +82,27 @@ private:
   void incomplete(const std::string &why) {
     if (run_.finished()) return;
     progress_.done();
-    run_.finish(kExitIncomplete, "transfer incomplete: " + std::to_string(pump_ ? pump_->bytes() : 0) +
-                                     " bytes sent, none confirmed by '" + args_.peer + "': " + why);
+    run_.finish(kExitIncomplete, "transfer incomplete: the stream to '" + args_.peer + "' was cut after " +
+                                     std::to_string(pump_ ? pump_->bytes() : 0) + " bytes sent, none confirmed: " + why);
   }
   void stats() {
     Duration elapsed = monotonic_now() - started_;
-    std::fprintf(stderr, "conec: stats: %llu bytes in %.3f s (%s), path relay\n",
-                 static_cast<unsigned long long>(pump_->bytes()), double(elapsed) / 1e9,
+    std::fprintf(stderr, "conec: stats: %llu bytes to %s in %.3f s (%s), path relay\n",
+                 static_cast<unsigned long long>(pump_->bytes()), printable(args_.peer).c_str(), double(elapsed) / 1e9,
                  human_rate(pump_->bytes(), elapsed).c_str());
+  }
+  // Best effort: the size only feeds the receiver's progress line.
+  static void announce(channel::Channel &ch, uint64_t size) {
+    auto side = ch.open_stream(false);
+    if (!side) return;
+    (void)side->send(as_bytes(size_announcement(size)));
+    (void)side->finish();
   }
 
   ClientRun &run_;
   const SendArgs &args_;
   int fd_;
+  std::optional<uint64_t> size_;
   Progress progress_;
   std::optional<loop::Timer> progress_timer_;
   channel::Stream stream_; // inert once the stream ended
@@ -102,6 +124,7 @@ int run_send(const SendArgs &args, const GlobalOptions &global) {
   Sender sender(run, args, fd, size);
   run.on_ready = [&] { run.open_channel(args.peer, [&](channel::Channel &ch) { sender.start(ch); }); };
   run.on_channel_closed = [&](channel::Channel &, const Error &e) { sender.channel_closed(e); };
+  run.on_coordinator_lost = [&](const Error &e) { return sender.coordinator_lost(e); };
   run.on_offer = [](const std::string &) { return false; }; // we only send
   return run.run();
 }
@@ -115,13 +138,15 @@ Command add_send_command(CLI::App &root, GlobalOptions &global) {
   app->add_option("PEER", args->peer, "The receiving client's id")->required()->type_name("PEER");
   app->add_option("FILE", args->file, "File to send (default: stdin)")->type_name("FILE");
   add_client_options(*app, args->client, false);
-  add_transfer_options(*app, args->transfer, false);
+  add_transfer_options(*app, args->transfer, false, true);
   Prose prose;
   prose.description =
       "Connects to the coordinator (under a fresh random id unless --id is given), asks it for a channel to PEER "
       "and sends FILE, or standard input, as one stream. The exit status is 0 only after PEER's receiving process "
       "(conec recv) confirmed that it received and wrote every byte; a stream or connection lost before that is "
-      "exit 6, with a message saying how much was sent.\n\n"
+      "exit 6, with a message saying how much was sent (also when the coordinator is lost mid-transfer).\n\n"
+      "A progress line is shown when stderr is a terminal (-q or --no-progress hide it, --progress forces it); FILE's "
+      "size is announced to the receiver for its own progress line. --stats prints bytes, time, rate and path.\n\n"
       "With --lines (or --null) each input line (record) is one message; otherwise the input is a byte stream cut "
       "into messages.";
   prose.examples = {

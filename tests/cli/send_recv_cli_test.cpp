@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "support/cli_fixture.hpp"
+#include "support/stdin_pipe.hpp"
 
 using namespace conec;
 using test::CliCoordinator;
@@ -132,7 +133,7 @@ TEST_CASE("a sender interrupted mid-transfer makes the receiver exit 6, saying h
     std::ofstream writer(fifo);
     writer << std::string(100000, 'x') << std::flush;
     // Wait until some of it arrived, then interrupt the sender.
-    for (int i = 0; i < 100 && (!std::filesystem::exists(dir + "/out") || std::filesystem::file_size(dir + "/out") == 0); ++i)
+    for (int i = 0; i < 100 && (!std::filesystem::exists(dir + "/out.part") || std::filesystem::file_size(dir + "/out.part") == 0); ++i)
       usleep(50000);
     alice.signal(SIGINT);
     CHECK(alice.wait(10) == 130);
@@ -153,7 +154,7 @@ TEST_CASE("a receiver interrupted mid-transfer makes the sender exit 6", "[cli][
   Process alice(test::conec_argv(coord, {"send", "bob", fifo}));
   std::ofstream writer(fifo);
   writer << std::string(50000, 'y') << std::flush;
-  for (int i = 0; i < 100 && (!std::filesystem::exists(dir + "/out") || std::filesystem::file_size(dir + "/out") == 0); ++i)
+  for (int i = 0; i < 100 && (!std::filesystem::exists(dir + "/out.part") || std::filesystem::file_size(dir + "/out.part") == 0); ++i)
     usleep(50000);
   bob.process.signal(SIGINT);
   CHECK(bob.process.wait(10) == 130);
@@ -237,5 +238,37 @@ TEST_CASE("a client notices a crashed and restarted coordinator at its next keep
   CHECK(one_error_line(bob.process.err, "stateless reset"));
   again.signal(SIGTERM);
   CHECK(again.wait(10) == 0);
+  test::remove_tree(dir);
+}
+
+TEST_CASE("a coordinator lost mid-transfer: send and recv exit 6 saying the stream was cut and after how many bytes",
+          "[cli][exit]") {
+  // SIGTERM: the coordinator says goodbye, so both sides learn at once. A
+  // SIGKILLed one is noticed only when the QUIC idle timeout expires; the
+  // code path is the same (the coordinator connection ends mid-transfer).
+  std::string dir = test::make_temp_dir();
+  auto coord = std::make_unique<CliCoordinator>(dir);
+  REQUIRE(coord->ready);
+  std::string out = dir + "/out";
+  Receiver bob(*coord, {"recv", "-i", "bob", "-o", out});
+  REQUIRE(bob.ready);
+  test::StdinPipe in;
+  Process alice(test::conec_argv(*coord, {"send", "-i", "alice", "bob"}), in.read_end);
+  in.close_read();
+  REQUIRE(in.send(std::string(250000, 'z')));
+  for (int i = 0; i < 300 && (!std::filesystem::exists(out + ".part") || std::filesystem::file_size(out + ".part") < 250000); ++i)
+    usleep(50000);
+  REQUIRE(std::filesystem::file_size(out + ".part") == 250000);
+  coord->process.signal(SIGTERM);
+  CHECK(coord->process.wait(15) == 0);
+  CHECK(bob.process.wait(15) == 6);
+  CHECK(alice.wait(15) == 6);
+  INFO(bob.process.err << "\n---\n" << alice.err);
+  CHECK(one_error_line(bob.process.err,
+                       "transfer incomplete: the stream from 'alice' was cut after 250000 bytes: lost the coordinator"));
+  CHECK(bob.process.err.find("kept in " + out + ".part") != std::string::npos);
+  CHECK(one_error_line(alice.err,
+                       "transfer incomplete: the stream to 'bob' was cut after 250000 bytes sent, none confirmed: "
+                       "lost the coordinator"));
   test::remove_tree(dir);
 }

@@ -128,7 +128,7 @@ TEST_CASE("send: signals mid-transfer, after its end and right after the receive
     Process alice(test::conec_argv(coord, {"send", "bob"}), in.read_end);
     in.close_read();
     REQUIRE(in.send(std::string(200000, 'x')));
-    REQUIRE(wait_for_file(out));
+    REQUIRE(wait_for_file(out + ".part"));
     alice.signal(sig);
     // The producer dies of the same Ctrl-C: its end of file comes after
     // the channel closed and freed the stream.
@@ -158,7 +158,7 @@ TEST_CASE("send: signals mid-transfer, after its end and right after the receive
     Process alice(test::conec_argv(coord, {"send", "bob"}), in.read_end);
     in.close_read();
     REQUIRE(in.send(std::string(200000, 'x')));
-    REQUIRE(wait_for_file(out));
+    REQUIRE(wait_for_file(out + ".part"));
     bob.process.signal(SIGTERM);
     alice.signal(sig); // before or while it learns of the loss
     pause_ms(50);
@@ -173,7 +173,7 @@ TEST_CASE("send: signals mid-transfer, after its end and right after the receive
     Process alice(test::conec_argv(coord, {"send", "bob"}), in.read_end);
     in.close_read();
     REQUIRE(in.send(std::string(200000, 'x')));
-    REQUIRE(wait_for_file(out));
+    REQUIRE(wait_for_file(out + ".part"));
     bob.process.signal(SIGKILL);
     CHECK(bob.process.wait(5) == 128 + SIGKILL);
     pause_ms(100);
@@ -198,7 +198,7 @@ TEST_CASE("recv: signals mid-transfer, after the end and right after the sender'
     Process alice(test::conec_argv(coord, {"send", "bob"}), in.read_end);
     in.close_read();
     REQUIRE(in.send(std::string(200000, 'y')));
-    REQUIRE(wait_for_file(out));
+    REQUIRE(wait_for_file(out + ".part"));
     bob.process.signal(sig);
     check_ending(bob.process, bob.process.wait(10), {128 + sig});
     check_ending(alice, alice.wait(15), {6});
@@ -230,7 +230,7 @@ TEST_CASE("recv: signals mid-transfer, after the end and right after the sender'
     Process alice(test::conec_argv(coord, {"send", "bob"}), in.read_end);
     in.close_read();
     REQUIRE(in.send(std::string(200000, 'y')));
-    REQUIRE(wait_for_file(out));
+    REQUIRE(wait_for_file(out + ".part"));
     alice.signal(SIGKILL);
     CHECK(alice.wait(5) == 128 + SIGKILL);
     pause_ms(100);
@@ -244,7 +244,7 @@ TEST_CASE("recv: signals mid-transfer, after the end and right after the sender'
     Process alice(test::conec_argv(coord, {"send", "bob"}), in.read_end);
     in.close_read();
     REQUIRE(in.send(std::string(200000, 'y')));
-    REQUIRE(wait_for_file(out));
+    REQUIRE(wait_for_file(out + ".part"));
     alice.signal(SIGTERM);
     bob.process.signal(sig);
     check_ending(bob.process, bob.process.wait(10), {128 + sig, 6});
