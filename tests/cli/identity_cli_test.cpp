@@ -135,7 +135,7 @@ TEST_CASE("a corrupt cached pair is an error naming the file, not silently repla
   CHECK(err.find("does not match") != std::string::npos);
 }
 
-TEST_CASE("--cert with its --key missing exits 2 naming the key file", "[cli][identity]") {
+TEST_CASE("a user-given certificate whose --key file is missing exits 2 naming the key file", "[cli][identity]") {
   Dir dir;
   CliCoordinator coord(dir.path + "/coord");
   REQUIRE(coord.ready);
