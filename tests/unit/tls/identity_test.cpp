@@ -3,6 +3,7 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "tls_test_support.hpp"
@@ -81,7 +82,28 @@ TEST_CASE("Identity save into a missing directory is an io error", "[tls]") {
   auto r = id.save(dir.file("nope/cert.pem"), dir.file("nope/key.pem"));
   REQUIRE_FALSE(r);
   CHECK(r.error().category == ErrorCategory::io);
+  CHECK_THAT(r.error().message, Contains("nope/cert.pem")); // the first file written: the certificate
+}
+
+TEST_CASE("Identity save that cannot write the key changes neither file and leaves no temporary", "[tls]") {
+  TempDir dir;
+  Identity old_id = self_signed("old"), new_id = self_signed("new");
+  std::string cert = dir.file("cert.pem"), key = dir.file("key.pem");
+  REQUIRE(old_id.save(cert, key));
+  // The key's directory is missing: the certificate's temporary was
+  // already written, and must go without replacing the old certificate.
+  auto r = new_id.save(cert, dir.file("nope/key.pem"));
+  REQUIRE_FALSE(r);
   CHECK_THAT(r.error().message, Contains("nope/key.pem"));
+  auto back = Identity::load(cert, key);
+  REQUIRE(back);
+  CHECK(back->cert_pem == old_id.cert_pem);
+  size_t files = 0;
+  for (auto &e : std::filesystem::directory_iterator(dir.file(""))) {
+    ++files;
+    CHECK_FALSE(is_save_temporary(e.path().filename().string()));
+  }
+  CHECK(files == 2);
 }
 
 TEST_CASE("Identity load errors name the file and the cause", "[tls]") {
