@@ -1,8 +1,11 @@
 // conec: the command-line tool. Parses options, configures logging, runs
 // one subcommand and turns its outcome into an exit code (SPEC §5).
 
+#include <csignal>
+
 #include "app.hpp"
 #include "exit_codes.hpp"
+#include "loop/loop.hpp"
 #include "util/log.hpp"
 
 namespace conec::cli {
@@ -34,6 +37,9 @@ int main(int argc, char **argv) {
     return report_error(std::string(e.what()) + " (see 'conec --help')", kExitUsage);
   }
   configure_logging(tree->global);
+  // A signal after the outcome is decided must reach only the main thread,
+  // where it is then blocked (see hold_exit_signals).
+  conec::loop::start_workers_without({SIGHUP, SIGINT, SIGTERM});
   for (auto &command : tree->commands)
     if (command.app->parsed()) return command.run();
   return report_error("no subcommand given (see 'conec --help')", kExitUsage);

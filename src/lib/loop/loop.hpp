@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 
@@ -110,6 +111,15 @@ private:
   struct Impl;
   Impl *impl_;
 };
+
+// Starts libuv's worker threads (file reads and writes run on them) with
+// `signals` blocked in them, so those signals are only ever delivered to
+// threads that run loops. A program that blocks a signal in its loop
+// thread once its outcome is decided (cli::hold_exit_signals) then holds
+// it for good; otherwise a worker would take it, and with no watcher left
+// its default action would kill the process. Call once, early, before any
+// file I/O, from the main thread; the calling thread's mask is unchanged.
+void start_workers_without(std::initializer_list<int> signals);
 
 // Watches a raw file descriptor (e.g. a UDP socket used with GSO and
 // recvmmsg, which libuv's own UDP handle lacks). The fd is not closed, but

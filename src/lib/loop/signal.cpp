@@ -1,3 +1,6 @@
+#include <pthread.h>
+#include <signal.h>
+
 #include <optional>
 #include <string>
 
@@ -39,6 +42,23 @@ Signal::~Signal() {
 void Signal::keep_alive(bool on) {
   auto *handle = reinterpret_cast<uv_handle_t *>(&impl_->signal);
   on ? uv_ref(handle) : uv_unref(handle);
+}
+
+void start_workers_without(std::initializer_list<int> signals) {
+  sigset_t set, old;
+  sigemptyset(&set);
+  for (int s : signals) sigaddset(&set, s);
+  pthread_sigmask(SIG_BLOCK, &set, &old);
+  // libuv creates all of its pool's threads at the first queued work, each
+  // inheriting the signal mask of the thread that queued it: this one.
+  uv_loop_t loop;
+  if (uv_loop_init(&loop) == 0) {
+    uv_work_t work{};
+    uv_queue_work(&loop, &work, [](uv_work_t *) {}, nullptr);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
 } // namespace conec::loop
