@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 #include <memory>
@@ -312,4 +313,28 @@ TEST_CASE("Process: with own_group, kill reaches the whole pipeline", "[loop]") 
     CHECK((state.empty() || state == "Z"));
   }
   REQUIRE(loop.close());
+}
+
+TEST_CASE("libuv's worker threads start with the exit signals blocked", "[loop]") {
+  conec::loop::start_workers_without({SIGHUP, SIGINT, SIGTERM});
+  // /proc/self/task/TID/status: SigBlk is the blocked mask in hex (bit n-1 for signal n).
+  std::vector<std::string> masks;
+  for (const auto &task : std::filesystem::directory_iterator("/proc/self/task")) {
+    if (task.path().filename() == std::to_string(getpid())) continue; // the main thread
+    std::ifstream status(task.path() / "status");
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("SigBlk:", 0) == 0) masks.push_back(line.substr(7));
+  }
+  REQUIRE(masks.size() >= 1); // the threadpool exists now
+  for (const std::string &m : masks) {
+    unsigned long long bits = std::stoull(m, nullptr, 16);
+    INFO("SigBlk " << m);
+    CHECK((bits >> (SIGHUP - 1) & 1) == 1);
+    CHECK((bits >> (SIGINT - 1) & 1) == 1);
+    CHECK((bits >> (SIGTERM - 1) & 1) == 1);
+  }
+  // ...and the calling thread got its own mask back.
+  sigset_t now;
+  pthread_sigmask(SIG_BLOCK, nullptr, &now);
+  CHECK(sigismember(&now, SIGINT) == 0);
 }
