@@ -144,7 +144,7 @@ Result<Identity> to_identity(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key) {
 
 Result<Identity> generate_self_signed(const CertificateRequest &request) {
   if (auto ok = check_request(request); !ok) return fail(ok.error());
-  auto key = generate_key(request.key_type);
+  auto key = request.key_pem.empty() ? generate_key(request.key_type) : detail::import_key(request.key_pem);
   if (!key) return fail(key.error());
   auto crt = detail::new_crt();
   if (!crt) return fail(crt.error());
@@ -175,7 +175,7 @@ Result<Identity> issue_certificate(const Identity &ca, const CertificateRequest 
         ErrorCategory::usage, "tls",
         "the CA certificate is not a CA (no CA:TRUE basic constraint); create one with `conec cert ca`");
 
-  auto key = generate_key(request.key_type);
+  auto key = request.key_pem.empty() ? generate_key(request.key_type) : detail::import_key(request.key_pem);
   if (!key) return fail(key.error());
   auto crt = detail::new_crt();
   if (!crt) return fail(crt.error());

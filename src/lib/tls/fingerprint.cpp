@@ -70,6 +70,29 @@ Bytes sha256(ByteView data) {
 
 std::string fingerprint_of_der(ByteView der) { return std::string(kPinPrefix) + to_hex(sha256(der)); }
 
+Result<std::string> public_key_fingerprint(ByteView der) {
+  auto crt = detail::import_crt(der, GNUTLS_X509_FMT_DER);
+  if (!crt) return fail(crt.error());
+  gnutls_pubkey_t raw = nullptr;
+  if (int rc = gnutls_pubkey_init(&raw); rc < 0)
+    return fail(detail::gnutls_error(ErrorCategory::internal, "cannot allocate a public key", rc));
+  detail::PubKey key(raw);
+  if (int rc = gnutls_pubkey_import_x509(key.get(), crt->get(), 0); rc < 0)
+    return fail(detail::gnutls_error(ErrorCategory::usage, "cannot read the certificate's public key", rc));
+  detail::OwnedDatum spki; // DER SubjectPublicKeyInfo
+  if (int rc = gnutls_pubkey_export2(key.get(), GNUTLS_X509_FMT_DER, &spki.datum); rc < 0)
+    return fail(detail::gnutls_error(ErrorCategory::internal, "cannot encode the public key", rc));
+  return fingerprint_of_der(spki.bytes());
+}
+
+Result<std::string> public_key_fingerprint_of_pem(std::string_view cert_pem) {
+  auto crt = detail::import_crt(as_bytes(cert_pem), GNUTLS_X509_FMT_PEM);
+  if (!crt) return fail(crt.error());
+  auto der = detail::crt_der(crt->get());
+  if (!der) return fail(der.error());
+  return public_key_fingerprint(*der);
+}
+
 Result<std::string> fingerprint_of_pem(std::string_view cert_pem) {
   // Decoding through the X.509 parser (not just base64) makes a corrupt
   // certificate an error here rather than a fingerprint nobody can match.

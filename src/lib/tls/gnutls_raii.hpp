@@ -30,6 +30,7 @@ using Owned = std::unique_ptr<std::remove_pointer_t<Handle>, FreeWith<Free>>;
 using X509Crt = Owned<gnutls_x509_crt_t, &gnutls_x509_crt_deinit>;
 using X509Key = Owned<gnutls_x509_privkey_t, &gnutls_x509_privkey_deinit>;
 using PrivKey = Owned<gnutls_privkey_t, &gnutls_privkey_deinit>;
+using PubKey = Owned<gnutls_pubkey_t, &gnutls_pubkey_deinit>;
 using CertCredentials = Owned<gnutls_certificate_credentials_t, &gnutls_certificate_free_credentials>;
 using SessionHandle = Owned<gnutls_session_t, &gnutls_deinit>;
 

@@ -54,6 +54,9 @@ struct CertificateRequest {
   // not-yet-valid certificates. Both or neither.
   std::optional<int64_t> not_before;
   std::optional<int64_t> not_after;
+  // PEM private key to certify instead of a new one (renewing a certificate
+  // keeps the public key, hence public_key_fingerprint). Empty: new key.
+  std::string key_pem;
 };
 
 // Creates a new key and a self-signed certificate for `request`: X.509 v3,
@@ -75,6 +78,12 @@ Result<std::string> fingerprint_of_pem(std::string_view cert_pem);
 Bytes sha256(ByteView data);
 // Fingerprint of a DER certificate.
 std::string fingerprint_of_der(ByteView der);
+// Fingerprint ("sha256:<hex>") of the public key a DER certificate carries:
+// SHA-256 of its DER SubjectPublicKeyInfo, the same for every certificate
+// of one key. Errors: usage (not a certificate).
+Result<std::string> public_key_fingerprint(ByteView der);
+// The same for the first certificate in `cert_pem`.
+Result<std::string> public_key_fingerprint_of_pem(std::string_view cert_pem);
 
 // Parses a pin as users write it: "sha256:<64 hex>" (case-insensitive, ':'
 // between hex pairs allowed). Returns the 32 raw bytes; usage error otherwise.

@@ -136,3 +136,28 @@ TEST_CASE("describe_alert names common alerts with their meaning for conec", "[t
     CHECK_THAT(describe_alert(a), StartsWith(gnutls_name + ": "));
   }
 }
+
+TEST_CASE("public_key_fingerprint names the key: a renewed certificate keeps it, another key changes it", "[tls]") {
+  Identity first = self_signed("bob");
+  CertificateRequest renewal;
+  renewal.name = "bob";
+  renewal.validity_days = 7;
+  renewal.key_pem = first.key_pem;
+  auto renewed = generate_self_signed(renewal);
+  REQUIRE(renewed);
+  Identity other = self_signed("bob");
+
+  auto fp = public_key_fingerprint(der_of(first));
+  REQUIRE(fp);
+  CHECK_THAT(*fp, StartsWith("sha256:"));
+  CHECK(fp->size() == 7 + 64);
+  CHECK(*fp != *first.fingerprint()); // the key's, not the certificate's
+  CHECK(*renewed->fingerprint() != *first.fingerprint());
+  CHECK(*public_key_fingerprint(der_of(*renewed)) == *fp);
+  CHECK(*public_key_fingerprint(der_of(other)) != *fp);
+  CHECK(*public_key_fingerprint_of_pem(first.cert_pem) == *fp);
+
+  auto bad = public_key_fingerprint(as_bytes("not a certificate"));
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().category == ErrorCategory::usage);
+}
