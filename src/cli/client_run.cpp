@@ -61,6 +61,7 @@ int ClientRun::exit_code_for(const Error &e) {
     case proto::RefuseCode::bad_id: return kExitUsage;
     case proto::RefuseCode::id_in_use:
     case proto::RefuseCode::not_authorized:
+    case proto::RefuseCode::id_bound:
     case proto::RefuseCode::limit:
     case proto::RefuseCode::version: return kExitRefused;
     default: return kExitCoordinator;

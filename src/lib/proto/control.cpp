@@ -99,7 +99,7 @@ public:
   void code(std::string_view field, RefuseCode &v) {
     auto x = varint(field);
     if (!x) return;
-    if (*x < static_cast<uint64_t>(RefuseCode::bad_id) || *x > static_cast<uint64_t>(RefuseCode::protocol))
+    if (*x < static_cast<uint64_t>(RefuseCode::bad_id) || *x > static_cast<uint64_t>(RefuseCode::id_bound))
       return void(problem(field, "unknown refuse code " + std::to_string(*x)));
     v = static_cast<RefuseCode>(*x);
   }
@@ -279,6 +279,7 @@ std::string_view to_string(RefuseCode code) {
   case RefuseCode::peer_refused: return "peer_refused";
   case RefuseCode::timeout: return "timeout";
   case RefuseCode::protocol: return "protocol";
+  case RefuseCode::id_bound: return "id_bound";
   }
   return "unknown"; // a value cast from outside the enum
 }

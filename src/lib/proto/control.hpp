@@ -44,6 +44,7 @@ enum class RefuseCode : uint64_t {
   peer_refused = 7,   // the peer declined the channel
   timeout = 8,        // the peer did not answer the introduction in time
   protocol = 9,       // malformed or out-of-sequence message
+  id_bound = 10,      // the id is bound to another client key (coord/bindings.hpp)
 };
 std::string_view to_string(RefuseCode code);
 

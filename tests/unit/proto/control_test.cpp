@@ -21,7 +21,8 @@ namespace {
 constexpr RefuseCode kAllCodes[] = {
     RefuseCode::bad_id,       RefuseCode::id_in_use, RefuseCode::not_authorized,
     RefuseCode::limit,        RefuseCode::version,   RefuseCode::unknown_peer,
-    RefuseCode::peer_refused, RefuseCode::timeout,   RefuseCode::protocol};
+    RefuseCode::peer_refused, RefuseCode::timeout,   RefuseCode::protocol,
+    RefuseCode::id_bound};
 
 // A numeric IPv4 or IPv6 address, built directly (no resolver involved).
 SockAddr ip(const char *text, uint16_t port) {
@@ -217,7 +218,7 @@ TEST_CASE("each bound violated by one names the field", "[proto]") {
   // accept is a bool in memory, so build the bad byte by hand.
   CHECK_THAT(must_fail(hex({0x06, 0x01, 0x02, 0x00})).message,
              Equals("IntroductionReply: accept: 2 is not in 0..1"));
-  for (uint64_t bad : {uint64_t{0}, uint64_t{10}, kVarintMax}) {
+  for (uint64_t bad : {uint64_t{0}, uint64_t{11}, kVarintMax}) {
     CHECK_THAT(message_of(Refused{static_cast<RefuseCode>(bad), ""}),
                Equals("Refused: code: unknown refuse code " + std::to_string(bad)));
     CHECK_THAT(message_of(ChannelError{1, static_cast<RefuseCode>(bad), ""}),
