@@ -121,6 +121,9 @@ void ClientConn::hello(const proto::Hello &hello) {
                   "invalid id '" + hello.id.substr(0, 80) +
                       "': use 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit");
   if (auto auth = authorize(hello.id); !auth) return refuse(proto::RefuseCode::not_authorized, auth.error().message);
+  // Before the in-use check: an impostor of a connected id learns it is
+  // bound (final) rather than in use (worth retrying).
+  if (auto refusal = coord_.binding_refusal(*this, hello.id)) return refuse(refusal->code, refusal->reason);
   std::string key = proto::canonical_id(hello.id);
   if (coord_.directory_.contains(key))
     return refuse(proto::RefuseCode::id_in_use, "id '" + hello.id + "' is in use by a connected client");

@@ -43,6 +43,7 @@ public:
   bool gone() const { return gone_; }
 
   std::set<uint64_t> allocations; // channel ids this client takes part in
+  std::string key_fingerprint;    // of its public key, once bindings checked it
   // Relay budget across all its channels (token bucket) and when the log
   // last said it was exceeded.
   double relay_tokens = 0;

@@ -1,6 +1,8 @@
 // Coordinator: set-up, accepting connections, the directory, departures.
 #include "coord/coordinator.hpp"
 
+#include <ctime>
+
 #include "coord/client_conn.hpp"
 #include "util/log.hpp"
 
@@ -10,6 +12,7 @@ Coordinator::Coordinator(loop::Loop &loop, CoordinatorOptions options, Coordinat
     : loop_(loop), options_(std::move(options)), handler_(handler ? handler : &default_handler_) {}
 
 Coordinator::~Coordinator() {
+  save_bindings(); // last-seen of everyone still here
   // Sessions close (best effort) with the endpoint; no callbacks reach us after.
   allocations_.clear();
   by_token_.clear();
@@ -30,6 +33,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::create(loop::Loop &loop, Coord
   if (!credentials) return fail(credentials.error());
 
   std::unique_ptr<Coordinator> c(new Coordinator(loop, std::move(options), handler));
+  if (auto r = c->open_bindings(); !r) return fail(r.error()); // before we listen
   net::EndpointOptions eo;
   eo.bind = c->options_.listen;
   eo.quic = c->options_.quic;
@@ -65,6 +69,7 @@ void Coordinator::accept(std::unique_ptr<net::Session> session) {
 void Coordinator::registered(ClientConn &client) {
   directory_[client.key()] = &client;
   ++stats_.clients_registered;
+  bind(client);
   CONEC_INFO("coordinator: '{}' registered from {}", client.id(), client.address().to_string());
   ClientInfo info{client.id(), client.address(), tls::fingerprint_of_der(client.certificate()), 0};
   handler_->on_client_registered(info, client.channel());
@@ -74,6 +79,7 @@ void Coordinator::departed(ClientConn &client, const Error &error) {
   if (client.is_registered()) {
     auto it = directory_.find(client.key());
     if (it != directory_.end() && it->second == &client) directory_.erase(it); // the id is free again
+    if (bindings_) bindings_->touch(client.key(), std::time(nullptr));
     CONEC_INFO("coordinator: '{}' left: {}", client.id(), error.message);
   }
   // Its allocations die with it; the other sides learn why.

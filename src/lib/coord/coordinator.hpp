@@ -9,10 +9,12 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "channel/channel.hpp"
+#include "coord/bindings.hpp"
 #include "loop/loop.hpp"
 #include "net/endpoint.hpp"
 #include "tls/identity.hpp"
@@ -62,6 +64,10 @@ struct CoordinatorOptions {
   quic::Config quic; // idle timeout, keepalive, windows
   // Retry and caps on handshakes in progress (net::AdmissionOptions).
   net::AdmissionOptions admission;
+  // Ids bound to client keys on first use (coord/bindings.hpp): with a path,
+  // a known id is refused (RefuseCode::id_bound) for any other key. Ignored
+  // with client_ca_pem: there the CA binds ids to certificates.
+  BindingOptions bindings;
 };
 
 // A registered client as the directory shows it.
@@ -128,6 +134,8 @@ public:
   size_t connection_count() const { return endpoint_->connection_count(); }
   const CoordinatorStats &stats() const { return stats_; }
   const net::EndpointStats &endpoint_stats() const { return endpoint_->stats(); }
+  // The id bindings in force, or null (none configured, or CA mode).
+  const IdBindings *bindings() const { return bindings_.get(); }
   // Handles `d` as if the socket had just read it (fuzzing: fuzz/fuzz_relay.cpp).
   void receive_for_testing(const net::Datagram &d) { endpoint_->receive_for_testing(d); }
 
@@ -140,6 +148,13 @@ private:
   void registered(ClientConn &client);
   void departed(ClientConn &client, const Error &error);
   void reap();
+  // Id bindings (coordinator_bindings.cpp)
+  Result<void> open_bindings();
+  std::optional<proto::Refused> binding_refusal(ClientConn &client, const std::string &id);
+  void bind(ClientConn &client);
+  void save_bindings_soon();
+  void save_bindings();
+  void bindings_tick();
   // Introductions (introductions.cpp)
   void request_channel(ClientConn &from, const proto::ChannelRequest &request);
   void introduction_reply(ClientConn &from, const proto::IntroductionReply &reply);
@@ -172,6 +187,9 @@ private:
     Bytes data;
   } relay_batch_;
   std::unique_ptr<loop::Deferred> relay_flusher_;
+  std::unique_ptr<IdBindings> bindings_;
+  std::unique_ptr<loop::Timer> bindings_tick_, bindings_save_;
+  Timestamp bindings_saved_ = 0; // monotonic, of the last save
   uint64_t next_channel_id_ = 1;
   size_t pending_ = 0;
   CoordinatorStats stats_;
