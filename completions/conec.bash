@@ -14,8 +14,8 @@ _conec_spec() {
         _conec_valued='--log-format'
         ;;
     'coordinator')
-        _conec_opts='-h --help -v --verbose -q --quiet --log-format --listen --cert --key --client-ca --state-dir --max-clients --max-channels --max-pending --max-pending-per-client --idle-timeout --hello-timeout --retry --retry-above --max-handshakes --max-handshakes-per-host --max-message --relay-rate --client-relay-rate'
-        _conec_valued='--log-format --listen --cert --key --client-ca --state-dir --max-clients --max-channels --max-pending --max-pending-per-client --idle-timeout --hello-timeout --retry --retry-above --max-handshakes --max-handshakes-per-host --max-message --relay-rate --client-relay-rate'
+        _conec_opts='-h --help -v --verbose -q --quiet --log-format --listen --cert --key --client-ca --state-dir --bind-expiry --max-bindings --forget --max-clients --max-channels --max-pending --max-pending-per-client --idle-timeout --hello-timeout --retry --retry-above --max-handshakes --max-handshakes-per-host --max-message --relay-rate --client-relay-rate'
+        _conec_valued='--log-format --listen --cert --key --client-ca --state-dir --bind-expiry --max-bindings --forget --max-clients --max-channels --max-pending --max-pending-per-client --idle-timeout --hello-timeout --retry --retry-above --max-handshakes --max-handshakes-per-host --max-message --relay-rate --client-relay-rate'
         _conec_files='--cert --key --client-ca'
         _conec_dirs='--state-dir'
         ;;

@@ -1,6 +1,7 @@
 // `conec coordinator`: run a coordinator until SIGINT/SIGTERM.
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -8,6 +9,7 @@
 #include "exit_codes.hpp"
 #include "loop/loop.hpp"
 #include "coord/coordinator.hpp"
+#include "proto/control.hpp"
 #include "state_dir.hpp"
 #include "tls/identity.hpp"
 #include "util/log.hpp"
@@ -26,7 +28,41 @@ struct CoordinatorArgs {
   double idle_timeout_s = 15;
   std::string retry = "auto";
   net::AdmissionOptions admission;
+  unsigned bind_expiry_days = 30;
+  size_t max_bindings = coord::BindingOptions{}.max_bindings;
+  std::vector<std::string> forget;
 };
+
+coord::BindingOptions binding_options(const CoordinatorArgs &o, const std::string &dir) {
+  coord::BindingOptions b;
+  b.path = bindings_path(dir);
+  b.expiry_seconds = int64_t{o.bind_expiry_days} * 86'400;
+  b.max_bindings = o.max_bindings;
+  return b;
+}
+
+// `--forget ID...`: edits the record and exits; no coordinator may run on
+// the state directory meanwhile (it holds the record's lock and would write
+// its own copy back).
+int run_forget(const CoordinatorArgs &o, const GlobalOptions &global) {
+  for (const auto &id : o.forget)
+    if (!proto::valid_id(id))
+      return report_error("--forget: invalid id '" + id.substr(0, 80) +
+                              "': use 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit",
+                          kExitUsage);
+  std::string dir = resolve_state_dir(o.state_dir);
+  if (auto r = ensure_state_dir(dir); !r) return report_error(r.error().message, kExitFailure);
+  auto bindings = coord::IdBindings::open(binding_options(o, dir), static_cast<int64_t>(std::time(nullptr)));
+  if (!bindings) return report_error(bindings.error().message, kExitFailure);
+  for (const auto &p : (*bindings)->problems()) CONEC_WARN("{}", p);
+  for (const auto &id : o.forget) {
+    std::string was = (*bindings)->forget(id);
+    if (global.quiet) continue;
+    log::notice(was.empty() ? "'" + id + "' was not bound" : "forgot '" + id + "' (it was bound to " + was + ")");
+  }
+  if (auto r = (*bindings)->save(); !r) return report_error(r.error().message, kExitFailure);
+  return kExitOk;
+}
 
 Result<tls::Identity> coordinator_identity(const CoordinatorArgs &o, std::string &source) {
   if (!o.cert.empty() || !o.key.empty()) {
@@ -69,6 +105,7 @@ std::vector<std::string> client_hint(const CoordinatorArgs &o, const tls::Identi
 }
 
 int run_coordinator(const CoordinatorArgs &o, const GlobalOptions &global) {
+  if (!o.forget.empty()) return run_forget(o, global);
   auto listen = SockAddr::parse(o.listen, 1719);
   if (!listen) return report_error("--listen: " + listen.error().message, kExitUsage);
   std::string source;
@@ -100,6 +137,11 @@ int run_coordinator(const CoordinatorArgs &o, const GlobalOptions &global) {
   co.admission.retry = o.retry == "always" ? net::RetryPolicy::always
                        : o.retry == "never" ? net::RetryPolicy::never
                                             : net::RetryPolicy::automatic;
+  if (o.client_ca.empty()) { // under --client-ca the CA binds ids to certificates
+    std::string dir = resolve_state_dir(o.state_dir);
+    if (auto r = ensure_state_dir(dir); !r) return report_error(r.error().message, kExitFailure);
+    co.bindings = binding_options(o, dir);
+  }
   auto coordinator = coord::Coordinator::create(loop, co);
   if (!coordinator) {
     int code = coordinator.error().category == ErrorCategory::io ? kExitFailure : kExitUsage;
@@ -125,6 +167,11 @@ int run_coordinator(const CoordinatorArgs &o, const GlobalOptions &global) {
                 (*coordinator)->local_address().to_string() + " (UDP, QUIC, ALPN " + std::string(tls::kAlpn) + ")");
     log::notice("certificate: " + source);
     log::notice("fingerprint: " + pin);
+    if (const auto *b = (*coordinator)->bindings())
+      log::notice("id bindings: " + b->path() + " (" + std::to_string(b->size()) + " ids; " +
+                  (o.bind_expiry_days ? "idle ones expire after " + std::to_string(o.bind_expiry_days) + " days"
+                                      : "never expire") +
+                  ")");
     for (const auto &line : client_hint(o, *identity, pin, (*coordinator)->local_address().port()))
       log::notice(line);
   }
@@ -155,9 +202,23 @@ Command add_coordinator_command(CLI::App &root, GlobalOptions &global) {
                   "Accept only client certificates signed by this CA (PEM)")
       ->type_name("FILE");
   app->add_option("--state-dir", options->state_dir,
-                  "Where generated certificates live (default: $CONEC_STATE_DIR or ~/.local/state/conec)")
+                  "Where the generated certificate and the id bindings live (default: $CONEC_STATE_DIR or "
+                  "~/.local/state/conec)")
       ->envname("CONEC_STATE_DIR")
       ->type_name("DIR");
+  app->add_option("--bind-expiry", options->bind_expiry_days,
+                  "Days an id may go unused before its key binding expires and anyone may take it (0: never)")
+      ->default_val(options->bind_expiry_days)
+      ->check(CLI::Range(0u, 36'500u))
+      ->type_name("DAYS");
+  app->add_option("--max-bindings", options->max_bindings,
+                  "Most ids bound to keys; past it, new ids are refused until bindings expire")
+      ->default_val(options->max_bindings);
+  app->add_option("--forget", options->forget,
+                  "Remove ID's key binding from the state directory and exit, so ID may register with a new key "
+                  "(repeatable; no coordinator may be running on that state directory)")
+      ->type_name("ID")
+      ->allow_extra_args(false);
   app->add_option("--max-clients", options->limits.max_clients, "Most clients registered at once")
       ->default_val(options->limits.max_clients);
   app->add_option("--max-channels", options->limits.max_channels_per_client,
@@ -216,12 +277,26 @@ Command add_coordinator_command(CLI::App &root, GlobalOptions &global) {
       "must first answer a stateless Retry (one more round trip, no state kept for addresses that never answer); "
       "a connection that does not register within --hello-timeout is closed. Each client is charged for what it "
       "asks: channels, introductions waiting, relay rate, and control replies it does not read (past 1 MiB "
-      "unacknowledged it is closed with that reason). Offers a client has not accepted do not count against it.";
+      "unacknowledged it is closed with that reason). Offers a client has not accepted do not count against it.\n\n"
+      "Ids are bound to keys on first use. Without --client-ca the coordinator records in its state directory "
+      "(file id-bindings) the SHA-256 fingerprint of the public key each id first registered with, and refuses "
+      "any other key for that id: the client exits 4 with \"id 'bob' is bound to another key (sha256:...)\". "
+      "A renewed certificate with the same key keeps its id. Ids starting with anon- (what send, open and ping "
+      "use without -i) are never recorded, so nobody owns them. A binding unused for --bind-expiry days expires. "
+      "To let an id register with a new key, stop the coordinator and run conec coordinator --forget ID: it edits "
+      "the record and exits, and refuses while a coordinator uses the state directory (it holds "
+      "id-bindings.lock and would write its own copy back). The record has one line per id, "
+      "\"<id> sha256:<64 hex> <last seen, seconds since 1970>\", lines starting with # are comments; a line "
+      "that does not parse is reported with its number at start-up and skipped, and the next save keeps the "
+      "file as it was in id-bindings.corrupt. New bindings are saved within a second, last-seen times once a "
+      "minute and at exit, each time by replacing the file atomically (mode 0600). Under --client-ca nothing "
+      "is recorded: the CA binds ids to certificates.";
   prose.examples = {
       {"conec coordinator", "Run on the embedded defaults: 0.0.0.0:1719, self-signed certificate in the state directory."},
       {"conec coordinator --cert /etc/conec/coord.pem --key /etc/conec/coord.key",
        "Run with a certificate issued for the server's host name (clients verify it with --ca or the system store)."},
       {"conec coordinator --client-ca ca.pem", "Accept only clients whose certificates ca.pem signed for their id."},
+      {"conec coordinator --forget bob", "With the coordinator stopped: let bob register again with a new key."},
   };
   return Command{app, [options, &global] { return run_coordinator(*options, global); }, prose};
 }

@@ -77,6 +77,8 @@ bool exists(const std::string &path) {
 
 } // namespace
 
+Result<void> ensure_state_dir(const std::string &dir) { return make_private_dirs(dir); }
+
 Result<tls::Identity> load_or_create_identity(const std::string &dir, const std::string &stem,
                                               const std::string &name, bool &created) {
   std::string cert = dir + "/" + stem + ".pem", key = dir + "/" + stem + ".key";

@@ -12,6 +12,13 @@ namespace conec::cli {
 // The directory to use, given an explicit --state-dir (may be empty).
 std::string resolve_state_dir(const std::string &explicit_dir);
 
+// Creates `dir` and its missing parents, like mkdir -p but private (0700).
+// Directories that exist are left as they are.
+Result<void> ensure_state_dir(const std::string &dir);
+
+// The coordinator's record of ids bound to client keys (coord/bindings.hpp).
+inline std::string bindings_path(const std::string &dir) { return dir + "/id-bindings"; }
+
 // Loads `<dir>/<stem>.pem` + `<dir>/<stem>.key`, or creates a self-signed
 // identity for `name` there on first use: directories it creates are 0700,
 // the key 0600, and the pair is written so that the key never appears

@@ -338,8 +338,9 @@ TEST_CASE("an explicit --ca beats CONEC_PIN from the environment, and --pin with
   wrong_pin.pop_back();
   REQUIRE(right_pin.rfind("sha256:", 0) == 0);
 
+  // Its own state directory: the id bindings must not land in (or come from) $HOME.
   Process coord({CONEC_BINARY, "coordinator", "--listen", "127.0.0.1:0", "--cert", dir + "/coord.pem", "--key",
-                 dir + "/coord.key"});
+                 dir + "/coord.key", "--state-dir", dir + "/coord-state"});
   REQUIRE(coord.wait_for_stderr("clients connect with:"));
   std::smatch m;
   REQUIRE(std::regex_search(coord.err, m, std::regex("listening on 127\\.0\\.0\\.1:([0-9]+)")));

@@ -40,7 +40,7 @@ constexpr ExitStatus kExitStatuses[] = {
     {cli::kExitFailure, "Runtime failure."},
     {cli::kExitUsage, "Usage error: bad option, bad id, unreadable certificate or key file."},
     {cli::kExitCoordinator, "Cannot reach or trust the coordinator."},
-    {cli::kExitRefused, "Refused by the coordinator (id in use, not authorized, limits)."},
+    {cli::kExitRefused, "Refused by the coordinator (id in use, id bound to another key, not authorized, limits)."},
     {cli::kExitPeer, "Peer not connected or refused."},
     {cli::kExitIncomplete, "Transfer incomplete: the stream or connection was lost before every byte was "
                            "acknowledged or before a clean end."},
