@@ -17,25 +17,23 @@ struct FdPoll::Impl : detail::Owned {
   static void on_poll(uv_poll_t *handle, int status, int events) {
     auto *self = of<Impl>(handle);
     if (self->retired()) return;
-    int ready = 0;
     if (status < 0) {
       // libuv stops the handle on POLLERR and reports EBADF (a socket with
       // IP_RECVERR raises it for every queued ICMP error). Report the fd
       // ready for what is watched, plus `error`, so the caller's recv/send
       // surfaces or drains it; then watch again unless the fd is really gone.
-      ready = self->watched | error;
       int watched = self->watched;
-      self->on_ready(ready);
+      self->on_ready(watched | error);
       if (self->retired() || self->watched != watched || watched == 0) return;
       if (::fcntl(self->fd, F_GETFD) == -1) return;
       int flags = (watched & readable ? UV_READABLE : 0) | (watched & writable ? UV_WRITABLE : 0);
       uv_poll_start(&self->poll, flags, on_poll);
       return;
-    } else {
-      if (events & (UV_READABLE | UV_DISCONNECT)) ready |= readable;
-      if (events & UV_WRITABLE) ready |= writable;
-      ready &= self->watched;
     }
+    int ready = 0;
+    if (events & (UV_READABLE | UV_DISCONNECT)) ready |= readable;
+    if (events & UV_WRITABLE) ready |= writable;
+    ready &= self->watched;
     if (ready != 0) self->on_ready(ready);
   }
 };

@@ -205,9 +205,17 @@ void Connection::fit_keepalive_to_peer() {
   if (fitted != keepalive_) ngtcp2_conn_set_keep_alive_timeout(conn_.get(), keepalive_ = fitted);
 }
 
-bool Connection::peer_unresponsive(Timestamp now) const {
-  return state_ == State::established && config_.unresponsive_timeout && awaiting_since_ &&
-         now >= awaiting_since_ + config_.unresponsive_timeout;
+// Why the peer counts as gone at `now`, if it does: ICMP said its port is
+// closed and the probe went unanswered, or our data waited too long.
+std::optional<std::string> Connection::liveness_failure(Timestamp now) const {
+  if (state_ != State::established) return std::nullopt;
+  if (unreachable_since_ && now >= unreachable_since_ + unreachable_grace())
+    return "the peer is gone: its address answered ICMP port unreachable and it sent nothing since";
+  if (config_.unresponsive_timeout && awaiting_since_ && now >= awaiting_since_ + config_.unresponsive_timeout)
+    return "the peer stopped answering: no packets for " +
+           std::to_string(config_.unresponsive_timeout / kMillisecond) +
+           " ms while data waited for its acknowledgement";
+  return std::nullopt;
 }
 
 void Connection::handle_timeout(Timestamp now) {
@@ -216,23 +224,10 @@ void Connection::handle_timeout(Timestamp now) {
     if (now >= terminal_deadline_) state_ = State::closed;
     return;
   }
-  if (state_ == State::established && unreachable_since_ && now >= unreachable_since_ + unreachable_grace()) {
-    enter_closed_state(State::closed,
-                       Error{ErrorCategory::timeout, 0, "quic",
-                             "the peer is gone: its address answered ICMP port unreachable and it sent nothing "
-                             "since"},
-                       now);
-    return;
-  }
-  if (peer_unresponsive(now)) {
+  if (auto why = liveness_failure(now)) {
     // Silently, as for the idle timeout: the peer is not listening, and a
     // closing period of 3 PTO (backed off by now) would only delay the end.
-    enter_closed_state(State::closed,
-                       Error{ErrorCategory::timeout, 0, "quic",
-                             "the peer stopped answering: no packets for " +
-                                 std::to_string(config_.unresponsive_timeout / kMillisecond) +
-                                 " ms while data waited for its acknowledgement"},
-                       now);
+    enter_closed_state(State::closed, Error{ErrorCategory::timeout, 0, "quic", std::move(*why)}, now);
     return;
   }
   int rv = ngtcp2_conn_handle_expiry(conn_.get(), now);

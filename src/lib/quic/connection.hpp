@@ -223,7 +223,7 @@ private:
   void note_in_flight(Timestamp now, bool heard_from_peer);
   Duration unreachable_grace() const;
   void fit_keepalive_to_peer();
-  bool peer_unresponsive(Timestamp now) const;
+  std::optional<std::string> liveness_failure(Timestamp now) const;
 
   Config config_;
   ConnectionHandler *handler_;
