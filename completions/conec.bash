@@ -20,34 +20,34 @@ _conec_spec() {
         _conec_dirs='--state-dir'
         ;;
     'send')
-        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout --relay-only --direct-only --lines --null --progress --no-progress --stats'
-        _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout'
-        _conec_files='--cert --key --ca'
+        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --peer-pin --peer-ca --state-dir --timeout --idle-timeout --relay-only --direct-only --lines --null --progress --no-progress --stats'
+        _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --peer-pin --peer-ca --state-dir --timeout --idle-timeout'
+        _conec_files='--cert --key --ca --peer-ca'
         _conec_dirs='--state-dir'
         _conec_posfiles=1
         ;;
     'recv')
-        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout --relay-only --direct-only --from -o --output -k --keep --lines --null --tag --progress --no-progress --stats'
-        _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout --from -o --output'
-        _conec_files='--cert --key --ca -o --output'
+        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --peer-pin --peer-ca --state-dir --timeout --idle-timeout --relay-only --direct-only --from -o --output -k --keep --lines --null --tag --progress --no-progress --stats'
+        _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --peer-pin --peer-ca --state-dir --timeout --idle-timeout --from -o --output'
+        _conec_files='--cert --key --ca --peer-ca -o --output'
         _conec_dirs='--state-dir'
         ;;
     'open')
-        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout --relay-only --direct-only --lines --null --tag --progress --no-progress --stats'
-        _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout'
-        _conec_files='--cert --key --ca'
+        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --peer-pin --peer-ca --state-dir --timeout --idle-timeout --relay-only --direct-only --lines --null --tag --progress --no-progress --stats'
+        _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --peer-pin --peer-ca --state-dir --timeout --idle-timeout'
+        _conec_files='--cert --key --ca --peer-ca'
         _conec_dirs='--state-dir'
         ;;
     'client')
-        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout --relay-only --direct-only --exec --max-procs --max-queued -k --keep --lines --null --tag --progress --no-progress --stats'
-        _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout --exec --max-procs --max-queued'
-        _conec_files='--cert --key --ca'
+        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --peer-pin --peer-ca --state-dir --timeout --idle-timeout --relay-only --direct-only --exec --max-procs --max-queued -k --keep --lines --null --tag --progress --no-progress --stats'
+        _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --peer-pin --peer-ca --state-dir --timeout --idle-timeout --exec --max-procs --max-queued'
+        _conec_files='--cert --key --ca --peer-ca'
         _conec_dirs='--state-dir'
         ;;
     'ping')
-        _conec_opts='-h --help -v --verbose -q --quiet --log-format -n --count --interval -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout --relay-only --direct-only'
-        _conec_valued='--log-format -n --count --interval -c --coord -i --id --cert --key --ca --pin --state-dir --timeout --idle-timeout'
-        _conec_files='--cert --key --ca'
+        _conec_opts='-h --help -v --verbose -q --quiet --log-format -n --count --interval -c --coord -i --id --cert --key --ca --pin --peer-pin --peer-ca --state-dir --timeout --idle-timeout --relay-only --direct-only'
+        _conec_valued='--log-format -n --count --interval -c --coord -i --id --cert --key --ca --pin --peer-pin --peer-ca --state-dir --timeout --idle-timeout'
+        _conec_files='--cert --key --ca --peer-ca'
         _conec_dirs='--state-dir'
         ;;
     'cert')

@@ -32,7 +32,15 @@ void add_client_options(CLI::App &app, ClientArgs &a, bool id_required) {
   // still unset once the command line is consumed). --pin with --ca is a
   // usage error.
   ca->trigger_on_parse()->each([pin](const std::string &) { pin->envname(""); });
-  app.add_option("--state-dir", a.state_dir, "Where generated certificates are cached")
+  app.add_option("--peer-pin", a.peer_pins,
+                 "Accept peer ID only with this certificate or key fingerprint (repeatable)")
+      ->allow_extra_args(false) // one ID=PIN per --peer-pin: the next word may be PEER
+      ->type_name("ID=sha256:HEX");
+  app.add_option("--peer-ca", a.peer_ca,
+                 "Accept peers only with a certificate this CA (PEM) issued for their id (default: --ca, "
+                 "if it issued our --cert)")
+      ->type_name("FILE");
+  app.add_option("--state-dir", a.state_dir, "Where generated certificates and known peers are kept")
       ->envname("CONEC_STATE_DIR")
       ->type_name("DIR");
   app.add_option("--timeout", a.timeout, "Give up after this many seconds (exit 7)")
@@ -67,7 +75,46 @@ static std::string host_of(const std::string &coord) {
 static std::string random_id() {
   uint8_t r[6];
   random_bytes(r);
-  return "anon-" + to_hex(r);
+  return std::string(proto::kUnboundIdPrefix) + to_hex(r);
+}
+
+// "HOST:PORT" as the known-peers file names the coordinator.
+static std::string coordinator_label(const std::string &host, uint16_t port) {
+  bool ipv6 = host.find(':') != std::string::npos;
+  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+// How this client checks peers itself (client/peer_trust.hpp): --peer-pin,
+// the CA (--peer-ca, or --ca when that CA issued our own certificate: one
+// CA for everything is CA mode) and, otherwise, known peers in the state
+// directory.
+static Result<void> make_peer_trust(const ClientArgs &a, client::ClientOptions &o) {
+  client::PeerTrustOptions &t = o.peer_trust;
+  for (const auto &spec : a.peer_pins) {
+    auto eq = spec.find('=');
+    if (eq == std::string::npos)
+      return fail(ErrorCategory::usage, "cli", "--peer-pin " + spec + ": expected ID=sha256:HEX");
+    std::string id = spec.substr(0, eq);
+    if (!proto::valid_id(id)) return fail(ErrorCategory::usage, "cli", "--peer-pin " + spec + ": invalid id '" + id + "'");
+    auto pin = tls::parse_pin(spec.substr(eq + 1));
+    if (!pin) return fail(ErrorCategory::usage, "cli", "--peer-pin " + spec + ": " + pin.error().message);
+    auto [it, fresh] = t.pins.emplace(proto::canonical_id(id), "sha256:" + to_hex(*pin));
+    if (!fresh && it->second != "sha256:" + to_hex(*pin))
+      return fail(ErrorCategory::usage, "cli", "--peer-pin: two different pins for '" + id + "'");
+  }
+  if (!a.peer_ca.empty()) {
+    auto pem = read_file(a.peer_ca, "--peer-ca");
+    if (!pem) return fail(pem.error());
+    t.ca_pem = *pem;
+  } else if (!a.ca.empty() && !a.cert.empty()) {
+    auto pem = read_file(a.ca, "--ca");
+    if (!pem) return fail(pem.error());
+    auto der = tls::der_of_pem(o.identity.cert_pem);
+    if (der && tls::verify_with_ca(*der, *pem)) t.ca_pem = *pem;
+  }
+  t.coordinator = coordinator_label(o.coordinator_name, o.coordinator.port());
+  t.known_peers_path = resolve_state_dir(a.state_dir) + "/known-peers";
+  return {};
 }
 
 Result<client::ClientOptions> make_client_options(const ClientArgs &a) {
@@ -113,6 +160,8 @@ Result<client::ClientOptions> make_client_options(const ClientArgs &a) {
     if (!id) return fail(ErrorCategory::usage, "cli", id.error().message);
     o.identity = *id;
   }
+
+  if (auto trust = make_peer_trust(a, o); !trust) return fail(trust.error());
 
   if (!a.pin.empty()) {
     auto pin = tls::parse_pin(a.pin);

@@ -4,6 +4,7 @@
 // environment defaults — and their translation into client::ClientOptions.
 
 #include <string>
+#include <vector>
 
 #include "client/client.hpp"
 #include "command.hpp"
@@ -17,6 +18,8 @@ struct ClientArgs {
   std::string ca;        // trust the coordinator via this CA file
   std::string pin;       // ... or via its fingerprint   (CONEC_PIN, unless --ca is given)
   std::string state_dir; //                              (CONEC_STATE_DIR)
+  std::vector<std::string> peer_pins; // --peer-pin ID=sha256:HEX, repeatable
+  std::string peer_ca;   // peers must carry a certificate this CA issued for their id
   double timeout = 0;    // seconds; 0 = no limit
   double idle_timeout = 15; // seconds: a silent peer or coordinator is given up (see make_client_options)
   bool relay_only = false, direct_only = false;

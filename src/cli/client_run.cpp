@@ -51,6 +51,11 @@ std::string ClientRun::coordinator_error_text(const Error &e, const std::string 
   return exit_code_for(e) == kExitCoordinator ? "cannot use coordinator " + coord + ": " + e.message : e.message;
 }
 
+std::string peer_key_of(channel::Channel &ch) {
+  auto key = tls::public_key_fingerprint(ch.session().peer_certificate());
+  return key ? *key : "?";
+}
+
 int ClientRun::exit_code_for(const Error &e) {
   if (certificate_refused(e)) return kExitRefused;
   if (e.category == ErrorCategory::tls || e.category == ErrorCategory::timeout ||

@@ -21,6 +21,10 @@ namespace conec::cli {
 // exit would then kill the process after it reported its result).
 void hold_exit_signals();
 
+// The peer's public-key fingerprint ("sha256:<hex>", what known peers and
+// --peer-pin use), for --stats, ping and -v; "?" if unreadable.
+std::string peer_key_of(channel::Channel &ch);
+
 class ClientRun : public client::ClientHandler {
 public:
   ClientRun(const GlobalOptions &global, const ClientArgs &args);

@@ -51,8 +51,9 @@ public:
   void start(channel::Channel &ch) {
     channel_ = &ch;
     path_ = path_of(ch);
-    CONEC_INFO("channel to '{}' open in {} ms (path {})", args_.peer, ms(monotonic_now() - requested_at_),
-               path_);
+    peer_key_ = peer_key_of(ch);
+    CONEC_INFO("channel to '{}' open in {} ms (path {}, peer key {})", args_.peer,
+               ms(monotonic_now() - requested_at_), path_, peer_key_);
     auto stream = ch.open_stream(false);
     if (!stream)
       return run_.finish(kExitFailure,
@@ -134,7 +135,7 @@ public:
       std::printf(", min/avg/max = %s/%s/%s ms", ms(lo).c_str(), ms(sum / rtts_.size()).c_str(),
                   ms(hi).c_str());
     }
-    std::printf(", path %s\n", path_.c_str());
+    std::printf(", path %s, peer key %s\n", path_.c_str(), peer_key_.c_str());
     std::fflush(stdout);
   }
 
@@ -189,6 +190,7 @@ private:
   channel::Stream out_; // probes to PEER (empty until opened / once closed)
   channel::Stream in_;  // echoes from PEER
   std::string path_;
+  std::string peer_key_; // the peer's public-key fingerprint (summary line)
   std::optional<loop::Timer> probe_timer_, linger_;
   Timestamp requested_at_ = 0;
   unsigned sent_ = 0;

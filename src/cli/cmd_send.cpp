@@ -33,6 +33,7 @@ public:
         progress_(run.loop(), args.transfer.show_progress(run.global().quiet), size) {}
 
   void start(channel::Channel &ch) {
+    peer_key_ = peer_key_of(ch);
     if (size_) announce(ch, *size_);
     auto stream = ch.open_stream(true);
     if (!stream) return run_.finish(kExitFailure, "cannot open a stream to '" + args_.peer + "': " + stream.error().message);
@@ -87,9 +88,9 @@ private:
   }
   void stats() {
     Duration elapsed = monotonic_now() - started_;
-    std::fprintf(stderr, "conec: stats: %llu bytes to %s in %.3f s (%s), path relay\n",
+    std::fprintf(stderr, "conec: stats: %llu bytes to %s in %.3f s (%s), path relay, peer key %s\n",
                  static_cast<unsigned long long>(pump_->bytes()), printable(args_.peer).c_str(), double(elapsed) / 1e9,
-                 human_rate(pump_->bytes(), elapsed).c_str());
+                 human_rate(pump_->bytes(), elapsed).c_str(), peer_key_.c_str());
   }
   // Best effort: the size only feeds the receiver's progress line.
   static void announce(channel::Channel &ch, uint64_t size) {
@@ -103,6 +104,7 @@ private:
   const SendArgs &args_;
   int fd_;
   std::optional<uint64_t> size_;
+  std::string peer_key_; // the peer's public-key fingerprint (--stats)
   Progress progress_;
   std::optional<loop::Timer> progress_timer_;
   channel::Stream stream_; // inert once the stream ended

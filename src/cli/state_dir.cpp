@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "util/log.hpp"
+#include "util/record_file.hpp"
 
 namespace conec::cli {
 
@@ -23,17 +24,6 @@ std::string resolve_state_dir(const std::string &explicit_dir) {
 
 namespace {
 
-// Like `mkdir -p`, but every directory it creates is private (0700, as the
-// XDG base directory spec asks for state): keys live below. Directories that
-// already exist are left as they are.
-Result<void> make_private_dirs(const std::string &path) {
-  for (size_t pos = path.find('/', 1);; pos = path.find('/', pos + 1)) {
-    std::string part = pos == std::string::npos ? path : path.substr(0, pos);
-    if (!part.empty() && mkdir(part.c_str(), 0700) != 0 && errno != EEXIST)
-      return fail(errno_error("cli", "create state directory " + part, errno));
-    if (pos == std::string::npos) return {};
-  }
-}
 
 // Holds an exclusive flock on a directory: processes sharing a state
 // directory (many clients starting at once) create and check identities one

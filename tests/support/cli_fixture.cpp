@@ -1,5 +1,6 @@
 #include "support/cli_fixture.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -20,8 +21,14 @@ void remove_tree(const std::string &dir) {
 }
 
 CliCoordinator::CliCoordinator(const std::string &dir, std::vector<std::string> extra)
+    : CliCoordinator({CONEC_BINARY, "coordinator", "--state-dir", dir}, dir, std::move(extra)) {}
+
+CliCoordinator::CliCoordinator(std::vector<std::string> program, const std::string &dir,
+                               std::vector<std::string> extra)
     : process([&] {
-        std::vector<std::string> argv{CONEC_BINARY, "coordinator", "--listen", "127.0.0.1:0", "--state-dir", dir};
+        std::vector<std::string> argv = std::move(program);
+        if (std::find(extra.begin(), extra.end(), "--listen") == extra.end())
+          argv.insert(argv.end(), {"--listen", "127.0.0.1:0"});
         argv.insert(argv.end(), extra.begin(), extra.end());
         return argv;
       }()),

@@ -13,8 +13,12 @@ std::string make_temp_dir();
 void remove_tree(const std::string &dir);
 
 struct CliCoordinator {
-  // Starts `conec coordinator` with `extra` arguments and waits for its banner.
+  // Starts `conec coordinator` with `extra` arguments and waits for its
+  // banner; --listen 127.0.0.1:0 unless `extra` has a --listen.
   explicit CliCoordinator(const std::string &state_dir, std::vector<std::string> extra = {});
+  // The same with another program (argv head) that prints the same banner
+  // lines, such as CONEC_ROGUE_BINARY; `state_dir` is only remembered.
+  CliCoordinator(std::vector<std::string> program, const std::string &state_dir, std::vector<std::string> extra);
   // Arguments that point a client subcommand at this coordinator.
   std::vector<std::string> client_args() const;
   Process process;

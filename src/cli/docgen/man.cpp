@@ -30,6 +30,31 @@ constexpr const char *kOverview =
     "A client id is 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter or digit, "
     "and is compared case-insensitively.";
 
+// What a malicious or compromised coordinator can and cannot do, per mode
+// (SPEC §3); the same text as docs/security.md.
+constexpr const char *kSecurity =
+    "In every mode a coordinator can refuse or delay service: refuse to register a client, refuse, delay or "
+    "drop channels and relayed packets, and see who talks to whom, when and how much. It never holds the keys "
+    "of a client-to-client channel: each is a QUIC connection between the two clients, which pin exactly the "
+    "certificate the coordinator introduced, so a relaying coordinator forwards packets it can neither read nor "
+    "alter. What it could do is introduce someone else under a peer's id; each client checks that itself, "
+    "before it connects or accepts, and refuses with exit status 5 and both key fingerprints.\n\n"
+    "Default mode (self-signed client certificates). The coordinator binds each id to the key it first "
+    "registered with (its id-bindings file), so while bob is offline nobody else can register as bob. A client "
+    "records the key of every peer it has had a channel with (known-peers in its state directory, first use, "
+    "like ssh's known_hosts) and refuses another key for that id from then on. A coordinator that lies about a "
+    "peer the client has never talked to is caught only with --peer-pin ID=sha256:HEX (the peer's key or "
+    "certificate fingerprint, as conec cert fingerprint prints it): give pins for the first contact that "
+    "matters. Random ids (send, open and ping without --id) are never recorded by either side.\n\n"
+    "CA mode (conec coordinator --client-ca, clients with --cert from that CA). The CA binds ids to keys: a "
+    "client accepts a peer only with a certificate that chains to its CA (--peer-ca, or --ca when that CA "
+    "issued our own --cert) and carries the peer's id; known peers are not consulted, so reissued "
+    "certificates just work. A coordinator that can issue no certificates from that CA cannot pose as anyone. "
+    "Certificates have one role each: conec cert issue --id makes client-only certificates, --host "
+    "coordinator-only ones.\n\n"
+    "The coordinator's own identity is checked by the client against the system trust store, --ca or --pin; a "
+    "mismatch is exit status 3, never a warning.";
+
 struct ExitStatus {
   int code;
   const char *meaning;
@@ -195,7 +220,18 @@ std::string files() {
          "\n"
          "A client's self-signed certificate and private key, where ID is its id in canonical form, "
          "generated on "
-         "first use when no certificate is given and cached.\n";
+         "first use when no certificate is given and cached.\n"
+         ".TP\n" +
+         italic("known-peers") +
+         "\n"
+         "A client's record of the key each peer id was first seen with, one line per peer: coordinator "
+         "(HOST:PORT), id, sha256 key fingerprint, first-seen time. A peer introduced later with another key is "
+         "refused; delete its line to accept a new key.\n"
+         ".TP\n" +
+         italic("id-bindings") +
+         "\n"
+         "The coordinator's record of the key each id registered with (default mode); see " +
+         bold("conec coordinator --forget") + ".\n";
 }
 
 std::string see_also(const CommandDoc &root, const std::string &self) {
@@ -227,6 +263,7 @@ std::string overview_page(const CommandDoc &root) {
   }
   out +=
       ".SH OPTIONS\n.PP\nThese options work before or after the subcommand name.\n" + option_list(root, true);
+  out += ".SH SECURITY\n" + roff::paragraphs(kSecurity);
   out += exit_status() + environment(root, true) + files() + see_also(root, root.man_name());
   return out;
 }

@@ -35,7 +35,7 @@ quic::ConnectionHandler placeholder_handler;
 } // namespace
 
 Client::Client(loop::Loop &loop, ClientOptions options, ClientHandler &handler)
-    : loop_(loop), options_(std::move(options)), handler_(handler) {}
+    : loop_(loop), options_(std::move(options)), handler_(handler), trust_(options_.peer_trust) {}
 
 Client::~Client() {
   links_.clear();

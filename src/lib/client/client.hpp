@@ -16,6 +16,7 @@
 #include <string>
 
 #include "channel/channel.hpp"
+#include "client/peer_trust.hpp"
 #include "loop/loop.hpp"
 #include "net/endpoint.hpp"
 #include "tls/identity.hpp"
@@ -32,6 +33,7 @@ struct ClientOptions {
   quic::Config quic;                    // defaults tuned below in create()
   size_t max_message = proto::kDefaultMaxMessage;
   Duration request_timeout = 15 * kSecond; // a channel request with no answer fails
+  PeerTrustOptions peer_trust;          // how we check peers ourselves (pins, CA, known peers)
 };
 
 class Client;
@@ -133,6 +135,7 @@ private:
   std::map<std::pair<uint64_t, bool>, std::unique_ptr<PeerLink>> links_;
   std::vector<std::unique_ptr<PeerLink>> dead_links_;
   std::unique_ptr<loop::Deferred> reaper_;
+  PeerTrust trust_;
 };
 
 } // namespace conec::client

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "client/client.hpp"
+#include "client/peer_trust.hpp"
 
 namespace conec::client {
 
@@ -26,6 +27,7 @@ struct PeerLink final : channel::ChannelHandler {
   bool initiator;
   uint64_t request_id = 0; // initiator: the request this channel answers
   std::unique_ptr<channel::Channel> channel;
+  PeerCheck check;     // what PeerTrust found (key fingerprint, first use)
   bool open = false;   // on_open happened
   bool closed = false; // link_closed happened
 };

@@ -1,7 +1,8 @@
 // Client: channels to peers. The coordinator's Introduction carries the
 // peer's certificate and a relay token; the initiator connects through the
 // relay, the acceptor accepts exactly that one connection, and each side
-// pins the other's certificate, so the channel is end to end.
+// pins the other's certificate, so the channel is end to end. Before that,
+// each side checks the certificate itself (PeerTrust): pins, CA, known peers.
 #include "client/client.hpp"
 #include "client/peer_link.hpp"
 #include "net/relay.hpp"
@@ -34,6 +35,17 @@ std::shared_ptr<tls::Credentials> Client::peer_credentials(const Bytes &peer_cer
 void Client::introduced(const proto::Introduction &intro) {
   if (links_.contains({intro.channel_id, intro.role == 0}))
     return coordinator_->close(channel::kErrorProtocol, "second introduction for one channel");
+  // Our own verdict first: the coordinator's word is not enough (SPEC §3).
+  auto verdict = trust_.check(intro.peer, intro.peer_certificate);
+  if (!verdict) {
+    CONEC_WARN("client: refusing the channel {} '{}': {}", intro.role == 1 ? "from" : "to", intro.peer,
+               verdict.error().message);
+    if (intro.role == 1)
+      (void)coordinator_->send_control(proto::IntroductionReply{intro.channel_id, false, verdict.error().message});
+    else
+      fail_request(intro.request_id, verdict.error());
+    return;
+  }
   std::optional<Error> error;
   auto creds = peer_credentials(intro.peer_certificate, error);
   if (!creds) {
@@ -52,6 +64,7 @@ void Client::introduced(const proto::Introduction &intro) {
       return;
     }
     auto link = std::make_unique<PeerLink>(*this, intro.channel_id, intro.peer, intro.relay_token, false);
+    link->check = *verdict;
     PeerLink *l = link.get();
     endpoint_->add_relay(intro.relay_token, options_.coordinator);
     auto r = endpoint_->accept_relayed(intro.relay_token, creds, [l, co](std::unique_ptr<net::Session> s) {
@@ -66,6 +79,7 @@ void Client::introduced(const proto::Introduction &intro) {
   if (!requests_.contains(intro.request_id)) return; // given up on (timed out)
   auto link = std::make_unique<PeerLink>(*this, intro.channel_id, intro.peer, intro.relay_token, true);
   link->request_id = intro.request_id;
+  link->check = *verdict;
   endpoint_->add_relay(intro.relay_token, options_.coordinator);
   auto session = endpoint_->connect_relayed(intro.relay_token, creds, "", placeholder_handler);
   if (!session) {
@@ -85,9 +99,20 @@ void Client::joined(const proto::ChannelJoined &joined) {
 }
 
 void Client::link_open(PeerLink &link) {
+  if (link.check.first_use) {
+    // The handshake proved the peer holds this key: now it is worth recording.
+    link.check.first_use = false;
+    if (auto r = trust_.remember(link.peer, link.check.key_fingerprint); !r) {
+      if (r.error().category == ErrorCategory::peer) return link.channel->close(channel::kErrorProtocol, r.error().message);
+      CONEC_WARN("client: cannot record '{}' as a known peer: {}", link.peer, r.error().message);
+    } else {
+      CONEC_INFO("client: '{}' is now a known peer (key {}) in {}", link.peer, link.check.key_fingerprint,
+                 trust_.options().known_peers_path);
+    }
+  }
   link.open = true;
-  CONEC_INFO("client: channel {} to '{}' open ({})", link.channel_id, link.peer,
-             link.initiator ? "initiator" : "acceptor");
+  CONEC_INFO("client: channel {} to '{}' open ({}), peer key {}", link.channel_id, link.peer,
+             link.initiator ? "initiator" : "acceptor", link.check.key_fingerprint);
   // Hand the channel to every request it answers; otherwise it is an
   // unsolicited channel for on_peer_channel.
   std::vector<uint64_t> answered;

@@ -13,6 +13,7 @@
 
 #include "proto/control.hpp"
 #include "tls/identity.hpp"
+#include "util/record_file.hpp"
 
 namespace conec::coord {
 
@@ -25,40 +26,10 @@ constexpr std::string_view kHeader =
     "#   <id> sha256:<SHA-256 of the client's public key> <last seen, seconds since 1970>\n"
     "# Edit only while no coordinator uses this file; `conec coordinator --forget ID` removes one.\n";
 
-bool blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
-
-std::vector<std::string_view> fields_of(std::string_view line) {
-  std::vector<std::string_view> out;
-  size_t i = 0;
-  while (i < line.size()) {
-    while (i < line.size() && blank(line[i])) ++i;
-    size_t start = i;
-    while (i < line.size() && !blank(line[i])) ++i;
-    if (i > start) out.push_back(line.substr(start, i - start));
-  }
-  return out;
-}
-
 // The fingerprint in its one printed form, or "" if `text` is not one.
 std::string normal_fingerprint(std::string_view text) {
   auto pin = tls::parse_pin(text);
   return pin ? "sha256:" + to_hex(*pin) : std::string();
-}
-
-std::string directory_of(const std::string &path) {
-  auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-Result<void> write_all(int fd, std::string_view text, const std::string &path) {
-  while (!text.empty()) {
-    ssize_t n = ::write(fd, text.data(), text.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail(errno_error("coord", "write " + path, errno));
-    text.remove_prefix(static_cast<size_t>(n));
-  }
-  return {};
 }
 
 std::string lock_holder(int fd) {
@@ -72,8 +43,6 @@ std::string lock_holder(int fd) {
 }
 
 } // namespace
-
-bool bindable_id(std::string_view id) { return proto::canonical_id(id).rfind(kUnboundIdPrefix, 0) != 0; }
 
 IdBindings::IdBindings(BindingOptions options, int lock_fd)
     : options_(std::move(options)), lock_fd_(lock_fd) {}
@@ -107,39 +76,13 @@ Result<std::unique_ptr<IdBindings>> IdBindings::open(BindingOptions options, int
 }
 
 Result<void> IdBindings::load(int64_t now) {
-  const std::string &path = options_.path;
-  std::FILE *f = std::fopen(path.c_str(), "re");
-  if (!f) {
-    if (errno == ENOENT) return {}; // first run
-    return fail(errno_error("coord", "open " + path, errno));
-  }
-  struct stat st {};
-  if (::fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    std::fclose(f);
-    return fail(ErrorCategory::io, "coord", path + " is not a regular file");
-  }
-  // Read byte by byte into a bounded line: a huge line costs time, not memory.
   std::map<std::string, size_t> seen; // id -> line it was bound on
-  std::string line;
-  bool overlong = false, pending = false;
-  size_t number = 1;
-  for (int c; (c = getc_unlocked(f)) != EOF;) {
-    if (c == '\n') {
-      parse_line(line, number++, overlong, seen);
-      line.clear();
-      overlong = pending = false;
-      continue;
-    }
-    pending = true;
-    if (line.size() < kMaxBindingLine)
-      line.push_back(static_cast<char>(c));
-    else
-      overlong = true;
-  }
-  bool read_error = std::ferror(f) != 0;
-  std::fclose(f);
-  if (read_error) return fail(errno_error("coord", "read " + path, EIO));
-  if (pending) parse_line(line, number, overlong, seen); // no newline at the end
+  auto read = read_record_lines(options_.path, kMaxBindingLine, "coord",
+                                [&](std::string_view line, size_t number, bool overlong) {
+                                  parse_line(line, number, overlong, seen);
+                                });
+  if (!read) return fail(read.error());
+  const std::string &path = options_.path;
   if (problem_count_ > kMaxProblemsShown)
     problems_.push_back(path + ": " + std::to_string(problem_count_ - kMaxProblemsShown) +
                         " more lines skipped");
@@ -156,7 +99,7 @@ void IdBindings::problem(size_t number, const std::string &why) {
 void IdBindings::parse_line(std::string_view line, size_t number, bool overlong,
                             std::map<std::string, size_t> &seen) {
   if (overlong) return problem(number, "longer than " + std::to_string(kMaxBindingLine) + " bytes; skipped");
-  auto fields = fields_of(line);
+  auto fields = split_fields(line);
   if (fields.empty() || fields[0].front() == '#') return; // blank or comment
   if (fields.size() != 3)
     return problem(number, "expected '<id> sha256:<hex> <last-seen>', found " +
@@ -253,7 +196,7 @@ Result<void> IdBindings::save() {
   if (fd < 0) return fail(errno_error("coord", "create " + tmp, errno));
   auto wrote = [&]() -> Result<void> {
     if (::fchmod(fd, 0600) != 0) return fail(errno_error("coord", "chmod " + tmp, errno));
-    if (auto r = write_all(fd, text, tmp); !r) return r;
+    if (auto r = write_all(fd, text, tmp, "coord"); !r) return r;
     if (::fsync(fd) != 0) return fail(errno_error("coord", "fsync " + tmp, errno));
     return {};
   }();
@@ -267,12 +210,7 @@ Result<void> IdBindings::save() {
     ::unlink(tmp.c_str());
     return fail(errno_error("coord", "rename " + tmp + " to " + path, err));
   }
-  // The rename itself is durable only once the directory is synced.
-  std::string dir = directory_of(path);
-  if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  sync_directory_of(path); // the rename is durable only once the directory is synced
   dirty_ = false;
   return {};
 }

@@ -29,15 +29,11 @@
 #include <string_view>
 #include <vector>
 
+#include "proto/control.hpp"
 #include "util/error.hpp"
 
 namespace conec::coord {
 
-// Ids with this prefix are never recorded: `send`, `open` and `ping`
-// without -i register under a fresh `anon-<12 hex>` each run, and binding
-// them would only fill the file. Nobody can own such an id, so anyone may
-// use it (ids a user means to keep must not start with it).
-inline constexpr std::string_view kUnboundIdPrefix = "anon-";
 // Longest line the parser reads (a valid one is under 150 bytes).
 inline constexpr size_t kMaxBindingLine = 512;
 
@@ -47,8 +43,9 @@ struct BindingOptions {
   size_t max_bindings = 100'000;        // further new ids are refused (RefuseCode::limit)
 };
 
-// Whether `id` is ever recorded (it does not start with kUnboundIdPrefix).
-bool bindable_id(std::string_view id);
+// Ids starting with proto::kUnboundIdPrefix ("anon-") are never recorded.
+using proto::bindable_id;
+using proto::kUnboundIdPrefix;
 
 class IdBindings {
 public:

@@ -68,6 +68,12 @@ struct CoordinatorOptions {
   // a known id is refused (RefuseCode::id_bound) for any other key. Ignored
   // with client_ca_pem: there the CA binds ids to certificates.
   BindingOptions bindings;
+  // Tests only: rewrites each Introduction before it is sent, to play a
+  // coordinator that lies about peers (clients must catch it themselves,
+  // client/peer_trust.hpp). Never set by the conec binary.
+  std::function<void(proto::Introduction &)> tamper_introduction;
+  // Tests only: the id a channel request for `peer` is sent to instead.
+  std::function<std::string(const std::string &peer)> tamper_route;
 };
 
 // A registered client as the directory shows it.
@@ -158,6 +164,7 @@ private:
   // Introductions (introductions.cpp)
   void request_channel(ClientConn &from, const proto::ChannelRequest &request);
   void introduction_reply(ClientConn &from, const proto::IntroductionReply &reply);
+  proto::Introduction tampered(proto::Introduction intro) const; // options_.tamper_introduction
   void introduction_timed_out(uint64_t channel_id);
   void drop_allocation(Allocation &a, const std::string &reason, proto::RefuseCode code);
   size_t channel_count(const ClientConn &c) const;

@@ -40,12 +40,18 @@ static proto::Introduction introduce(const Allocation &a, const ClientConn &peer
   return intro;
 }
 
+proto::Introduction Coordinator::tampered(proto::Introduction intro) const {
+  if (options_.tamper_introduction) options_.tamper_introduction(intro);
+  return intro;
+}
+
 void Coordinator::request_channel(ClientConn &from, const proto::ChannelRequest &request) {
   auto error = [&](RefuseCode code, const std::string &reason) {
     from.send(proto::ChannelError{request.request_id, code, reason});
   };
   if (!proto::valid_id(request.peer)) return error(RefuseCode::bad_id, "invalid peer id '" + request.peer + "'");
-  auto it = directory_.find(proto::canonical_id(request.peer));
+  std::string target = options_.tamper_route ? options_.tamper_route(request.peer) : request.peer;
+  auto it = directory_.find(proto::canonical_id(target));
   if (it == directory_.end()) return error(RefuseCode::unknown_peer, "no client '" + request.peer + "' is connected");
   ClientConn &peer = *it->second;
 
@@ -90,7 +96,7 @@ void Coordinator::request_channel(ClientConn &from, const proto::ChannelRequest 
   CONEC_INFO("coordinator: channel {}: '{}' asks for '{}'", channel_id, from.id(), peer.id());
   Allocation &ref = *a;
   allocations_.emplace(channel_id, std::move(a));
-  peer.send(introduce(ref, from, 1, 0));
+  peer.send(tampered(introduce(ref, from, 1, 0)));
 }
 
 void Coordinator::introduction_reply(ClientConn &from, const proto::IntroductionReply &reply) {
@@ -113,7 +119,7 @@ void Coordinator::introduction_reply(ClientConn &from, const proto::Introduction
   --pending_;
   a.active = true;
   CONEC_INFO("coordinator: channel {}: '{}' accepted '{}'", a.channel_id, from.id(), a.initiator->id());
-  a.initiator->send(introduce(a, from, 0, a.request_id));
+  a.initiator->send(tampered(introduce(a, from, 0, a.request_id)));
   for (uint64_t joined : a.joined_requests) from.send(proto::ChannelJoined{joined, a.channel_id});
 }
 

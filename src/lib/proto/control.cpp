@@ -326,4 +326,6 @@ std::string canonical_id(std::string_view id) {
   return out;
 }
 
+bool bindable_id(std::string_view id) { return canonical_id(id).rfind(kUnboundIdPrefix, 0) != 0; }
+
 } // namespace conec::proto

@@ -146,4 +146,12 @@ bool valid_id(std::string_view id);
 // Canonical form for comparing ids (lower case).
 std::string canonical_id(std::string_view id);
 
+// Ids with this prefix belong to nobody: `send`, `open` and `ping` without
+// -i register under a fresh `anon-<12 hex>` each run. The coordinator never
+// binds them to a key, nor a client to a known peer (ids a user means to
+// keep must not start with it).
+inline constexpr std::string_view kUnboundIdPrefix = "anon-";
+// Whether `id` is ever bound to a key (it does not start with kUnboundIdPrefix).
+bool bindable_id(std::string_view id);
+
 } // namespace conec::proto

@@ -101,4 +101,13 @@ Result<std::vector<std::string>> certificate_names_of_pem(std::string_view cert_
 // not through a CA. Errors: usage (not a PEM certificate).
 Result<bool> is_self_issued(std::string_view cert_pem);
 
+// Whether the DER certificate `der` chains to a CA in `ca_pem` and is in
+// its validity period now: how a client checks a peer's certificate before
+// it connects (CA mode). Errors: tls, saying why in words ("certificate is
+// not signed by the trusted CA (...)", "certificate expired on ..."); usage
+// if `ca_pem` holds no certificate.
+Result<void> verify_with_ca(ByteView der, std::string_view ca_pem);
+// The first certificate in `cert_pem`, in DER. Errors: usage (no certificate).
+Result<Bytes> der_of_pem(std::string_view cert_pem);
+
 } // namespace conec::tls

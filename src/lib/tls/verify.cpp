@@ -188,3 +188,35 @@ int SessionCallbacks::verify_peer(gnutls_session_t session) {
 }
 
 } // namespace conec::tls
+
+namespace conec::tls {
+
+Result<Bytes> der_of_pem(std::string_view cert_pem) {
+  auto crt = detail::import_crt(as_bytes(cert_pem), GNUTLS_X509_FMT_PEM);
+  if (!crt) return fail(crt.error());
+  return detail::crt_der(crt->get());
+}
+
+Result<void> verify_with_ca(ByteView der, std::string_view ca_pem) {
+  auto leaf = detail::import_crt(der, GNUTLS_X509_FMT_DER);
+  if (!leaf) return fail(ErrorCategory::tls, "tls", "certificate is malformed (" + leaf.error().message + ")");
+  gnutls_x509_trust_list_t raw = nullptr;
+  if (int rc = gnutls_x509_trust_list_init(&raw, 0); rc < 0)
+    return fail(gnutls_error(ErrorCategory::internal, "cannot make a trust list", rc));
+  struct Deinit {
+    void operator()(gnutls_x509_trust_list_t l) const noexcept { gnutls_x509_trust_list_deinit(l, 1); }
+  };
+  std::unique_ptr<std::remove_pointer_t<gnutls_x509_trust_list_t>, Deinit> list(raw);
+  gnutls_datum_t pem = detail::view_datum(ca_pem);
+  int added = gnutls_x509_trust_list_add_trust_mem(raw, &pem, nullptr, GNUTLS_X509_FMT_PEM, 0, 0);
+  if (added < 0) return fail(gnutls_error(ErrorCategory::usage, "cannot read the CA certificates", added));
+  if (added == 0) return fail(ErrorCategory::usage, "tls", "the CA file holds no usable certificate");
+  gnutls_x509_crt_t chain[1] = {leaf->get()};
+  unsigned status = 0;
+  if (int rc = gnutls_x509_trust_list_verify_crt(raw, chain, 1, 0, &status, nullptr); rc < 0)
+    return fail(gnutls_error(ErrorCategory::tls, "cannot verify the certificate", rc));
+  if (status != 0) return fail(ErrorCategory::tls, "tls", describe_chain_failure(status, Mode::ca, leaf->get()));
+  return {};
+}
+
+} // namespace conec::tls
