@@ -276,3 +276,27 @@ TEST_CASE("CA mode: a client checks the peer's certificate against its CA and it
   CHECK(b.process.wait(30) == 7);
   test::remove_tree(dir);
 }
+
+TEST_CASE("a channel to another id than the one asked for is refused, even at first contact", "[cli][trust]") {
+  std::string dir = test::make_temp_dir();
+  std::string coord_dir = dir + "/coord", file = dir + "/data";
+  test::write_random_file(file, 1000, 9);
+  {
+    CliCoordinator coord(coord_dir); // creates the coordinator's identity
+    REQUIRE(coord.ready);
+  }
+  CliCoordinator rogue({CONEC_ROGUE_BINARY, "--cert", coord_dir + "/coordinator.pem", "--key",
+                        coord_dir + "/coordinator.key", "--route", "bob=mallory"},
+                       coord_dir, {});
+  REQUIRE(rogue.ready);
+  Receiver m(client(rogue, dir + "/mallory", {"recv", "-v", "-i", "mallory", "--timeout", "5"}));
+  REQUIRE(m.registered);
+  Process send(client(rogue, dir + "/alice", {"send", "-i", "alice", "bob", file}));
+  CHECK(send.wait(30) == 5);
+  INFO(send.err);
+  CHECK_THAT(send.err,
+             Contains("conec: error: the coordinator answered our request for 'bob' with a channel to 'mallory'"));
+  CHECK(m.process.wait(30) == 7);
+  CHECK(m.process.out.empty());
+  test::remove_tree(dir);
+}

@@ -11,6 +11,8 @@
 //   every introduction of mallory names bob (with mallory's certificate):
 //   whoever asks for bob, or is offered a channel by mallory, is told it is
 //   talking to bob.
+// --route bob=mallory: channel requests for bob go to mallory, introduced
+//   under its own name.
 // Prints the banner lines tests read ("listening on", "fingerprint:",
 // "clients connect with:") to stderr and runs until SIGTERM/SIGINT.
 #include <csignal>
@@ -49,6 +51,7 @@ int main(int argc, char **argv) {
   std::string listen = "127.0.0.1:0", cert, key, client_ca;
   bool substitute = false;
   std::map<std::string, std::string> impersonate; // canonical victim id -> the impostor that gets its requests
+  std::map<std::string, std::string> route;       // canonical id -> who gets its requests instead
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -62,6 +65,11 @@ int main(int argc, char **argv) {
       auto eq = v.find('=');
       if (eq == std::string::npos) return usage("--impersonate takes ID=OTHER");
       impersonate[proto::canonical_id(v.substr(0, eq))] = v.substr(eq + 1);
+    } else if (a == "--route") {
+      std::string v = value();
+      auto eq = v.find('=');
+      if (eq == std::string::npos) return usage("--route takes ID=OTHER");
+      route[proto::canonical_id(v.substr(0, eq))] = v.substr(eq + 1);
     } else return usage(("unknown argument " + a).c_str());
   }
   auto addr = SockAddr::parse(listen, 1719);
@@ -77,10 +85,13 @@ int main(int argc, char **argv) {
   co.identity = *identity;
   co.client_ca_pem = client_ca;
   std::map<std::string, std::string> victim_of; // canonical impostor id -> the id it poses as
-  for (const auto &[victim, impostor] : impersonate) victim_of[proto::canonical_id(impostor)] = victim;
-  co.tamper_route = [&impersonate](const std::string &peer) {
-    auto it = impersonate.find(proto::canonical_id(peer));
-    return it == impersonate.end() ? peer : it->second;
+  for (const auto &[victim, impostor] : impersonate) {
+    victim_of[proto::canonical_id(impostor)] = victim;
+    route[victim] = impostor;
+  }
+  co.tamper_route = [&route](const std::string &peer) {
+    auto it = route.find(proto::canonical_id(peer));
+    return it == route.end() ? peer : it->second;
   };
   co.tamper_introduction = [&](proto::Introduction &intro) {
     if (substitute) intro.peer_certificate = *own_der;

@@ -35,6 +35,17 @@ std::shared_ptr<tls::Credentials> Client::peer_credentials(const Bytes &peer_cer
 void Client::introduced(const proto::Introduction &intro) {
   if (links_.contains({intro.channel_id, intro.role == 0}))
     return coordinator_->close(channel::kErrorProtocol, "second introduction for one channel");
+  if (intro.role == 0) { // initiator: the answer to one of our requests
+    auto req = requests_.find(intro.request_id);
+    if (req == requests_.end()) return; // given up on (timed out)
+    // The certificate is judged for the id we asked for, never for a name
+    // the coordinator chose (an unknown name would pass as a first use).
+    if (proto::canonical_id(req->second.peer) != proto::canonical_id(intro.peer))
+      return fail_request(intro.request_id,
+                          Error{ErrorCategory::peer, kPeerNotTrusted, "client",
+                                "the coordinator answered our request for '" + req->second.peer +
+                                    "' with a channel to '" + intro.peer.substr(0, proto::kMaxIdLength) + "'"});
+  }
   // Our own verdict first: the coordinator's word is not enough (SPEC §3).
   auto verdict = trust_.check(intro.peer, intro.peer_certificate);
   if (!verdict) {
@@ -75,8 +86,7 @@ void Client::introduced(const proto::Introduction &intro) {
     return;
   }
 
-  // initiator: our request was accepted
-  if (!requests_.contains(intro.request_id)) return; // given up on (timed out)
+  // initiator: our request was accepted (checked above)
   auto link = std::make_unique<PeerLink>(*this, intro.channel_id, intro.peer, intro.relay_token, true);
   link->request_id = intro.request_id;
   link->check = *verdict;
