@@ -162,6 +162,9 @@ Result<client::ClientOptions> make_client_options(const ClientArgs &a) {
   }
 
   if (auto trust = make_peer_trust(a, o); !trust) return fail(trust.error());
+  o.path_policy = a.relay_only    ? net::PathPolicy::relay_only
+                  : a.direct_only ? net::PathPolicy::direct_only
+                                  : net::PathPolicy::automatic;
 
   if (!a.pin.empty()) {
     auto pin = tls::parse_pin(a.pin);

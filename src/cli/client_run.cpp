@@ -56,6 +56,11 @@ std::string peer_key_of(channel::Channel &ch) {
   return key ? *key : "?";
 }
 
+std::string path_of(channel::Channel &ch) {
+  const net::PeerPath *path = ch.session().path();
+  return path ? path->describe() : "relay";
+}
+
 int ClientRun::exit_code_for(const Error &e) {
   if (certificate_refused(e)) return kExitRefused;
   if (e.category == ErrorCategory::tls || e.category == ErrorCategory::timeout ||

@@ -24,6 +24,8 @@ void hold_exit_signals();
 // The peer's public-key fingerprint ("sha256:<hex>", what known peers and
 // --peer-pin use), for --stats, ping and -v; "?" if unreadable.
 std::string peer_key_of(channel::Channel &ch);
+// The path a peer channel uses now ("relay", "direct ADDR"), for the same.
+std::string path_of(channel::Channel &ch);
 
 class ClientRun : public client::ClientHandler {
 public:

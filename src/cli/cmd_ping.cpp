@@ -34,7 +34,6 @@ constexpr uint64_t kLingerMs = 2000;
 // The path a peer channel uses. The library only makes relayed channels
 // today (SPEC §4: hole punching is not implemented yet), so every channel
 // is on the coordinator's relay.
-std::string path_of(channel::Channel &) { return "relay"; }
 
 std::string ms(Duration d) {
   char buf[32];

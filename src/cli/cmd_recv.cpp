@@ -37,7 +37,7 @@ public:
   void arrived(channel::Channel &ch, channel::Stream &s) {
     if (!s.bidirectional()) return s.reset(); // senders use bidirectional streams
     s.set_handler(*this);
-    Item item{&ch, ch.peer(), peer_key_of(ch), s, {}, false, std::nullopt, take_announced(&ch)};
+    Item item{&ch, ch.peer(), peer_key_of(ch), path_of(ch), s, {}, false, std::nullopt, take_announced(&ch)};
     if (current_ || (!args_.keep && taken_ > 0)) {
       if (!args_.keep) return s.reset();
       s.pause_reading();
@@ -123,6 +123,7 @@ private:
     const channel::Channel *channel; // identity only: never dereferenced (it may be gone)
     std::string peer;
     std::string peer_key;   // its public-key fingerprint (--stats)
+    std::string path;       // the channel's path when the stream arrived (--stats)
     channel::Stream stream; // inert once the stream ended
     std::vector<Bytes> early; // messages that arrived while it waited
     bool has_end = false;     // its end arrived while it waited
@@ -137,7 +138,7 @@ private:
     return size;
   }
   void begin(Item item) {
-    current_ = Item{item.channel, item.peer, item.peer_key, item.stream, {}, false, std::nullopt, item.size};
+    current_ = Item{item.channel, item.peer, item.peer_key, item.path, item.stream, {}, false, std::nullopt, item.size};
     ++taken_;
     received_ = 0;
     confirmed_ = false;
@@ -178,9 +179,9 @@ private:
   }
   void stats() {
     Duration elapsed = ended_ - started_;
-    std::fprintf(stderr, "conec: stats: %llu bytes from %s in %.3f s (%s), path relay, peer key %s\n",
+    std::fprintf(stderr, "conec: stats: %llu bytes from %s in %.3f s (%s), path %s, peer key %s\n",
                  static_cast<unsigned long long>(received_), printable(current_->peer).c_str(), double(elapsed) / 1e9,
-                 human_rate(received_, elapsed).c_str(), current_->peer_key.c_str());
+                 human_rate(received_, elapsed).c_str(), current_->path.c_str(), current_->peer_key.c_str());
   }
 
   ClientRun &run_;

@@ -88,9 +88,11 @@ private:
   }
   void stats() {
     Duration elapsed = monotonic_now() - started_;
-    std::fprintf(stderr, "conec: stats: %llu bytes to %s in %.3f s (%s), path relay, peer key %s\n",
+    channel::Channel *ch = stream_.channel();
+    std::string path = ch ? path_of(*ch) : "relay";
+    std::fprintf(stderr, "conec: stats: %llu bytes to %s in %.3f s (%s), path %s, peer key %s\n",
                  static_cast<unsigned long long>(pump_->bytes()), printable(args_.peer).c_str(), double(elapsed) / 1e9,
-                 human_rate(pump_->bytes(), elapsed).c_str(), peer_key_.c_str());
+                 human_rate(pump_->bytes(), elapsed).c_str(), path.c_str(), peer_key_.c_str());
   }
   // Best effort: the size only feeds the receiver's progress line.
   static void announce(channel::Channel &ch, uint64_t size) {

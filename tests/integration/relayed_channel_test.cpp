@@ -100,6 +100,19 @@ TEST_CASE("64 MiB relayed from A to B arrive whole, in order, with the same SHA-
   CHECK(got.hash.hex() == sent.hex());
   // It really went through the coordinator's relay.
   CHECK(tap.relayed > kMessage * kCount);
+  // The channel's peer path says so too, counted on the relay path only,
+  // and it knows where bob might be reached directly.
+  const net::PeerPath *path = p.ab->session().path();
+  REQUIRE(path);
+  CHECK(path->current() == net::PathKind::relay);
+  CHECK(path->describe() == "relay");
+  CHECK(path->relay_counters().bytes_sent > kMessage * kCount);
+  CHECK(path->relay_counters().datagrams_received > 0);
+  CHECK(path->direct_counters().bytes_sent == 0);
+  CHECK(path->relay_address() == p.f.coordinator->local_address());
+  REQUIRE_FALSE(path->options().candidates.empty());
+  CHECK(path->options().candidates[0] == p.f.client("bob")->observed_address());
+  CHECK(path->options().policy == net::PathPolicy::automatic);
   REQUIRE(p.f.shutdown());
 }
 

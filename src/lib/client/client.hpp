@@ -34,6 +34,7 @@ struct ClientOptions {
   size_t max_message = proto::kDefaultMaxMessage;
   Duration request_timeout = 15 * kSecond; // a channel request with no answer fails
   PeerTrustOptions peer_trust;          // how we check peers ourselves (pins, CA, known peers)
+  net::PathPolicy path_policy = net::PathPolicy::automatic; // relay / direct paths for peer channels
 };
 
 class Client;
@@ -110,6 +111,7 @@ private:
   void channel_closed(const proto::ChannelClosed &closed);
   void link_open(PeerLink &link);
   void link_closed(PeerLink &link, const Error &error);
+  net::PeerPathOptions path_options(const proto::Introduction &intro) const;
   std::shared_ptr<tls::Credentials> peer_credentials(const Bytes &peer_certificate, std::optional<Error> &error);
   void reap();
 

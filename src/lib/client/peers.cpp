@@ -32,6 +32,17 @@ std::shared_ptr<tls::Credentials> Client::peer_credentials(const Bytes &peer_cer
   return *creds;
 }
 
+// Where the peer might be reached directly (for hole punching), and whether
+// we may try.
+net::PeerPathOptions Client::path_options(const proto::Introduction &intro) const {
+  net::PeerPathOptions o;
+  o.policy = options_.path_policy;
+  if (!intro.peer_observed.empty()) o.candidates.push_back(intro.peer_observed);
+  for (const auto &a : intro.peer_local)
+    if (!a.empty()) o.candidates.push_back(a);
+  return o;
+}
+
 void Client::introduced(const proto::Introduction &intro) {
   if (links_.contains({intro.channel_id, intro.role == 0}))
     return coordinator_->close(channel::kErrorProtocol, "second introduction for one channel");
@@ -77,7 +88,7 @@ void Client::introduced(const proto::Introduction &intro) {
     auto link = std::make_unique<PeerLink>(*this, intro.channel_id, intro.peer, intro.relay_token, false);
     link->check = *verdict;
     PeerLink *l = link.get();
-    endpoint_->add_relay(intro.relay_token, options_.coordinator);
+    endpoint_->add_relay(intro.relay_token, options_.coordinator, path_options(intro));
     auto r = endpoint_->accept_relayed(intro.relay_token, creds, [l, co](std::unique_ptr<net::Session> s) {
       l->channel = std::make_unique<channel::Channel>(std::move(s), l->peer, *l, co);
     });
@@ -90,7 +101,7 @@ void Client::introduced(const proto::Introduction &intro) {
   auto link = std::make_unique<PeerLink>(*this, intro.channel_id, intro.peer, intro.relay_token, true);
   link->request_id = intro.request_id;
   link->check = *verdict;
-  endpoint_->add_relay(intro.relay_token, options_.coordinator);
+  endpoint_->add_relay(intro.relay_token, options_.coordinator, path_options(intro));
   auto session = endpoint_->connect_relayed(intro.relay_token, creds, "", placeholder_handler);
   if (!session) {
     endpoint_->remove_relay(intro.relay_token);

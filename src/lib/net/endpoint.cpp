@@ -9,7 +9,6 @@
 #endif
 #include <cstring>
 
-#include "net/endpoint_relay.hpp"
 #include "net/entry.hpp"
 #include "net/relay.hpp"
 #include "quic/packet.hpp"
@@ -76,7 +75,7 @@ Endpoint::~Endpoint() {
 // Every connection starts here: the entry is its handler from the first
 // moment, routes its ids, and gets its Session handle.
 std::unique_ptr<Session> Endpoint::attach(std::unique_ptr<Entry> owned, std::unique_ptr<quic::Connection> conn,
-                                          quic::ConnectionHandler *app, Relay *via) {
+                                          quic::ConnectionHandler *app, PeerPath *via) {
   Entry &e = *owned;
   e.app = app;
   e.conn = std::move(conn);
@@ -85,8 +84,8 @@ std::unique_ptr<Session> Endpoint::attach(std::unique_ptr<Entry> owned, std::uni
     schedule(e);
   });
   if (via) {
-    e.relay_token = via->token;
-    ++via->users;
+    e.path = via;
+    ++via->users_;
   }
   entries_.emplace(&e, std::move(owned));
   for (const Bytes &cid : e.conn->local_cids()) register_cid(cid, e);
@@ -162,7 +161,7 @@ void Endpoint::port_unreachable(const SockAddr &to) {
   }
 }
 
-void Endpoint::route(const Datagram &d, Timestamp now, Relay *via) {
+void Endpoint::route(const Datagram &d, Timestamp now, PeerPath *via) {
   if (!via && is_relayed(d.data)) {
     if (on_relay_datagram) on_relay_datagram(d);
     else route_relayed(d, now);
@@ -177,7 +176,7 @@ void Endpoint::route(const Datagram &d, Timestamp now, Relay *via) {
   if (it == by_cid_.end()) {
     if (via) {
       // Only the connection an introduction announced may arrive this way.
-      if (header->long_header && via->on_accept) accept(d, now, via);
+      if (header->long_header && via->on_accept_) accept(d, now, via);
       else ++stats_.relayed_dropped;
     } else if (header->long_header && !header->needs_version_negotiation && options_.server_credentials) {
       accept(d, now, nullptr);
@@ -267,14 +266,14 @@ void Endpoint::handshake_ended(Entry &e) {
     handshakes_by_ip_.erase(it);
 }
 
-void Endpoint::accept(const Datagram &d, Timestamp now, Relay *via) {
+void Endpoint::accept(const Datagram &d, Timestamp now, PeerPath *via) {
   std::optional<Bytes> retried_from;
   if (!via && !admit(d, retried_from)) return;
   auto entry = std::make_unique<Entry>(*this);
   quic::Path path{local_address(), d.from};
   quic::Config config = options_.quic;
   if (via) config.max_udp_payload = kRelayedMaxUdpPayload;
-  auto credentials = via ? via->accept_credentials : options_.server_credentials;
+  auto credentials = via ? via->accept_credentials_ : options_.server_credentials;
   auto conn = quic::Connection::accept(config, credentials, path, d.data, *entry, now,
                                        retried_from ? &*retried_from : nullptr);
   if (!conn) {
@@ -289,8 +288,8 @@ void Endpoint::accept(const Datagram &d, Timestamp now, Relay *via) {
     ++handshakes_by_ip_[e.handshake_ip];
   }
   std::unique_ptr<Session> session = attach(std::move(entry), std::move(*conn), nullptr, via);
-  auto hand_over = via ? std::move(via->on_accept) : on_accept;
-  if (via) via->on_accept = nullptr; // one connection per introduction
+  auto hand_over = via ? std::move(via->on_accept_) : on_accept;
+  if (via) via->on_accept_ = nullptr; // one connection per introduction
   if (hand_over) hand_over(std::move(session));
   else session.reset(); // nobody takes connections: close it
   e.conn->receive(path, d.data, d.ecn, now);
@@ -312,7 +311,7 @@ void Endpoint::answer_unknown(const Datagram &d, const quic::PacketHeader &h) {
     bool claimed = false;
     Timestamp now = monotonic_now();
     for (auto &[key, e] : entries_) {
-      if (!e->conn->is_closed() && e->relay_token.empty() && e->conn->path().remote == d.from) {
+      if (!e->conn->is_closed() && !e->path && e->conn->path().remote == d.from) {
         e->conn->receive(quic::Path{local_address(), d.from}, d.data, d.ecn, now);
         claimed |= e->conn->state() == quic::State::draining;
         schedule(*e);
@@ -334,16 +333,14 @@ void Endpoint::answer_unknown(const Datagram &d, const quic::PacketHeader &h) {
 // the socket is full (the rest is kept in e.pending).
 bool Endpoint::send_batch(Entry &e, ByteView data, size_t segment_size, const SockAddr &to, uint8_t ecn) {
   SockAddr dest = to;
-  if (!e.relay_token.empty()) {
-    auto it = relays_.find(e.relay_token);
-    if (it == relays_.end()) return true; // relay gone: the packets are lost
-    dest = it->second->relay;
+  if (e.path) {
+    dest = e.path->relay_;
     // Each segment gets its own header, so the batch stays one GSO send.
     size_t out = 0;
     for (size_t off = 0; off < data.size(); off += segment_size) {
       size_t n = std::min(segment_size, data.size() - off);
       wrap_buffer_[out] = kRelayMarker;
-      std::memcpy(&wrap_buffer_[out + 1], e.relay_token.data(), kRelayTokenLength);
+      std::memcpy(&wrap_buffer_[out + 1], e.path->token_.data(), kRelayTokenLength);
       std::memcpy(&wrap_buffer_[out + kRelayHeaderLength], data.data() + off, n);
       out += kRelayHeaderLength + n;
     }
@@ -358,6 +355,10 @@ bool Endpoint::send_batch(Entry &e, ByteView data, size_t segment_size, const So
   }
   ++stats_.send_calls;
   stats_.datagrams_sent += (*sent + segment_size - 1) / segment_size;
+  if (e.path) {
+    e.path->relay_counters_.datagrams_sent += (*sent + segment_size - 1) / segment_size;
+    e.path->relay_counters_.bytes_sent += *sent;
+  }
   if (*sent < data.size()) {
     e.pending.assign(data.begin() + static_cast<ptrdiff_t>(*sent), data.end());
     e.pending_segment = segment_size;
@@ -415,6 +416,10 @@ void Endpoint::flush_all() {
 bool Endpoint::flush(Entry &e, Timestamp now) {
   if (!e.pending.empty()) {
     auto sent = socket_.send(e.pending_to, e.pending, e.pending_segment, e.pending_ecn);
+    if (sent && e.path) {
+      e.path->relay_counters_.datagrams_sent += (*sent + e.pending_segment - 1) / e.pending_segment;
+      e.path->relay_counters_.bytes_sent += *sent;
+    }
     if (sent && *sent < e.pending.size()) {
       e.pending.erase(e.pending.begin(), e.pending.begin() + static_cast<ptrdiff_t>(*sent));
       socket_full_ = true;
@@ -456,10 +461,9 @@ void Endpoint::reap(Entry &e) {
   }
   e.cids.clear();
   e.timer->stop();
-  if (!e.relay_token.empty()) {
-    auto it = relays_.find(e.relay_token);
-    if (it != relays_.end() && --it->second->users == 0 && it->second->removed) relays_.erase(it);
-    e.relay_token.clear();
+  if (e.path) {
+    PeerPath *path = std::exchange(e.path, nullptr);
+    if (--path->users_ == 0 && path->removed_) relays_.erase(path->token_);
   }
   if (e.session) return; // the Session still refers to it
   if (e.dirty) std::erase(dirty_, &e);

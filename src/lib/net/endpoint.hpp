@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "loop/loop.hpp"
+#include "net/peer_path.hpp"
 #include "net/udp_socket.hpp"
 #include "quic/config.hpp"
 #include "quic/connection.hpp"
@@ -58,6 +59,9 @@ public:
   quic::Stats stats() const;
   // The peer's certificate (DER) once the handshake completed.
   Bytes peer_certificate() const;
+  // The peer path of a client-to-client connection (null for direct QUIC
+  // connections such as the coordinator link, and once the Endpoint is gone).
+  const PeerPath *path() const;
 
 private:
   friend class Endpoint;
@@ -127,10 +131,12 @@ public:
                                            const std::string &server_name, quic::ConnectionHandler &handler);
 
   // --- relayed peer connections (client side; ARCHITECTURE D3/D4) ---
-  // Registers relay `token` (kRelayTokenLength bytes) through `relay` (the
-  // coordinator's address); returns the virtual remote address that the
-  // connections on it see. Idempotent.
-  SockAddr add_relay(ByteView token, const SockAddr &relay);
+  // Registers the peer path of relay `token` (kRelayTokenLength bytes)
+  // through `relay` (the coordinator's address), with the peer's direct
+  // candidates and the path policy; returns the virtual remote address that
+  // the connections on it see. Idempotent (a second call keeps the first
+  // options).
+  SockAddr add_relay(ByteView token, const SockAddr &relay, PeerPathOptions options = {});
   // Forgets the relay: its connections can no longer send or receive.
   void remove_relay(ByteView token);
   // Starts a QUIC client connection to the peer behind the relay.
@@ -178,10 +184,9 @@ private:
   void on_readable();
   void port_unreachable(const SockAddr &to);
   void on_writable();
-  struct Relay;
-  void route(const Datagram &d, Timestamp now, Relay *via = nullptr);
+  void route(const Datagram &d, Timestamp now, PeerPath *via = nullptr);
   void route_relayed(const Datagram &d, Timestamp now);
-  void accept(const Datagram &d, Timestamp now, Relay *via);
+  void accept(const Datagram &d, Timestamp now, PeerPath *via);
   // Admission control for a new server connection: true to accept it now
   // (with `retried_from` set after a valid Retry token); false if the
   // Initial was answered (Retry, refusal) or dropped.
@@ -191,7 +196,7 @@ private:
   bool send_batch(Entry &e, ByteView data, size_t segment_size, const SockAddr &to, uint8_t ecn);
   void answer_unknown(const Datagram &d, const quic::PacketHeader &h);
   std::unique_ptr<Session> attach(std::unique_ptr<Entry> entry, std::unique_ptr<quic::Connection> conn,
-                                  quic::ConnectionHandler *app, Relay *via);
+                                  quic::ConnectionHandler *app, PeerPath *via);
   void schedule(Entry &e);
   void flush_all();
   bool flush(Entry &e, Timestamp now); // false: socket full
@@ -210,7 +215,7 @@ private:
   std::unordered_map<Entry *, std::unique_ptr<Entry>> entries_;
   ByteKeyMap<Entry *> by_cid_; // connection id bytes -> entry
   std::vector<Entry *> dirty_;
-  ByteKeyMap<std::unique_ptr<Relay>> relays_; // by token bytes
+  ByteKeyMap<std::unique_ptr<PeerPath>> relays_; // by token bytes
   bool socket_full_ = false;
   Bytes send_buffer_;
   Bytes wrap_buffer_; // relayed batches with their headers

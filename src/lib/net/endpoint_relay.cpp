@@ -1,6 +1,6 @@
-// Endpoint: relayed peer connections (ARCHITECTURE D3/D4) and raw
-// datagram forwarding for the coordinator.
-#include "net/endpoint_relay.hpp"
+// Endpoint: peer connections on their PeerPath (ARCHITECTURE D3/D4) and
+// raw datagram forwarding for the coordinator.
+#include "net/endpoint.hpp"
 #include "net/entry.hpp"
 #include "net/relay.hpp"
 
@@ -12,34 +12,33 @@ std::string_view token_key(ByteView token) { return as_chars(token); }
 
 void Endpoint::route_relayed(const Datagram &d, Timestamp now) {
   auto it = relays_.find(token_key(relay_token_of(d.data)));
-  if (it == relays_.end() || !(d.from == it->second->relay)) {
+  if (it == relays_.end() || !(d.from == it->second->relay_)) {
     ++stats_.relayed_dropped;
     return;
   }
-  Relay &relay = *it->second;
-  route(Datagram{relay_payload_of(d.data), relay.virtual_addr, d.ecn}, now, &relay);
+  PeerPath &path = *it->second;
+  ++path.relay_counters_.datagrams_received;
+  path.relay_counters_.bytes_received += d.data.size();
+  route(Datagram{relay_payload_of(d.data), path.virtual_addr_, d.ecn}, now, &path);
 }
 
-SockAddr Endpoint::add_relay(ByteView token, const SockAddr &relay) {
+SockAddr Endpoint::add_relay(ByteView token, const SockAddr &relay, PeerPathOptions options) {
   auto &slot = relays_[std::string(token_key(token))];
-  if (slot && slot->removed && slot->users == 0) slot.reset();
-  if (!slot) {
-    slot = std::make_unique<Relay>();
-    slot->token = std::string(token_key(token));
-    slot->relay = relay;
-    slot->virtual_addr = relay_virtual_address(token);
-  }
-  return slot->virtual_addr;
+  if (slot && slot->removed_ && slot->users_ == 0) slot.reset();
+  if (!slot)
+    slot = std::make_unique<PeerPath>(std::string(token_key(token)), relay, relay_virtual_address(token),
+                                      std::move(options));
+  return slot->virtual_addr_;
 }
 
 void Endpoint::remove_relay(ByteView token) {
   auto it = relays_.find(token_key(token));
   if (it == relays_.end()) return;
-  if (it->second->users == 0) {
+  if (it->second->users_ == 0) {
     relays_.erase(it);
   } else {
-    it->second->removed = true;
-    it->second->on_accept = nullptr;
+    it->second->removed_ = true;
+    it->second->on_accept_ = nullptr;
   }
 }
 
@@ -48,13 +47,13 @@ Result<std::unique_ptr<Session>> Endpoint::connect_relayed(ByteView token,
                                                            const std::string &server_name,
                                                            quic::ConnectionHandler &handler) {
   auto it = relays_.find(token_key(token));
-  if (it == relays_.end() || it->second->removed)
+  if (it == relays_.end() || it->second->removed_)
     return fail(ErrorCategory::usage, "net", "no such relay allocation");
   auto entry = std::make_unique<Entry>(*this);
   quic::Config config = options_.quic;
   config.max_udp_payload = kRelayedMaxUdpPayload;
   auto conn = quic::Connection::connect(config, std::move(credentials), server_name,
-                                        quic::Path{local_address(), it->second->virtual_addr}, *entry,
+                                        quic::Path{local_address(), it->second->virtual_addr_}, *entry,
                                         monotonic_now());
   if (!conn) return fail(conn.error());
   return attach(std::move(entry), std::move(*conn), &handler, it->second.get());
@@ -63,10 +62,10 @@ Result<std::unique_ptr<Session>> Endpoint::connect_relayed(ByteView token,
 Result<void> Endpoint::accept_relayed(ByteView token, std::shared_ptr<tls::Credentials> credentials,
                                       std::function<void(std::unique_ptr<Session>)> on_accept_relayed) {
   auto it = relays_.find(token_key(token));
-  if (it == relays_.end() || it->second->removed)
+  if (it == relays_.end() || it->second->removed_)
     return fail(ErrorCategory::usage, "net", "no such relay allocation");
-  it->second->accept_credentials = std::move(credentials);
-  it->second->on_accept = std::move(on_accept_relayed);
+  it->second->accept_credentials_ = std::move(credentials);
+  it->second->on_accept_ = std::move(on_accept_relayed);
   return {};
 }
 

@@ -20,7 +20,7 @@ struct Entry final : quic::ConnectionHandler {
   quic::ConnectionHandler *app = nullptr; // null once the Session is gone
   Session *session = nullptr;             // the application's handle, if alive
   std::vector<Bytes> cids;                // ids routed to this entry
-  std::string relay_token;                // non-empty: packets go through this relay
+  PeerPath *path = nullptr;               // peer connections: where packets go (counted in its users_)
   bool dirty = false;                     // listed in Endpoint::dirty_
   // Server side, counted in the endpoint's handshakes in progress (by
   // source IP `handshake_ip`) until the handshake ends either way.

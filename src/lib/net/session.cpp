@@ -84,4 +84,6 @@ quic::Stats Session::stats() const { return entry_ ? entry_->conn->stats() : qui
 
 Bytes Session::peer_certificate() const { return entry_ ? entry_->conn->tls().peer_certificate() : Bytes(); }
 
+const PeerPath *Session::path() const { return entry_ ? entry_->path : nullptr; }
+
 } // namespace conec::net
