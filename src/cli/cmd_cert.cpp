@@ -101,7 +101,7 @@ int run_ca(const CaArgs &a, const GlobalOptions &global) {
   request.name = a.name;
   request.key_type = key_type_of(a.key_type);
   request.validity_days = a.days;
-  request.is_ca = true;
+  request.role = tls::CertificateRole::ca;
   auto ca = tls::generate_self_signed(request);
   if (!ca)
     return report_error(ca.error().message,
@@ -144,6 +144,7 @@ int run_issue(const IssueArgs &a, const GlobalOptions &global) {
 
   tls::CertificateRequest request;
   request.name = a.id.empty() ? a.host : a.id;
+  request.role = a.id.empty() ? tls::CertificateRole::server : tls::CertificateRole::client;
   request.key_type = key_type_of(a.key_type);
   request.validity_days = a.days;
   auto issued = tls::issue_certificate(*ca, request);

@@ -73,7 +73,7 @@ Result<tls::Identity> coordinator_identity(const CoordinatorArgs &o, std::string
   }
   std::string dir = resolve_state_dir(o.state_dir);
   bool created = false;
-  auto id = load_or_create_identity(dir, "coordinator", "conec-coordinator", created);
+  auto id = load_or_create_identity(dir, "coordinator", "conec-coordinator", tls::CertificateRole::server, created);
   source = dir + "/coordinator.pem (" + (created ? "created" : "reused") + ")";
   return id;
 }
