@@ -130,7 +130,7 @@ TEST_CASE("a client id outside the id alphabet is refused (it goes into a URI un
   CHECK(generate_self_signed(request));
 }
 
-TEST_CASE("server and CA certificates: serverAuth only with the host name; CA without extended key usage", "[tls]") {
+TEST_CASE("server certificates have serverAuth only and the host name, CA ones no EKU", "[tls]") {
   Parsed dns(self_signed("coord.example"));
   CHECK(dns.purposes() == std::vector<std::string>{GNUTLS_KP_TLS_WWW_SERVER});
   CHECK(dns.sans() == std::vector<std::pair<int, std::string>>{{GNUTLS_SAN_DNSNAME, "coord.example"}});
@@ -162,7 +162,7 @@ TEST_CASE("certificate_ids: the URI ids of a client certificate, CN and DNS name
   CHECK_FALSE(certificate_has_id(as_bytes("not DER"), "bob"));
 }
 
-TEST_CASE("purpose_mismatch names the certificate's role; no extended key usage means any use", "[tls]") {
+TEST_CASE("purpose_mismatch names the role, and no EKU extension means any use", "[tls]") {
   Parsed client(client_cert("bob"));
   Parsed server(self_signed("coord.example"));
   Parsed ca(self_signed("conec CA", KeyType::ecdsa_p256, CertificateRole::ca));
