@@ -151,12 +151,14 @@ Result<client::ClientOptions> make_client_options(const ClientArgs &a) {
   } else if (a.id.empty()) {
     tls::CertificateRequest request; // throwaway id: nothing worth caching
     request.name = o.id;
+    request.role = tls::CertificateRole::client;
     auto id = tls::generate_self_signed(request);
     if (!id) return fail(id.error());
     o.identity = *id;
   } else {
     bool created = false;
-    auto id = load_or_create_identity(resolve_state_dir(a.state_dir) + "/clients", proto::canonical_id(o.id), o.id, created);
+    auto id = load_or_create_identity(resolve_state_dir(a.state_dir) + "/clients", proto::canonical_id(o.id), o.id,
+                                      tls::CertificateRole::client, created);
     if (!id) return fail(ErrorCategory::usage, "cli", id.error().message);
     o.identity = *id;
   }

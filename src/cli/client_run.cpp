@@ -44,10 +44,16 @@ bool certificate_refused(const Error &e) {
 }
 } // namespace
 
-std::string ClientRun::coordinator_error_text(const Error &e, const std::string &coord) {
-  if (certificate_refused(e))
-    return "coordinator " + coord + " refused our client certificate (" + e.message +
-           "); a coordinator with --client-ca accepts only certificates its CA issued for the id (--cert, --key)";
+std::string ClientRun::coordinator_error_text(const Error &e, const std::string &coord,
+                                              const std::string &own_cert_pem) {
+  if (certificate_refused(e)) {
+    std::string text = "coordinator " + coord + " refused our client certificate (" + e.message + "); ";
+    // The alert cannot say why; our own certificate can, when it is not
+    // for clients (a coordinator certificate given as --cert).
+    if (auto why = tls::purpose_mismatch_of_pem(own_cert_pem, tls::Purpose::client); why && !why->empty())
+      return text + "our " + *why;
+    return text + "a coordinator with --client-ca accepts only certificates its CA issued for the id (--cert, --key)";
+  }
   return exit_code_for(e) == kExitCoordinator ? "cannot use coordinator " + coord + ": " + e.message : e.message;
 }
 
@@ -89,6 +95,7 @@ int ClientRun::run() {
   auto options = make_client_options(args_);
   if (!options) return report_error(options.error().message, kExitUsage);
   std::string coord_text = options->coordinator.to_string();
+  own_cert_pem_ = options->identity.cert_pem;
   auto client = client::Client::create(loop_, *options, *this);
   if (!client) {
     int code = client.error().category == ErrorCategory::usage ? kExitUsage : kExitFailure;
@@ -162,7 +169,7 @@ void ClientRun::on_registered(client::Client &) {
 
 void ClientRun::on_disconnected(client::Client &, const Error &error) {
   if (on_coordinator_lost && on_coordinator_lost(error)) return;
-  finish(exit_code_for(error), coordinator_error_text(error, args_.coord));
+  finish(exit_code_for(error), coordinator_error_text(error, args_.coord, own_cert_pem_));
 }
 
 bool ClientRun::on_channel_offer(client::Client &, const std::string &peer) { return on_offer ? on_offer(peer) : true; }

@@ -66,9 +66,11 @@ public:
   const ClientArgs &args() const { return args_; }
 
   // Exit code for a lost or refused coordinator connection, and the text
-  // of its error line (`coord` as the user gave it).
+  // of its error line (`coord` as the user gave it; `own_cert_pem`, our
+  // certificate, explains a refused one that is not for clients).
   static int exit_code_for(const Error &coordinator_error);
-  static std::string coordinator_error_text(const Error &coordinator_error, const std::string &coord);
+  static std::string coordinator_error_text(const Error &coordinator_error, const std::string &coord,
+                                            const std::string &own_cert_pem);
 
 private:
   void on_registered(client::Client &) override;
@@ -84,6 +86,7 @@ private:
   std::vector<std::unique_ptr<loop::Signal>> signals_; // from run() until the ClientRun goes
   std::optional<int> late_signal_;     // a signal after finish()
   std::unique_ptr<client::Client> client_;
+  std::string own_cert_pem_; // for coordinator_error_text
   std::optional<int> exit_code_;
   std::string error_;
 };

@@ -101,7 +101,7 @@ int run_ca(const CaArgs &a, const GlobalOptions &global) {
   request.name = a.name;
   request.key_type = key_type_of(a.key_type);
   request.validity_days = a.days;
-  request.is_ca = true;
+  request.role = tls::CertificateRole::ca;
   auto ca = tls::generate_self_signed(request);
   if (!ca)
     return report_error(ca.error().message,
@@ -144,6 +144,7 @@ int run_issue(const IssueArgs &a, const GlobalOptions &global) {
 
   tls::CertificateRequest request;
   request.name = a.id.empty() ? a.host : a.id;
+  request.role = a.id.empty() ? tls::CertificateRole::server : tls::CertificateRole::client;
   request.key_type = key_type_of(a.key_type);
   request.validity_days = a.days;
   auto issued = tls::issue_certificate(*ca, request);
@@ -229,10 +230,12 @@ Command add_cert_command(CLI::App &root, GlobalOptions &global) {
       ->required()
       ->type_name("P");
   auto *id =
-      issue_app->add_option("--id", is.id, "Issue a client certificate for this client id")->type_name("ID");
+      issue_app->add_option("--id", is.id, "Issue a client certificate for this client id (client-only; the id as URI "
+                                               "urn:conec:id:ID)")->type_name("ID");
   auto *host =
       issue_app
-          ->add_option("--host", is.host, "Issue a coordinator certificate for this host name or IP address")
+          ->add_option("--host", is.host, "Issue a coordinator certificate for this host name or IP address "
+                                     "(coordinator-only)")
           ->type_name("NAME");
   id->excludes(host);
   host->excludes(id);
@@ -278,6 +281,12 @@ Command add_cert_command(CLI::App &root, GlobalOptions &global) {
       "(0600). A .pem suffix on P or Q is optional: --out ca and --out ca.pem both write ca.pem and ca.key. "
       "Existing files are never replaced without --force. conec cert fingerprint FILE prints a certificate's "
       "SHA-256 fingerprint.\n\n"
+      "Each certificate has one role, and both sides check it. --id certificates are client-only (extended key "
+      "usage clientAuth) and carry the id as the URI urn:conec:id:ID, with no host name, so no client accepts "
+      "one as a coordinator's, even for an id like 127.0.0.77 (exit 3); --host certificates are "
+      "coordinator-only (serverAuth), and a coordinator refuses them from clients (exit 4) and conec "
+      "coordinator refuses to start with a client-only one. Certificates made before roles existed, which carry "
+      "both usages and the id as their name, keep working as either.\n\n"
       "ca and issue print the new certificate's fingerprint, and fingerprint prints the file's, on standard "
       "output as one line sha256:<64 hex digits>, exactly as --pin takes it; what was written goes to "
       "standard "
@@ -294,7 +303,7 @@ Command add_cert_command(CLI::App &root, GlobalOptions &global) {
       "client "
       "connects with --ca ca.pem --cert and --key of its id. A client whose certificate the CA did not sign "
       "is "
-      "rejected during the TLS handshake (exit 3); one that claims an id its certificate was not issued for "
+      "rejected during the TLS handshake (exit 4); one that claims an id its certificate was not issued for "
       "is "
       "refused (exit 4).";
   prose.examples = {

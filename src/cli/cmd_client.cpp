@@ -206,7 +206,7 @@ void Service::on_disconnected(client::Client &c, const Error &error) {
                    error.code == static_cast<int64_t>(proto::RefuseCode::id_in_use);
   bool retry = ever_registered_ && ((code == kExitCoordinator && error.category != ErrorCategory::tls) || id_in_use);
   if (!retry) {
-    return finish(code, ClientRun::coordinator_error_text(error, args_.client.coord));
+    return finish(code, ClientRun::coordinator_error_text(error, args_.client.coord, options_.identity.cert_pem));
   }
   // The Client is destroyed right after this callback (not inside it):
   // every stream of it is cut now.

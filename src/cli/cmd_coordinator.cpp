@@ -69,11 +69,18 @@ Result<tls::Identity> coordinator_identity(const CoordinatorArgs &o, std::string
     if (o.cert.empty() || o.key.empty())
       return fail(ErrorCategory::usage, "cli", "--cert and --key go together");
     source = o.cert;
-    return tls::Identity::load(o.cert, o.key);
+    auto id = tls::Identity::load(o.cert, o.key);
+    if (!id) return id;
+    // No client would accept it (they require serverAuth): say so now,
+    // not in every client's handshake.
+    auto why = tls::purpose_mismatch_of_pem(id->cert_pem, tls::Purpose::server);
+    if (!why) return fail(ErrorCategory::usage, "cli", "--cert " + o.cert + ": " + why.error().message);
+    if (!why->empty()) return fail(ErrorCategory::usage, "cli", "--cert " + o.cert + ": " + *why);
+    return id;
   }
   std::string dir = resolve_state_dir(o.state_dir);
   bool created = false;
-  auto id = load_or_create_identity(dir, "coordinator", "conec-coordinator", created);
+  auto id = load_or_create_identity(dir, "coordinator", "conec-coordinator", tls::CertificateRole::server, created);
   source = dir + "/coordinator.pem (" + (created ? "created" : "reused") + ")";
   return id;
 }

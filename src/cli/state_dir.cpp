@@ -70,7 +70,8 @@ bool exists(const std::string &path) {
 Result<void> ensure_state_dir(const std::string &dir) { return make_private_dirs(dir); }
 
 Result<tls::Identity> load_or_create_identity(const std::string &dir, const std::string &stem,
-                                              const std::string &name, bool &created) {
+                                              const std::string &name, tls::CertificateRole role,
+                                              bool &created) {
   std::string cert = dir + "/" + stem + ".pem", key = dir + "/" + stem + ".key";
   created = false;
   if (auto r = make_private_dirs(dir); !r) return fail(r.error());
@@ -90,6 +91,7 @@ Result<tls::Identity> load_or_create_identity(const std::string &dir, const std:
   remove_stray_temporaries(dir);
   tls::CertificateRequest request;
   request.name = name;
+  request.role = role;
   auto identity = tls::generate_self_signed(request);
   if (!identity) return identity;
   if (auto r = identity->save(cert, key); !r) return fail(r.error());

@@ -76,7 +76,7 @@ TEST_CASE("self-signed mode refuses a certificate made for another id", "[coord]
 TEST_CASE("client CA mode accepts only certificates from that CA, for the claimed id", "[coord][auth]") {
   tls::CertificateRequest ca_req;
   ca_req.name = "test-ca";
-  ca_req.is_ca = true;
+  ca_req.role = tls::CertificateRole::ca;
   auto ca = *tls::generate_self_signed(ca_req);
   ca_req.name = "other-ca";
   auto other_ca = *tls::generate_self_signed(ca_req);

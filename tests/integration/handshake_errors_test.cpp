@@ -11,7 +11,7 @@ using conec::test::LoopbackPair;
 static tls::Identity make_ca(const std::string &name) {
   tls::CertificateRequest request;
   request.name = name;
-  request.is_ca = true;
+  request.role = tls::CertificateRole::ca;
   return *tls::generate_self_signed(request);
 }
 

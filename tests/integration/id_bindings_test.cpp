@@ -182,7 +182,7 @@ TEST_CASE("client CA mode records no bindings: the CA binds ids", "[coord][bindi
   TempDir dir;
   tls::CertificateRequest ca_req;
   ca_req.name = "test-ca";
-  ca_req.is_ca = true;
+  ca_req.role = tls::CertificateRole::ca;
   auto ca = *tls::generate_self_signed(ca_req);
   auto options = bound_options(dir.path);
   options.client_ca_pem = ca.cert_pem;

@@ -5,9 +5,10 @@
 
 namespace conec::test {
 
-static tls::Identity must_generate(const std::string &name) {
+static tls::Identity must_generate(const std::string &name, tls::CertificateRole role) {
   tls::CertificateRequest request;
   request.name = name;
+  request.role = role;
   request.validity_days = 30;
   auto id = tls::generate_self_signed(request);
   if (!id) std::abort();
@@ -15,11 +16,11 @@ static tls::Identity must_generate(const std::string &name) {
 }
 
 const tls::Identity &server_identity() {
-  static tls::Identity id = must_generate("server.test");
+  static tls::Identity id = must_generate("server.test", tls::CertificateRole::server);
   return id;
 }
 const tls::Identity &client_identity() {
-  static tls::Identity id = must_generate("client-a");
+  static tls::Identity id = must_generate("client-a", tls::CertificateRole::client);
   return id;
 }
 

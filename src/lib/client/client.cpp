@@ -52,7 +52,12 @@ Result<std::unique_ptr<Client>> Client::create(loop::Loop &loop, ClientOptions o
   // one idle timeout (a live peer is heard from at least twice in it).
   if (options.quic.keepalive == 0) options.quic.keepalive = options.quic.idle_timeout / 3;
   if (options.bind.empty()) options.bind = SockAddr::any(options.coordinator.family(), 0);
-  auto credentials = tls::Credentials::create(options.identity, options.verify_coordinator);
+  // Whatever trust the caller chose, the coordinator must hold a server
+  // certificate: a client certificate (of an id like "127.0.0.77", say)
+  // from the same CA must not pass for it.
+  tls::PeerVerification verify = options.verify_coordinator;
+  verify.purpose = tls::Purpose::server;
+  auto credentials = tls::Credentials::create(options.identity, verify);
   if (!credentials) return fail(credentials.error());
 
   std::unique_ptr<Client> c(new Client(loop, std::move(options), handler));

@@ -97,15 +97,15 @@ void ClientConn::on_control(channel::Channel &, proto::ControlMessage message) {
 }
 
 Result<void> ClientConn::authorize(const std::string &id) const {
-  auto names = tls::certificate_names(certificate_);
-  if (!names) return fail(ErrorCategory::tls, "coord", "unreadable client certificate: " + names.error().message);
-  std::string key = proto::canonical_id(id);
-  bool match = std::any_of(names->begin(), names->end(), [&](const std::string &n) { return proto::canonical_id(n) == key; });
-  if (!match) {
+  auto has = tls::certificate_has_id(certificate_, id);
+  if (!has) return fail(ErrorCategory::tls, "coord", "unreadable client certificate: " + has.error().message);
+  if (!*has) {
+    auto ids = tls::certificate_ids(certificate_);
     std::string list;
-    for (const auto &n : *names) list += (list.empty() ? "" : ", ") + n;
+    if (ids)
+      for (const auto &n : *ids) list += (list.empty() ? "" : ", ") + n;
     return fail(ErrorCategory::tls, "coord",
-                "certificate is not valid for id '" + id + "' (it names: " + (list.empty() ? "nothing" : list) + ")");
+                "certificate is not valid for id '" + id + "' (its ids: " + (list.empty() ? "none" : list) + ")");
   }
   return {};
 }

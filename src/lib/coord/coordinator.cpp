@@ -29,6 +29,9 @@ Result<std::unique_ptr<Coordinator>> Coordinator::create(loop::Loop &loop, Coord
     clients.ca_pem = options.client_ca_pem;
   }
   clients.require_peer_certificate = true;
+  // In every mode, the default's any included: a server certificate from
+  // the clients' CA must not log in as a client.
+  clients.purpose = tls::Purpose::client;
   auto credentials = tls::Credentials::create(options.identity, clients);
   if (!credentials) return fail(credentials.error());
 

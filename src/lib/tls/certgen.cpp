@@ -1,7 +1,9 @@
 // Certificate generation: self-signed identities (coordinator default, client
 // default) and CA-issued ones (`conec cert`).
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <chrono>
 
 #include "tls/gnutls_raii.hpp"
@@ -18,10 +20,8 @@ constexpr int64_t kBackdateSeconds = 3600;
 // A hundred years; beyond that the arithmetic is the only thing being tested.
 constexpr unsigned kMaxValidityDays = 36500;
 
-// OIDs of the extended key usages: every conec certificate may act as TLS
-// server (coordinator, answering peer) and as TLS client.
-constexpr const char *kServerAuthOid = "1.3.6.1.5.5.7.3.1";
-constexpr const char *kClientAuthOid = "1.3.6.1.5.5.7.3.2";
+// An X.520 CN holds at most 64 characters (RFC 5280 ub-common-name).
+constexpr size_t kMaxCommonName = 64;
 
 Result<detail::X509Key> generate_key(KeyType type) {
   auto key = detail::new_x509_key();
@@ -39,6 +39,14 @@ Result<detail::X509Key> generate_key(KeyType type) {
 
 Result<void> check_request(const CertificateRequest &request) {
   if (request.name.empty()) return fail(ErrorCategory::usage, "tls", "a certificate needs a name");
+  // The id goes into a URI unescaped, so only the id alphabet is allowed.
+  if (request.role == CertificateRole::client &&
+      (request.name.size() > 64 || !std::all_of(request.name.begin(), request.name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+      })))
+    return fail(ErrorCategory::usage, "tls",
+                "a client certificate's id must be 1-64 of A-Z a-z 0-9 . _ -, not '" + request.name.substr(0, 80) +
+                    "'");
   if (request.not_before.has_value() != request.not_after.has_value())
     return fail(ErrorCategory::usage, "tls", "set both not_before and not_after, or neither");
   if (request.not_before) {
@@ -52,13 +60,45 @@ Result<void> check_request(const CertificateRequest &request) {
   return {};
 }
 
+Result<void> check_rc(int rc, const char *what) {
+  if (rc < 0) return fail(gnutls_error(ErrorCategory::internal, what, rc));
+  return {};
+}
+
+// CN and subjectAltName. A client's id goes where no host-name check looks
+// (a URI), and its CN has spaces: GnuTLS falls back to the CN when a
+// certificate has no DNS name, and a host name never contains a space.
+Result<void> set_names(gnutls_x509_crt_t crt, const CertificateRequest &request) {
+  std::string cn = request.name;
+  if (request.role == CertificateRole::client) {
+    cn = "conec client " + request.name;
+    if (cn.size() > kMaxCommonName) cn = "conec client"; // the URI carries the id anyway
+  }
+  auto r = check_rc(gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, cn.data(),
+                                                  static_cast<unsigned>(cn.size())),
+                    "cannot set the common name (at most 64 characters)");
+  if (!r) return r;
+  if (request.role == CertificateRole::client) {
+    std::string uri = std::string(kIdUriPrefix) + request.name;
+    return check_rc(gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_URI, uri.data(),
+                                                         static_cast<unsigned>(uri.size()), GNUTLS_FSAN_SET),
+                    "cannot set subjectAltName");
+  }
+  // Verifiers match names against subjectAltName only (RFC 6125), so the
+  // name must be there, typed as an IP address when it is one.
+  Bytes ip = detail::ip_literal(request.name);
+  if (!ip.empty())
+    return check_rc(gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, ip.data(),
+                                                         static_cast<unsigned>(ip.size()), GNUTLS_FSAN_SET),
+                    "cannot set subjectAltName");
+  return check_rc(gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, request.name.data(),
+                                                       static_cast<unsigned>(request.name.size()), GNUTLS_FSAN_SET),
+                  "cannot set subjectAltName");
+}
+
 // Everything except the signature: subject, key, validity, extensions.
 Result<void> fill(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const CertificateRequest &request) {
-  auto check = [](int rc, const char *what) -> Result<void> {
-    if (rc < 0) return fail(gnutls_error(ErrorCategory::internal, what, rc));
-    return {};
-  };
-  Result<void> r = check(gnutls_x509_crt_set_version(crt, 3), "cannot set certificate version");
+  Result<void> r = check_rc(gnutls_x509_crt_set_version(crt, 3), "cannot set certificate version");
 
   // Random serials (RFC 5280 allows up to 20 octets): positive and with a
   // non-zero first octet so the DER encoding is exactly 16 bytes.
@@ -66,7 +106,7 @@ Result<void> fill(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const Certif
   random_bytes(serial);
   serial[0] &= 0x7f;
   if (serial[0] == 0) serial[0] = 1;
-  if (r) r = check(gnutls_x509_crt_set_serial(crt, serial.data(), serial.size()), "cannot set serial");
+  if (r) r = check_rc(gnutls_x509_crt_set_serial(crt, serial.data(), serial.size()), "cannot set serial");
 
   int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -74,39 +114,24 @@ Result<void> fill(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const Certif
   int64_t start = request.not_before.value_or(now - kBackdateSeconds);
   int64_t end = request.not_after.value_or(now + int64_t{request.validity_days} * 86400);
   if (r)
-    r = check(gnutls_x509_crt_set_activation_time(crt, static_cast<time_t>(start)), "cannot set validity");
-  if (r) r = check(gnutls_x509_crt_set_expiration_time(crt, static_cast<time_t>(end)), "cannot set validity");
+    r = check_rc(gnutls_x509_crt_set_activation_time(crt, static_cast<time_t>(start)), "cannot set validity");
+  if (r) r = check_rc(gnutls_x509_crt_set_expiration_time(crt, static_cast<time_t>(end)), "cannot set validity");
 
-  if (r)
-    r = check(gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, request.name.data(),
-                                            static_cast<unsigned>(request.name.size())),
-              "cannot set the common name (at most 64 characters)");
-  // Verifiers match names against subjectAltName only (RFC 6125), so the
-  // name must be there, typed as an IP address when it is one.
-  Bytes ip = detail::ip_literal(request.name);
-  if (r && !ip.empty())
-    r = check(gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_IPADDRESS, ip.data(),
-                                                   static_cast<unsigned>(ip.size()), GNUTLS_FSAN_SET),
-              "cannot set subjectAltName");
-  else if (r)
-    r = check(gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, request.name.data(),
-                                                   static_cast<unsigned>(request.name.size()),
-                                                   GNUTLS_FSAN_SET),
-              "cannot set subjectAltName");
-
-  if (r) r = check(gnutls_x509_crt_set_key(crt, key), "cannot set the public key");
-  if (request.is_ca) {
+  if (r) r = set_names(crt, request);
+  if (r) r = check_rc(gnutls_x509_crt_set_key(crt, key), "cannot set the public key");
+  if (request.role == CertificateRole::ca) {
     // pathLen 0: a conec CA issues leaves, never intermediate CAs.
-    if (r) r = check(gnutls_x509_crt_set_basic_constraints(crt, 1, 0), "cannot set basic constraints");
+    if (r) r = check_rc(gnutls_x509_crt_set_basic_constraints(crt, 1, 0), "cannot set basic constraints");
     if (r)
-      r = check(gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN),
+      r = check_rc(gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN),
                 "cannot set key usage");
   } else {
-    if (r) r = check(gnutls_x509_crt_set_basic_constraints(crt, 0, -1), "cannot set basic constraints");
+    if (r) r = check_rc(gnutls_x509_crt_set_basic_constraints(crt, 0, -1), "cannot set basic constraints");
     if (r)
-      r = check(gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE), "cannot set key usage");
-    if (r) r = check(gnutls_x509_crt_set_key_purpose_oid(crt, kServerAuthOid, 0), "cannot set key purpose");
-    if (r) r = check(gnutls_x509_crt_set_key_purpose_oid(crt, kClientAuthOid, 0), "cannot set key purpose");
+      r = check_rc(gnutls_x509_crt_set_key_usage(crt, GNUTLS_KEY_DIGITAL_SIGNATURE), "cannot set key usage");
+    // One purpose only: the role is what the other side checks.
+    const char *purpose = request.role == CertificateRole::server ? GNUTLS_KP_TLS_WWW_SERVER : GNUTLS_KP_TLS_WWW_CLIENT;
+    if (r) r = check_rc(gnutls_x509_crt_set_key_purpose_oid(crt, purpose, 0), "cannot set key purpose");
   }
 
   // Subject key id (SHA-1 of the key, RFC 5280 method 1) so that issued
@@ -114,8 +139,8 @@ Result<void> fill(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key, const Certif
   std::array<uint8_t, 64> id{};
   size_t id_size = id.size();
   if (r)
-    r = check(gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA1, id.data(), &id_size), "cannot hash key");
-  if (r) r = check(gnutls_x509_crt_set_subject_key_id(crt, id.data(), id_size), "cannot set subject key id");
+    r = check_rc(gnutls_x509_crt_get_key_id(crt, GNUTLS_KEYID_USE_SHA1, id.data(), &id_size), "cannot hash key");
+  if (r) r = check_rc(gnutls_x509_crt_set_subject_key_id(crt, id.data(), id_size), "cannot set subject key id");
   return r;
 }
 

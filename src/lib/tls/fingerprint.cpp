@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <string_view>
 
 #include "tls/gnutls_raii.hpp"
 #include "tls/identity.hpp"
@@ -166,6 +167,61 @@ Result<std::vector<std::string>> certificate_names_of_pem(std::string_view cert_
   auto der = detail::crt_der(crt->get());
   if (!der) return fail(der.error());
   return certificate_names(*der);
+}
+
+namespace {
+
+bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
+  return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
+}
+
+std::string ascii_lower(std::string_view text) {
+  std::string out(text);
+  for (char &c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+} // namespace
+
+Result<std::vector<std::string>> certificate_ids(ByteView der) {
+  auto crt = detail::import_crt(der, GNUTLS_X509_FMT_DER);
+  if (!crt) return fail(crt.error());
+  std::vector<std::string> ids, legacy;
+  auto add = [](std::vector<std::string> &to, std::string id) {
+    if (!id.empty() && std::find(to.begin(), to.end(), id) == to.end()) to.push_back(std::move(id));
+  };
+  std::array<char, 1024> buf{};
+  for (unsigned i = 0;; ++i) {
+    size_t size = buf.size();
+    int rc = gnutls_x509_crt_get_subject_alt_name(crt->get(), i, buf.data(), &size, nullptr);
+    if (rc == GNUTLS_E_SHORT_MEMORY_BUFFER) continue;
+    if (rc < 0) break;
+    std::string_view value(buf.data(), size);
+    if (rc == GNUTLS_SAN_URI && starts_with_ignoring_case(value, kIdUriPrefix))
+      add(ids, std::string(value.substr(kIdUriPrefix.size())));
+    else if (rc == GNUTLS_SAN_DNSNAME)
+      add(legacy, std::string(value));
+  }
+  if (!ids.empty()) return ids;
+  // Legacy: CN first, as certificate_names lists it.
+  for (unsigned i = 0;; ++i) {
+    size_t size = buf.size();
+    int rc = gnutls_x509_crt_get_dn_by_oid(crt->get(), GNUTLS_OID_X520_COMMON_NAME, i, 0, buf.data(), &size);
+    if (rc == GNUTLS_E_SHORT_MEMORY_BUFFER) continue;
+    if (rc < 0) break;
+    add(ids, std::string(buf.data(), size));
+  }
+  for (auto &name : legacy) add(ids, std::move(name));
+  return ids;
+}
+
+Result<bool> certificate_has_id(ByteView der, std::string_view id) {
+  auto ids = certificate_ids(der);
+  if (!ids) return fail(ids.error());
+  // Lower-cased here rather than with proto::canonical_id: tls sits below proto.
+  std::string want = ascii_lower(id);
+  return std::any_of(ids->begin(), ids->end(), [&](const std::string &have) { return ascii_lower(have) == want; });
 }
 
 Result<bool> is_self_issued(std::string_view cert_pem) {

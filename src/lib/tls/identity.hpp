@@ -43,12 +43,30 @@ struct Identity {
 // behind, and whoever owns the directory may remove them.
 bool is_save_temporary(std::string_view file_name);
 
+// What a certificate may be used for. Each generated certificate has exactly
+// one role, so that a client's certificate can never pass for a
+// coordinator's (ids and host names would otherwise share one namespace: a
+// client certificate for id "127.0.0.77" would be valid for that address).
+enum class CertificateRole {
+  client, // extended key usage clientAuth only; the id as URI subjectAltName
+          // urn:conec:id:<id>, no DNS or IP subjectAltName, and a CN with
+          // spaces ("conec client <id>"), so no host-name check accepts it
+  server, // serverAuth only; CN + subjectAltName (DNS name, or IP address)
+  ca,     // CA:TRUE + keyCertSign, for `conec cert ca`
+};
+
+// The URI prefix under which client certificates carry their id.
+inline constexpr std::string_view kIdUriPrefix = "urn:conec:id:";
+
 // What a generated certificate is for.
 struct CertificateRequest {
-  std::string name; // CN and subjectAltName (DNS name, or IP if `name` parses as one)
+  // server/ca: the host (or CA) name; client: the id (1-64 of A-Z a-z 0-9 . _ -).
+  std::string name;
+  // Client by default: a certificate whose role was forgotten can then
+  // at worst fail to serve, never impersonate a coordinator.
+  CertificateRole role = CertificateRole::client;
   KeyType key_type = KeyType::ecdsa_p256;
   unsigned validity_days = 3650;
-  bool is_ca = false; // CA:TRUE + keyCertSign, for `conec cert ca`
   // Explicit validity window (seconds since the epoch) instead of
   // [now - 1 h, now + validity_days]: lets tests make expired and
   // not-yet-valid certificates. Both or neither.
@@ -60,9 +78,10 @@ struct CertificateRequest {
 };
 
 // Creates a new key and a self-signed certificate for `request`: X.509 v3,
-// random 128-bit serial, CN + subjectAltName, CA:TRUE/keyCertSign for a CA,
-// digitalSignature + serverAuth/clientAuth for a leaf. Errors: usage (empty
-// name, zero or absurd validity), internal (GnuTLS refused).
+// random 128-bit serial, names and extended key usage as `request.role`
+// says, CA:TRUE/keyCertSign for a CA, digitalSignature for a leaf. Errors:
+// usage (empty name, a client id with other characters, zero or absurd
+// validity), internal (GnuTLS refused).
 Result<Identity> generate_self_signed(const CertificateRequest &request);
 
 // Creates a new key and a certificate for `request` signed by `ca` (issuer
@@ -95,6 +114,32 @@ Result<std::vector<std::string>> certificate_names(ByteView der);
 
 // The names (as certificate_names) of the first certificate in `cert_pem`.
 Result<std::vector<std::string>> certificate_names_of_pem(std::string_view cert_pem);
+
+// The client ids a DER certificate carries, as written, without duplicates:
+// its urn:conec:id:<id> URI subjectAltNames (prefix matched ignoring case).
+// A certificate with none (made before certificates had roles, or by
+// another tool) falls back to its CN and DNS subjectAltNames, so that such
+// clients keep working; IP addresses never count as ids (an id certificate
+// made by old conec versions for "127.0.0.77" still has that id as its CN).
+// Errors: usage (not DER).
+Result<std::vector<std::string>> certificate_ids(ByteView der);
+
+// Whether certificate_ids(der) holds `id`, comparing ASCII case-insensitively
+// as ids are compared (SPEC §2). Errors: usage (not DER).
+Result<bool> certificate_has_id(ByteView der, std::string_view id);
+
+// What a peer's certificate must be good for (PeerVerification::purpose).
+enum class Purpose { none, server, client };
+
+// Why a DER certificate may not be used for `purpose`, in a sentence
+// ("certificate is a client certificate (extended key usage: clientAuth),
+// not a coordinator certificate"), or empty if it may: it has no extended
+// key usage extension (RFC 5280: any use), or one listing the purpose or
+// anyExtendedKeyUsage. Purpose::none is always empty. Errors: usage (not DER).
+Result<std::string> purpose_mismatch(ByteView der, Purpose purpose);
+
+// The same for the first certificate in `cert_pem`.
+Result<std::string> purpose_mismatch_of_pem(std::string_view cert_pem, Purpose purpose);
 
 // Whether the first certificate in `cert_pem` is self-issued (its issuer
 // name is its subject name): a peer can trust it only by its fingerprint,

@@ -114,7 +114,7 @@ constexpr AlertText kAlerts[] = {
     {40, "handshake_failure",
      "no common TLS 1.3 parameters (cipher suite, group or signature algorithm) with the peer"},
     {42, "bad_certificate",
-     "the peer rejected our certificate (wrong pin, untrusted CA or wrong name on its side)"},
+     "the peer rejected our certificate (wrong pin, untrusted CA, or wrong name or role on its side)"},
     {43, "unsupported_certificate", "the peer cannot use our certificate's type or key algorithm"},
     {44, "certificate_revoked", "our certificate was revoked by its CA"},
     {45, "certificate_expired", "the peer says our certificate has expired (or a clock is wrong)"},

@@ -31,6 +31,9 @@ enum class Role { client, server };
 //             no expiry or name check).
 // `expected_name` is checked in every mode but pin. A server with
 // `require_peer_certificate` fails clients that send none, in every mode.
+// `purpose` is checked in every mode, any and pin included (a coordinator
+// accepts any self-signed client, but never a server certificate; a pinned
+// client certificate is still no coordinator's): see purpose_mismatch.
 struct PeerVerification {
   enum class Mode {
     any,    // accept any certificate (the application checks it after the handshake)
@@ -43,8 +46,9 @@ struct PeerVerification {
   Bytes pin;                 // Mode::pin: 32 bytes
   std::string expected_name; // if non-empty, the leaf must be valid for this name (not for Mode::pin)
   bool require_peer_certificate = true; // server: request and require a client certificate
+  Purpose purpose = Purpose::none;      // what the peer's leaf must be for (extended key usage)
 
-  static PeerVerification any() { return {Mode::any, {}, {}, {}, true}; }
+  static PeerVerification any() { return {Mode::any, {}, {}, {}, true, Purpose::none}; }
 };
 
 // Credentials shared by many sessions: our own identity (optional for a

@@ -94,6 +94,13 @@ std::string describe_name_mismatch(const std::string &name, ByteView der) {
          ")";
 }
 
+// Why the leaf is not for `purpose`; empty if it is.
+std::string check_purpose(ByteView leaf_der, Purpose purpose) {
+  auto why = purpose_mismatch(leaf_der, purpose);
+  if (!why) return "peer certificate is malformed (" + why.error().message + ")";
+  return *why;
+}
+
 // The verdict for one session; empty means accepted.
 std::string check_peer(gnutls_session_t session, const PeerVerification &v, Role role,
                        const std::string &server_name, const std::string &alpn) {
@@ -117,7 +124,7 @@ std::string check_peer(gnutls_session_t session, const PeerVerification &v, Role
     std::string got = fingerprint_of_der(leaf_der);
     std::string want = "sha256:" + to_hex(v.pin);
     if (got != want) return "certificate fingerprint " + got + " does not match pinned " + want;
-    return {};
+    return check_purpose(leaf_der, v.purpose);
   }
 
   auto leaf = detail::import_crt(leaf_der, GNUTLS_X509_FMT_DER);
@@ -129,6 +136,9 @@ std::string check_peer(gnutls_session_t session, const PeerVerification &v, Role
       return std::string("cannot verify the peer certificate: ") + gnutls_strerror(rc);
     if (status != 0) return describe_chain_failure(status, v.mode, leaf->get());
   }
+
+  // Before the name: "a client certificate" says more than "not valid for".
+  if (std::string why = check_purpose(leaf_der, v.purpose); !why.empty()) return why;
 
   std::string name = v.expected_name;
   if (name.empty() && v.mode == Mode::system && role == Role::client) {

@@ -65,6 +65,7 @@ TEST_CASE("generate_self_signed: ECDSA P-256 v3 leaf with DNS name and sane vali
   std::time_t before = std::time(nullptr);
   CertificateRequest request;
   request.name = "coord.example";
+  request.role = CertificateRole::server;
   request.validity_days = 30;
   auto id = generate_self_signed(request);
   REQUIRE(id);
@@ -129,7 +130,7 @@ TEST_CASE("generate_self_signed: IP literals become IP subjectAltNames", "[tls]"
 }
 
 TEST_CASE("generate_self_signed: CA certificates", "[tls]") {
-  Crt ca(self_signed("conec CA", KeyType::ecdsa_p256, true).cert_pem);
+  Crt ca(self_signed("conec CA", KeyType::ecdsa_p256, CertificateRole::ca).cert_pem);
   CHECK(ca.is_ca());
   CHECK((ca.key_usage() & GNUTLS_KEY_KEY_CERT_SIGN) != 0);
   CHECK((ca.key_usage() & GNUTLS_KEY_DIGITAL_SIGNATURE) == 0);
@@ -151,8 +152,8 @@ TEST_CASE("generate_self_signed: rejects bad requests", "[tls]") {
 }
 
 TEST_CASE("issue_certificate: chain verifies against its CA and not another", "[tls]") {
-  Identity ca = self_signed("conec CA", KeyType::ecdsa_p256, true);
-  Identity other_ca = self_signed("conec CA", KeyType::ecdsa_p256, true); // same name, different key
+  Identity ca = self_signed("conec CA", KeyType::ecdsa_p256, CertificateRole::ca);
+  Identity other_ca = self_signed("conec CA", KeyType::ecdsa_p256, CertificateRole::ca); // same name, different key
   Identity leaf = issued_by(ca, "alice");
 
   Crt leaf_crt(leaf.cert_pem), ca_crt(ca.cert_pem), other_crt(other_ca.cert_pem);
@@ -191,8 +192,8 @@ TEST_CASE("issue_certificate: refuses a non-CA issuer and a mismatched CA key", 
   CHECK(r.error().category == ErrorCategory::usage);
   CHECK_THAT(r.error().message, Contains("not a CA"));
 
-  Identity ca = self_signed("ca", KeyType::ecdsa_p256, true);
-  Identity other = self_signed("ca2", KeyType::ecdsa_p256, true);
+  Identity ca = self_signed("ca", KeyType::ecdsa_p256, CertificateRole::ca);
+  Identity other = self_signed("ca2", KeyType::ecdsa_p256, CertificateRole::ca);
   Identity mixed{ca.cert_pem, other.key_pem};
   auto m = issue_certificate(mixed, request);
   REQUIRE_FALSE(m);

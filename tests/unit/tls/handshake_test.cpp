@@ -72,7 +72,7 @@ TEST_CASE("pinned server: wrong pin fails with both fingerprints", "[tls]") {
 }
 
 TEST_CASE("CA mode: certificate from the trusted CA connects", "[tls]") {
-  Identity ca = self_signed("conec test CA", KeyType::ecdsa_p256, true);
+  Identity ca = self_signed("conec test CA", KeyType::ecdsa_p256, CertificateRole::ca);
   Identity server_id = issued_by(ca, "coord.example");
   Pair p(credentials(std::nullopt, trusting(ca)), plain_server(server_id));
   CHECK(p.client_out.ok());
@@ -81,8 +81,8 @@ TEST_CASE("CA mode: certificate from the trusted CA connects", "[tls]") {
 }
 
 TEST_CASE("CA mode: certificate from another CA is rejected as untrusted", "[tls]") {
-  Identity ca = self_signed("conec test CA", KeyType::ecdsa_p256, true);
-  Identity other_ca = self_signed("other CA", KeyType::ecdsa_p256, true);
+  Identity ca = self_signed("conec test CA", KeyType::ecdsa_p256, CertificateRole::ca);
+  Identity other_ca = self_signed("other CA", KeyType::ecdsa_p256, CertificateRole::ca);
   Identity server_id = issued_by(other_ca, "coord.example");
   Pair p(credentials(std::nullopt, trusting(ca)), plain_server(server_id));
   CHECK_FALSE(p.client_out.ok());
@@ -92,7 +92,7 @@ TEST_CASE("CA mode: certificate from another CA is rejected as untrusted", "[tls
 }
 
 TEST_CASE("CA mode: a self-signed certificate is rejected as untrusted", "[tls]") {
-  Identity ca = self_signed("conec test CA", KeyType::ecdsa_p256, true);
+  Identity ca = self_signed("conec test CA", KeyType::ecdsa_p256, CertificateRole::ca);
   Identity server_id = self_signed("coord.example");
   Pair p(credentials(std::nullopt, trusting(ca)), plain_server(server_id));
   CHECK_FALSE(p.client_out.ok());
@@ -100,10 +100,11 @@ TEST_CASE("CA mode: a self-signed certificate is rejected as untrusted", "[tls]"
 }
 
 TEST_CASE("CA mode: expired and not-yet-valid certificates get their own messages", "[tls]") {
-  Identity ca = self_signed("conec test CA", KeyType::ecdsa_p256, true);
+  Identity ca = self_signed("conec test CA", KeyType::ecdsa_p256, CertificateRole::ca);
   int64_t now = static_cast<int64_t>(std::time(nullptr));
   CertificateRequest request;
   request.name = "coord.example";
+  request.role = CertificateRole::server;
 
   SECTION("expired") {
     request.not_before = now - 10 * 86400;
@@ -126,7 +127,7 @@ TEST_CASE("CA mode: expired and not-yet-valid certificates get their own message
 }
 
 TEST_CASE("expected_name: right name connects, wrong name lists the certificate's names", "[tls]") {
-  Identity ca = self_signed("conec test CA", KeyType::ecdsa_p256, true);
+  Identity ca = self_signed("conec test CA", KeyType::ecdsa_p256, CertificateRole::ca);
   Identity server_id = issued_by(ca, "coord.example");
 
   Pair good(credentials(std::nullopt, trusting(ca, "coord.example")), plain_server(server_id));
@@ -180,8 +181,8 @@ TEST_CASE("Mode::any accepts a self-signed client certificate and exposes it", "
 }
 
 TEST_CASE("server in CA mode rejects a client certificate from another CA", "[tls]") {
-  Identity ca = self_signed("client CA", KeyType::ecdsa_p256, true);
-  Identity other_ca = self_signed("other CA", KeyType::ecdsa_p256, true);
+  Identity ca = self_signed("client CA", KeyType::ecdsa_p256, CertificateRole::ca);
+  Identity other_ca = self_signed("other CA", KeyType::ecdsa_p256, CertificateRole::ca);
   Identity server_id = self_signed("coord.example");
   Identity good_client = issued_by(ca, "alice");
   Identity bad_client = issued_by(other_ca, "alice");

@@ -44,19 +44,23 @@ private:
   std::string path_;
 };
 
-inline Identity self_signed(const std::string &name, KeyType type = KeyType::ecdsa_p256, bool is_ca = false) {
+// Server role by default: most tests play a coordinator with these.
+inline Identity self_signed(const std::string &name, KeyType type = KeyType::ecdsa_p256,
+                            CertificateRole role = CertificateRole::server) {
   CertificateRequest request;
   request.name = name;
   request.key_type = type;
-  request.is_ca = is_ca;
+  request.role = role;
   auto id = generate_self_signed(request);
   REQUIRE(id.has_value());
   return *id;
 }
 
-inline Identity issued_by(const Identity &ca, const std::string &name) {
+inline Identity issued_by(const Identity &ca, const std::string &name,
+                          CertificateRole role = CertificateRole::server) {
   CertificateRequest request;
   request.name = name;
+  request.role = role;
   auto id = issue_certificate(ca, request);
   REQUIRE(id.has_value());
   return *id;
