@@ -185,21 +185,25 @@ TEST_CASE("a pinned peer (--peer-pin) is accepted only with the pinned key or ce
   coord.process.signal(SIGTERM);
   CHECK(coord.process.wait(30) == 0);
 
-  // A coordinator that hands out its own certificate as bob's.
+  // A coordinator that introduces mallory as bob, to an alice that has
+  // never met bob (no known peers) but pins him.
   CliCoordinator rogue({CONEC_ROGUE_BINARY, "--cert", coord_dir + "/coordinator.pem", "--key",
-                        coord_dir + "/coordinator.key", "--substitute-own-cert"},
+                        coord_dir + "/coordinator.key", "--impersonate", "bob=mallory"},
                        coord_dir, {});
   REQUIRE(rogue.ready);
-  Receiver b(client(rogue, bob, {"recv", "-v", "-i", "bob", "--timeout", "5"}));
-  REQUIRE(b.registered);
-  Process send(client(rogue, alice, {"send", "--peer-pin", "bob=" + bob_key, "bob", file}));
+  std::string mallory = dir + "/mallory";
+  Receiver m(client(rogue, mallory, {"recv", "-v", "-i", "mallory", "--timeout", "5"}));
+  REQUIRE(m.registered);
+  Process send(client(rogue, dir + "/fresh", {"send", "--peer-pin", "bob=" + bob_key, "bob", file}));
   CHECK(send.wait(30) == 5);
   INFO(send.err);
-  CHECK_THAT(send.err, Contains("'bob' is not who the coordinator says: it presented key " +
-                                key_of_pem_file(coord_dir + "/coordinator.pem") + " (certificate " +
-                                rogue.fingerprint + "), but --peer-pin bob=" + bob_key + " expects another"));
-  CHECK(b.process.wait(30) == 7);
-  CHECK(b.process.out.empty());
+  auto mallory_cert = tls::fingerprint_of_pem(read(mallory + "/clients/mallory.pem"));
+  REQUIRE(mallory_cert);
+  CHECK_THAT(send.err, Contains("conec: error: 'bob' is not who the coordinator says: it presented key " +
+                                key_in(mallory, "mallory") + " (certificate " + *mallory_cert +
+                                "), but --peer-pin bob=" + bob_key + " expects another"));
+  CHECK(m.process.wait(30) == 7);
+  CHECK(m.process.out.empty());
 
   // Bad pins are usage errors.
   for (const std::string &bad : std::vector<std::string>{"bob", "bob=sha256:12", "bad!id=" + bob_key}) {

@@ -19,14 +19,12 @@ Error untrusted(std::string_view peer, const std::string &why) {
 
 // Whether the certificate (of public key `key`) carries `peer` as its id.
 Result<void> carries_id(std::string_view peer, ByteView certificate, const std::string &key) {
-  auto names = tls::certificate_names(certificate);
-  if (!names) return fail(untrusted(peer, "its certificate is unreadable (" + names.error().message + ")"));
-  std::string wanted = proto::canonical_id(peer);
+  auto has = tls::certificate_has_id(certificate, peer);
+  if (has && *has) return {};
+  auto ids = tls::certificate_ids(certificate);
   std::string listed;
-  for (const auto &n : *names) {
-    if (proto::canonical_id(n) == wanted) return {};
-    listed += (listed.empty() ? "" : ", ") + n;
-  }
+  if (ids)
+    for (const auto &id : *ids) listed += (listed.empty() ? "" : ", ") + id;
   return fail(untrusted(peer, "its CA-signed certificate (key " + key + ") is not for id '" + std::string(peer) +
                                   "' (it carries: " + (listed.empty() ? "nothing" : listed) + ")"));
 }
@@ -36,19 +34,30 @@ Result<void> carries_id(std::string_view peer, ByteView certificate, const std::
 Result<PeerCheck> PeerTrust::check(std::string_view peer, ByteView certificate) {
   auto key = tls::public_key_fingerprint(certificate);
   if (!key) return fail(untrusted(peer, "its certificate is unreadable (" + key.error().message + ")"));
-  PeerCheck out{*key, false};
-  std::string id = proto::canonical_id(peer);
+  auto out = check_identity(peer, certificate, *key);
+  if (!out) return out;
+  // A peer is a client: a certificate made for coordinators only is not one
+  // (checked last, so a mismatch above names both keys).
+  auto mismatch = tls::purpose_mismatch(certificate, tls::Purpose::client);
+  if (!mismatch || !mismatch->empty())
+    return fail(untrusted(peer, "its " + (mismatch ? *mismatch : "certificate is unreadable") + " (key " + *key + ")"));
+  return out;
+}
 
+// The pin, the CA or the known-peers record, whichever applies.
+Result<PeerCheck> PeerTrust::check_identity(std::string_view peer, ByteView certificate, const std::string &key) {
+  PeerCheck out{key, false};
+  std::string id = proto::canonical_id(peer);
   if (auto pin = options_.pins.find(id); pin != options_.pins.end()) {
     std::string cert = tls::fingerprint_of_der(certificate);
-    if (pin->second != *key && pin->second != cert)
-      return fail(untrusted(peer, "it presented key " + *key + " (certificate " + cert + "), but --peer-pin " +
-                                      id + "=" + pin->second + " expects another"));
+    if (pin->second != key && pin->second != cert)
+      return fail(untrusted(peer, "it presented key " + key + " (certificate " + cert + "), but --peer-pin " + id +
+                                      "=" + pin->second + " expects another"));
   }
   if (!options_.ca_pem.empty()) {
     if (auto chain = tls::verify_with_ca(certificate, options_.ca_pem); !chain)
-      return fail(untrusted(peer, "its certificate (key " + *key + ") fails the CA check: " + chain.error().message));
-    if (auto named = carries_id(peer, certificate, *key); !named) return fail(named.error());
+      return fail(untrusted(peer, "its certificate (key " + key + ") fails the CA check: " + chain.error().message));
+    if (auto named = carries_id(peer, certificate, key); !named) return fail(named.error());
     return out; // the CA binds ids to keys
   }
   if (options_.known_peers_path.empty() || !proto::bindable_id(peer)) return out;
@@ -56,17 +65,15 @@ Result<PeerCheck> PeerTrust::check(std::string_view peer, ByteView certificate) 
   KnownPeers known(options_.known_peers_path);
   auto record = known.lookup(options_.coordinator, id);
   for (const auto &p : known.problems()) CONEC_WARN("known peers: {}", p);
-  if (!record)
-    return fail(untrusted(peer, "cannot check it against the known peers: " + record.error().message));
+  if (!record) return fail(untrusted(peer, "cannot check it against the known peers: " + record.error().message));
   if (!*record) {
     out.first_use = true;
     return out;
   }
   const KnownPeer &k = **record;
-  if (k.fingerprint != *key)
-    return fail(untrusted(peer, "it presented key " + *key + ", but " + known.path() + ":" +
-                                    std::to_string(k.line) + " records key " + k.fingerprint + " for '" + id +
-                                    "' at " + options_.coordinator +
+  if (k.fingerprint != key)
+    return fail(untrusted(peer, "it presented key " + key + ", but " + known.path() + ":" + std::to_string(k.line) +
+                                    " records key " + k.fingerprint + " for '" + id + "' at " + options_.coordinator +
                                     " (if its key really changed, delete that line)"));
   return out;
 }

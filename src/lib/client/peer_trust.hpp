@@ -56,6 +56,7 @@ public:
   const PeerTrustOptions &options() const { return options_; }
 
 private:
+  Result<PeerCheck> check_identity(std::string_view peer, ByteView certificate, const std::string &key);
   PeerTrustOptions options_;
 };
 

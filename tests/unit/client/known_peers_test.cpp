@@ -226,13 +226,27 @@ TEST_CASE("PeerTrust: a pin accepts the certificate's or the key's fingerprint a
     // Other peers are not affected by bob's pin.
     CHECK(trust.check("carol", der_of(other)));
   }
+  // A coordinator-only certificate is no peer's, pinned or not.
+  tls::CertificateRequest r;
+  r.name = "bob";
+  r.role = tls::CertificateRole::server;
+  auto server = tls::generate_self_signed(r);
+  REQUIRE(server);
+  PeerTrustOptions o;
+  o.pins["bob"] = key_of(*server);
+  PeerTrust trust(o);
+  auto refused = trust.check("bob", der_of(*server));
+  REQUIRE_FALSE(refused);
+  CHECK_THAT(refused.error().message, Contains("'bob' is not who the coordinator says: its certificate is a server "
+                                               "certificate (extended key usage: serverAuth), not a client "
+                                               "certificate"));
 }
 
 TEST_CASE("PeerTrust in CA mode: the chain and the id decide, known peers are not consulted", "[client][trust]") {
   TempDir dir;
   tls::CertificateRequest ca_request;
   ca_request.name = "Test CA";
-  ca_request.is_ca = true;
+  ca_request.role = tls::CertificateRole::ca;
   auto ca = tls::generate_self_signed(ca_request);
   REQUIRE(ca);
   auto issue = [&](const std::string &name) {
