@@ -301,8 +301,8 @@ def main():
     else:
         log(f"cleanup verified: no namespace with prefix {lab.prefix} left")
     t = lab.timings
-    log("timings: " + ", ".join(f"{k} {v:.2f} s" for k, v in t.items()) +
-        f", total {time.monotonic() - t_start:.2f} s")
+    log("timings: " + "".join(f"{k} {v:.2f} s, " for k, v in t.items()) +
+        f"total {time.monotonic() - t_start:.2f} s")
     if a.expect_failure:
         if failure and not left and re.search(a.expect_failure, failure):
             log(f"PASS: failed as expected (/{a.expect_failure}/): {failure.splitlines()[0]}")
