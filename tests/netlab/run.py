@@ -246,6 +246,8 @@ def main():
     ap.add_argument("--deadline", type=float, default=100,
                     help="hard limit for the whole scenario in seconds (below ctest's TIMEOUT, so that "
                          "teardown always runs)")
+    ap.add_argument("--show-logs", action="store_true",
+                    help="print every process's stderr (timestamped from the lab's start) at the end")
     ap.add_argument("--sabotage", choices=["wrong-pin", "expect-direct"],
                     help="break the scenario on purpose (harness self-check)")
     ap.add_argument("--expect-failure", metavar="REGEX",
@@ -293,6 +295,11 @@ def main():
                     raise LabError(f"{e}\n{state}") from None
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
+            if a.show_logs:
+                for p in lab.procs:
+                    print(f"--- {p.name} ({p.ns}): {' '.join(p.argv)}")
+                    for ts, line in p.stderr_lines:
+                        print(f"{ts - t_start:8.3f} {line}")
     except (LabError, netlab.Interrupted) as e:
         failure = str(e)
     left = [n for n in netlab.list_netns() if n.startswith(lab.prefix + "-")]
