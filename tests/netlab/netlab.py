@@ -384,6 +384,12 @@ class Lab:
         kind = self.kind_a if router == "A" else self.kind_b
         return self.hosts[host] if kind == "none" else ("10.99.0.1" if router == "A" else "10.99.0.2")
 
+    def coord_link_bytes(self):
+        """(bytes to, bytes from) the coordinator host, counted on its bridge port."""
+        import json
+        d = json.loads(self.ip("inet", "-j", "-s", "link", "show", "dev", "c0"))[0]["stats64"]
+        return d["tx"]["bytes"], d["rx"]["bytes"]
+
     def spawn(self, host, argv, name, **kw):
         p = Proc(self, self.ns(host), argv, name, **kw)
         self.procs.append(p)
@@ -408,6 +414,16 @@ class Lab:
         return "\n".join(out)
 
     def close(self):
+        # A second Ctrl-C or the scenario deadline must not cut teardown short:
+        # hold those signals until it is done (then they act as usual).
+        held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGALRM}
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+        try:
+            self._close()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+    def _close(self):
         t0 = time.monotonic()
         errors = []
         for p in self.procs:

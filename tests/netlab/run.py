@@ -129,6 +129,7 @@ class Run:
         payload, digest = self.make_file(size)
         recv = self.start_listener("hB", ["recv"] + self.client_args("hB", "bob") + ["--stats", "--timeout", "60"],
                                    "recv", stdout="hash", timeout=70)
+        self.link_before = self.lab.coord_link_bytes()
         t0 = time.monotonic()
         send = self.lab.spawn("hA", [self.conec, "-v", "send"] + self.client_args("hA", "alice") +
                               ["--stats", "--timeout", "60", "bob", payload], "send", timeout=70)
@@ -138,6 +139,7 @@ class Run:
         send.expect_exit(0)
         recv.expect_exit(0)
         self.check_seen_as(send, "hA", "alice")
+        self.check_wire_path(size)
         elapsed = time.monotonic() - t0
         if recv.nbytes != size:
             recv.fail(f"received {recv.nbytes} bytes, sent {size}")
@@ -150,6 +152,23 @@ class Run:
                                r"path (?P<path>\w+)", size, "alice")
         log(f"transfer: {size} bytes byte-exact (sha256 {digest[:16]}…) in {elapsed:.2f} s; send: {m.group(0)}")
         return elapsed
+
+    def check_wire_path(self, size):
+        """The path as the wire shows it, independent of what conec prints: relayed
+        bytes cross the coordinator's link both ways; a direct path leaves it idle."""
+        after = self.lab.coord_link_bytes()
+        to_c, from_c = (a - b for a, b in zip(after, self.link_before))
+        if to_c >= size and from_c >= size:
+            seen = "relay"
+        elif to_c < size // 10 and from_c < size // 10:
+            seen = "direct"
+        else:
+            seen = f"unclear ({to_c} bytes to, {from_c} from the coordinator for {size} sent)"
+        want = "direct" if self.sabotage == "expect-direct" else expected_path(self.scenario)
+        if seen != want:
+            raise LabError(f"the coordinator's link shows path {seen}, expected {want} "
+                           f"({to_c} bytes to it, {from_c} from it, {size} sent)")
+        log(f"wire: {to_c} bytes to and {from_c} from the coordinator for {size} sent: path {seen}")
 
     # -- scenarios ----------------------------------------------------------
     def transfer(self):
