@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # test.sh: the one command that builds and tests conec the way CI does.
 #   1. scripts/install-deps.sh
-#   2. build/      RelWithDebInfo, warnings as errors, then ctest
+#   2. build/      RelWithDebInfo, warnings as errors, then ctest, including
+#                  the NAT lab (tests/netlab/: needs root, as CI runs)
 #   3. build-asan/ Debug with ASan+UBSan, warnings as errors, no benchmarks,
-#                  then ctest (skipped when CONEC_SKIP_ASAN=1)
+#                  no NAT lab (it tests paths through NATs, not memory safety:
+#                  once is enough), then ctest (skipped when CONEC_SKIP_ASAN=1)
 #   4. build-fuzz/ clang libFuzzer targets, ASan+UBSan, 45 s each
 #                  (scripts/fuzz.sh; skipped when CONEC_SKIP_FUZZ=1)
 # Exits non-zero if any step fails; the last line sums up the tests run.
@@ -65,14 +67,14 @@ scripts/install-deps.sh
 
 # Tests and benchmarks explicitly ON: build/ may hold a cache from the
 # README's run-only set-up command (-DCONEC_TESTS=OFF -DCONEC_BENCH=OFF).
-run_pass "release" build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONEC_WERROR=ON -DCONEC_TESTS=ON -DCONEC_BENCH=ON
+run_pass "release" build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONEC_WERROR=ON -DCONEC_TESTS=ON -DCONEC_BENCH=ON -DCONEC_NETLAB=ON
 
 if [[ "${CONEC_SKIP_ASAN:-0}" == 1 ]]; then
   details+=("asan: skipped (CONEC_SKIP_ASAN=1)")
 else
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  run_pass "asan" build-asan -DCMAKE_BUILD_TYPE=Debug -DCONEC_SANITIZE=ON -DCONEC_WERROR=ON -DCONEC_TESTS=ON -DCONEC_BENCH=OFF
+  run_pass "asan" build-asan -DCMAKE_BUILD_TYPE=Debug -DCONEC_SANITIZE=ON -DCONEC_WERROR=ON -DCONEC_TESTS=ON -DCONEC_BENCH=OFF -DCONEC_NETLAB=OFF
 fi
 
 # Each fuzz target counts as one test: passed if it ran its time without a

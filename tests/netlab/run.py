@@ -1,0 +1,346 @@
+#!/usr/bin/env python3
+"""run.py: one netlab scenario with the real conec binary (see README.md).
+
+    tests/netlab/run.py --conec build/src/cli/conec --scenario eim-eim
+    tests/netlab/run.py --list
+
+Exit 0 if the scenario's assertions held and the lab was torn down without
+leaving a namespace or process behind; 1 otherwise, naming the cause.
+"""
+
+import argparse
+import os
+import re
+import signal
+import sys
+import time
+from dataclasses import dataclass
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import netlab  # noqa: E402
+from netlab import COORD_ADDR, LabError, file_sha256  # noqa: E402
+
+PORT = 1719
+
+
+@dataclass
+class Scenario:
+    kind_a: str
+    kind_b: str
+    test: str              # "transfer", "ping" or "rebind"
+    path_punched: str      # the path each scenario must reach once hole punching exists (issue 10)
+    same_lan: bool = False
+    about: str = ""
+
+
+SCENARIOS = {
+    "none-none": Scenario("none", "none", "transfer", "direct", about="no NAT on either side"),
+    "eim-eim": Scenario("eim", "eim", "transfer", "direct", about="two home routers (EIM, port-restricted)"),
+    "eim-symmetric": Scenario("eim", "symmetric", "transfer", "relay",
+                              about="port-restricted vs symmetric: punching cannot work"),
+    "symmetric-symmetric": Scenario("symmetric", "symmetric", "transfer", "relay", about="both symmetric"),
+    "same-lan": Scenario("eim", "eim", "transfer", "direct", same_lan=True, about="both hosts behind one router"),
+    "ping": Scenario("eim", "eim", "ping", "direct", about="conec ping through two home routers"),
+    "rebind": Scenario("symmetric", "eim", "rebind", "relay",
+                       about="alice's NAT mapping replaced mid-transfer (conntrack -D)"),
+}
+
+
+def expected_path(sc):
+    """The one place the path assertion is decided. Today every channel is relayed;
+    when hole punching lands (issue 10), return sc.path_punched."""
+    return "relay"
+
+
+def log(msg):
+    print(f"netlab: {msg}", flush=True)
+
+
+class Run:
+    def __init__(self, lab, conec, sabotage=None):
+        self.lab, self.conec, self.sabotage = lab, conec, sabotage
+        self.pin = None
+        self.coordinator = None
+
+    def d(self, name):
+        path = os.path.join(self.lab.tmp, name)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def client_args(self, host, ident):
+        pin = self.pin
+        if self.sabotage == "wrong-pin" and host == "hA":
+            pin = "sha256:" + ("0" * 64)
+        return ["-c", f"{COORD_ADDR}:{PORT}", "--pin", pin, "--state-dir", self.d("state-" + host), "-i", ident]
+
+    def start_coordinator(self):
+        t0 = time.monotonic()
+        self.coordinator = self.lab.spawn("coord", [self.conec, "coordinator", "--listen", f"{COORD_ADDR}:{PORT}",
+                                                    "--state-dir", self.d("state-coord")],
+                                          "coordinator", timeout=100)
+        self.coordinator.wait_stderr(r"clients connect with:", timeout=15)
+        m = self.coordinator.wait_stderr(r"fingerprint: (sha256:[0-9a-f]{64})\b", timeout=1)
+        self.pin = m.group(1)
+        log(f"coordinator up in {time.monotonic() - t0:.2f} s, pin {self.pin[:19]}…")
+
+    def stop_coordinator(self):
+        c = self.coordinator
+        if c.p.poll() is not None:
+            c.fail("the coordinator exited during the scenario")
+        c.terminate(signal.SIGTERM)
+        c.expect_exit(0)
+
+    def start_listener(self, host, argv, name, **kw):
+        t0 = time.monotonic()
+        p = self.lab.spawn(host, [self.conec, "-v"] + argv, name, **kw)
+        m = self.check_seen_as(p, host, "bob", timeout=15)
+        log(f"{name} registered as bob (seen as {m.group(1)}:{m.group(2)}) in {time.monotonic() - t0:.2f} s")
+        return p
+
+    def check_seen_as(self, proc, host, ident, timeout=1):
+        """The coordinator must see HOST through its router's NAT (or not, for "none"):
+        proof that the lab's NAT is in the path."""
+        m = proc.wait_stderr(rf"registered as '{ident}' \(seen as ([0-9.]+):(\d+)\)", timeout=timeout)
+        want = self.lab.public_ip(host)
+        if m.group(1) != want:
+            proc.fail(f"the coordinator saw {ident} as {m.group(1)}:{m.group(2)}, expected address {want} "
+                      f"(NAT {self.lab.kind_a if host == 'hA' or self.lab.same_lan else self.lab.kind_b})")
+        return m
+
+    def make_file(self, size):
+        path = os.path.join(self.lab.tmp, "payload.bin")
+        with open(path, "wb") as f:
+            f.write(os.urandom(size))
+        return path, file_sha256(path)
+
+    def check_stats(self, proc, regex, size, peer):
+        m = proc.wait_stderr(regex, timeout=1)
+        n, path = int(m.group("bytes")), m.group("path")
+        if n != size:
+            proc.fail(f"--stats reports {n} bytes, sent {size}: {m.group(0)!r}")
+        want = expected_path(self.scenario)
+        if self.sabotage == "expect-direct":
+            want = "direct"
+        if path != want:
+            proc.fail(f"--stats reports path {path!r}, expected {want!r}: {m.group(0)!r}")
+        return m
+
+    def start_transfer(self, size):
+        payload, digest = self.make_file(size)
+        recv = self.start_listener("hB", ["recv"] + self.client_args("hB", "bob") + ["--stats", "--timeout", "60"],
+                                   "recv", stdout="hash", timeout=70)
+        self.link_before = self.lab.coord_link_bytes()
+        t0 = time.monotonic()
+        send = self.lab.spawn("hA", [self.conec, "-v", "send"] + self.client_args("hA", "alice") +
+                              ["--stats", "--timeout", "60", "bob", payload], "send", timeout=70)
+        return recv, send, digest, t0
+
+    def finish_transfer(self, recv, send, digest, size, t0):
+        send.expect_exit(0)
+        recv.expect_exit(0)
+        self.check_seen_as(send, "hA", "alice")
+        self.check_wire_path(size)
+        elapsed = time.monotonic() - t0
+        if recv.nbytes != size:
+            recv.fail(f"received {recv.nbytes} bytes, sent {size}")
+        got = recv.sha256.hexdigest()
+        if got != digest:
+            recv.fail(f"SHA-256 of the received bytes {got} != sent {digest}")
+        m = self.check_stats(send, r"conec: stats: (?P<bytes>\d+) bytes to bob in [0-9.]+ s \([^)]*\), "
+                                   r"path (?P<path>\w+)", size, "bob")
+        self.check_stats(recv, r"conec: stats: (?P<bytes>\d+) bytes from alice in [0-9.]+ s \([^)]*\), "
+                               r"path (?P<path>\w+)", size, "alice")
+        log(f"transfer: {size} bytes byte-exact (sha256 {digest[:16]}…) in {elapsed:.2f} s; send: {m.group(0)}")
+        return elapsed
+
+    def check_wire_path(self, size):
+        """The path as the wire shows it, independent of what conec prints: relayed
+        bytes cross the coordinator's link both ways; a direct path leaves it idle."""
+        after = self.lab.coord_link_bytes()
+        to_c, from_c = (a - b for a, b in zip(after, self.link_before))
+        if to_c >= size and from_c >= size:
+            seen = "relay"
+        elif to_c < size // 10 and from_c < size // 10:
+            seen = "direct"
+        else:
+            seen = f"unclear ({to_c} bytes to, {from_c} from the coordinator for {size} sent)"
+        want = "direct" if self.sabotage == "expect-direct" else expected_path(self.scenario)
+        if seen != want:
+            raise LabError(f"the coordinator's link shows path {seen}, expected {want} "
+                           f"({to_c} bytes to it, {from_c} from it, {size} sent)")
+        log(f"wire: {to_c} bytes to and {from_c} from the coordinator for {size} sent: path {seen}")
+
+    # -- scenarios ----------------------------------------------------------
+    def transfer(self):
+        self.start_coordinator()
+        size = 4 * 1024 * 1024
+        recv, send, digest, t0 = self.start_transfer(size)
+        self.lab.timings["transfer"] = self.finish_transfer(recv, send, digest, size, t0)
+        self.stop_coordinator()
+
+    def ping(self):
+        self.start_coordinator()
+        client = self.start_listener("hB", ["client"] + self.client_args("hB", "bob"), "client", timeout=60)
+        t0 = time.monotonic()
+        ping = self.lab.spawn("hA", [self.conec, "-v", "ping"] + self.client_args("hA", "alice") +
+                              ["--count", "3", "--timeout", "30", "bob"], "ping", timeout=40)
+        ping.expect_exit(0)
+        self.check_seen_as(ping, "hA", "alice")
+        self.lab.timings["ping"] = time.monotonic() - t0
+        want = "direct" if self.sabotage == "expect-direct" else expected_path(self.scenario)
+        rx = re.compile(r"^reply from bob: seq=(\d+) time=([0-9.]+) ms path=(\w+)$")
+        replies = [m for m in map(rx.match, ping.stdout_lines) if m]
+        seqs = [int(m.group(1)) for m in replies]
+        if seqs != [1, 2, 3]:
+            ping.fail(f"expected replies seq=1,2,3, got {seqs}; stdout: {ping.stdout_lines}")
+        paths = {m.group(3) for m in replies}
+        if paths != {want}:
+            ping.fail(f"replies report path {sorted(paths)}, expected {want!r}; stdout: {ping.stdout_lines}")
+        summary = [line for line in ping.stdout_lines if re.match(r"^\d+ sent, ", line)]
+        if not summary or not re.match(rf"^3 sent, 3 received, .*, path {want}\b", summary[0]):
+            ping.fail(f"expected a summary '3 sent, 3 received, ..., path {want}', got {summary}")
+        log(f"ping: {len(replies)} replies, rtt {', '.join(m.group(2) for m in replies)} ms, path {want}; "
+            f"{self.lab.timings['ping']:.2f} s")
+        if client.p.poll() is not None:
+            client.fail("conec client exited during the ping")
+        client.terminate(signal.SIGINT)
+        client.expect_exit(130)
+        self.stop_coordinator()
+
+    def alice_public_ports(self):
+        """Public UDP ports rA's conntrack maps alice's flow to the coordinator to."""
+        out = self.lab.x("rA", "conntrack", "-L", "-p", "udp", "--orig-src", self.lab.hosts["hA"],
+                         "--orig-dst", COORD_ADDR, check=False)
+        return sorted({int(m.group(1)) for m in
+                       re.finditer(rf"src={re.escape(COORD_ADDR)} dst=10\.99\.0\.1 sport={PORT} dport=(\d+)", out)})
+
+    def rebind(self):
+        lab = self.lab
+        # ~4 Mbit/s up from alice: a 3 MiB transfer then takes ~6 s.
+        lab.x("rA", "tc", "qdisc", "add", "dev", "wan0", "root", "tbf", "rate", "4mbit", "burst", "32kbit",
+              "latency", "400ms")
+        self.start_coordinator()
+        size = 3 * 1024 * 1024
+        recv, send, digest, t0 = self.start_transfer(size)
+        recv.wait_bytes(size // 4, timeout=30)
+        before = self.alice_public_ports()
+        if len(before) != 1:
+            raise LabError(f"expected one conntrack mapping of alice to the coordinator in rA, found ports {before}\n"
+                           + lab.state())
+        t_del = time.monotonic()
+        at = recv.nbytes
+        lab.x("rA", "conntrack", "-D", "-p", "udp")
+        log(f"rebind: deleted rA's UDP conntrack at {at} bytes received ({t_del - t0:.2f} s into the transfer); "
+            f"alice's public port was {before[0]}")
+        # The next packet alice sends gets a new mapping; sampled (no event to wait for).
+        after = []
+        while not after and send.p.poll() is None and time.monotonic() - t_del < 30:
+            time.sleep(0.05)
+            after = self.alice_public_ports()
+        if not after:
+            raise LabError("no new conntrack mapping for alice within 30 s of the deletion\n" + lab.state())
+        if before[0] in after:
+            raise LabError(f"alice kept public port {before[0]} after conntrack -D: nothing was rebound\n"
+                           + lab.state())
+        log(f"rebind: alice's new public port {after[0]} after {time.monotonic() - t_del:.2f} s")
+        elapsed = self.finish_transfer(recv, send, digest, size, t0)
+        lab.timings["transfer"] = elapsed
+        # Longest interval without received data from the deletion on (recorded, not asserted).
+        samples = [(t0, 0)] + recv.samples
+        gaps_after = [(b[0] - a[0], a[0], a[1]) for a, b in zip(samples, samples[1:]) if b[0] >= t_del]
+        gaps_before = [b[0] - a[0] for a, b in zip(samples, samples[1:]) if b[0] < t_del]
+        stall, stall_start, stall_at = max(gaps_after) if gaps_after else (0.0, t_del, at)
+        lab.timings["stall"] = stall
+        log(f"rebind: RECORDED data stall {stall:.2f} s after the rebinding (from {stall_start - t_del:+.2f} s "
+            f"relative to conntrack -D, at {stall_at} bytes); longest gap before it {max(gaps_before, default=0):.2f} s; "
+            f"transfer {elapsed:.2f} s for {size} bytes at 4 Mbit/s")
+        self.stop_coordinator()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--conec", help="path of the conec binary")
+    ap.add_argument("--scenario", choices=sorted(SCENARIOS))
+    ap.add_argument("--list", action="store_true", help="list the scenarios")
+    ap.add_argument("--deadline", type=float, default=100,
+                    help="hard limit for the whole scenario in seconds (below ctest's TIMEOUT, so that "
+                         "teardown always runs)")
+    ap.add_argument("--show-logs", action="store_true",
+                    help="print every process's stderr (timestamped from the lab's start) at the end")
+    ap.add_argument("--sabotage", choices=["wrong-pin", "expect-direct"],
+                    help="break the scenario on purpose (harness self-check)")
+    ap.add_argument("--expect-failure", metavar="REGEX",
+                    help="pass only if the scenario fails with a message matching REGEX (and cleans up)")
+    a = ap.parse_args()
+    if a.list:
+        for name, sc in SCENARIOS.items():
+            where = "same LAN behind rA" if sc.same_lan else f"rA {sc.kind_a}, rB {sc.kind_b}"
+            print(f"{name:20} {sc.test:8} {where:32} path today {expected_path(sc)}, "
+                  f"with punching {sc.path_punched}: {sc.about}")
+        return 0
+    if not a.conec or not a.scenario:
+        ap.error("--conec and --scenario are required (or --list)")
+    conec = os.path.abspath(a.conec)
+    if not os.access(conec, os.X_OK):
+        log(f"FAIL: conec binary {conec} does not exist or is not executable")
+        return 1
+
+    netlab.install_signal_handlers()
+
+    def on_alarm(_s, _f):
+        raise netlab.Interrupted(f"scenario deadline of {a.deadline:g} s passed")
+
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, a.deadline)
+
+    sc = SCENARIOS[a.scenario]
+    t_start = time.monotonic()
+    lab = netlab.Lab(sc.kind_a, sc.kind_b, same_lan=sc.same_lan, log=log)
+    failure = None
+    try:
+        try:
+            with lab:
+                log(f"setup {lab.timings['setup']:.2f} s; scenario {a.scenario}: {sc.about}")
+                r = Run(lab, conec, a.sabotage)
+                r.scenario = sc
+                try:
+                    getattr(r, sc.test)()
+                except (LabError, netlab.Interrupted) as e:
+                    # The state before teardown, for the failure message.
+                    try:
+                        state = lab.state()
+                    except Exception as se:  # noqa: BLE001
+                        state = f"(lab state unavailable: {se})"
+                    raise LabError(f"{e}\n{state}") from None
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            if a.show_logs:
+                for p in lab.procs:
+                    print(f"--- {p.name} ({p.ns}): {' '.join(p.argv)}")
+                    for ts, line in p.stderr_lines:
+                        print(f"{ts - t_start:8.3f} {line}")
+    except (LabError, netlab.Interrupted) as e:
+        failure = str(e)
+    left = [n for n in netlab.list_netns() if n.startswith(lab.prefix + "-")]
+    if left:
+        failure = (failure + "\n" if failure else "") + f"namespaces left behind: {left}"
+    else:
+        log(f"cleanup verified: no namespace with prefix {lab.prefix} left")
+    t = lab.timings
+    log("timings: " + "".join(f"{k} {v:.2f} s, " for k, v in t.items()) +
+        f"total {time.monotonic() - t_start:.2f} s")
+    if a.expect_failure:
+        if failure and not left and re.search(a.expect_failure, failure):
+            log(f"PASS: failed as expected (/{a.expect_failure}/): {failure.splitlines()[0]}")
+            return 0
+        log(f"FAIL: expected a failure matching /{a.expect_failure}/, got: {failure or 'success'}")
+        return 1
+    if failure:
+        log(f"FAIL: {a.scenario}: {failure}")
+        return 1
+    log(f"PASS: {a.scenario}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
