@@ -64,8 +64,9 @@ _conec_spec() {
         _conec_valued='--log-format --ca --id --host --out --days --key-type'
         ;;
     'cert fingerprint')
-        _conec_opts='-h --help -v --verbose -q --quiet --log-format'
-        _conec_valued='--log-format'
+        _conec_opts='-h --help -v --verbose -q --quiet --log-format -i --id --state-dir --key'
+        _conec_valued='--log-format -i --id --state-dir'
+        _conec_dirs='--state-dir'
         _conec_posfiles=1
         ;;
     esac

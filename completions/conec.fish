@@ -212,4 +212,7 @@ complete -c conec -n '__fish_seen_subcommand_from cert; and __fish_seen_subcomma
 complete -c conec -n '__fish_seen_subcommand_from cert; and __fish_seen_subcommand_from fingerprint' -s v -l verbose -d 'More log output on stderr (-vv debug, -vvv trace)'
 complete -c conec -n '__fish_seen_subcommand_from cert; and __fish_seen_subcommand_from fingerprint' -s q -l quiet -d 'Only errors on stderr'
 complete -c conec -n '__fish_seen_subcommand_from cert; and __fish_seen_subcommand_from fingerprint' -l log-format -x -a 'text json' -d 'Log line format'
+complete -c conec -n '__fish_seen_subcommand_from cert; and __fish_seen_subcommand_from fingerprint' -s i -l id -x -d 'Instead of FILE: our own certificate for this client id (created if missing)'
+complete -c conec -n '__fish_seen_subcommand_from cert; and __fish_seen_subcommand_from fingerprint' -l state-dir -x -a '(__fish_complete_directories)' -d 'Where our certificates are kept (with -i)'
+complete -c conec -n '__fish_seen_subcommand_from cert; and __fish_seen_subcommand_from fingerprint' -l key -d 'Print the public key\'s fingerprint (what known peers record; survives certificate renewal)'
 complete -c conec -n '__fish_seen_subcommand_from cert; and __fish_seen_subcommand_from fingerprint' -F

@@ -1,7 +1,7 @@
 // `conec cert`: certificates for CA mode (SPEC §3).
 //   conec cert ca --out P                          new CA: P.pem, P.key
 //   conec cert issue --ca P (--id ID | --host H) --out Q   leaf signed by P
-//   conec cert fingerprint FILE                    sha256:<hex>, as --pin takes it
+//   conec cert fingerprint FILE | -i ID [--key]    sha256:<hex>, as --pin and --peer-pin take it
 // stdout carries only the fingerprint (data a script may capture); what was
 // written, and how to use it, goes to stderr.
 #include <sys/stat.h>
@@ -15,6 +15,7 @@
 #include "command.hpp"
 #include "exit_codes.hpp"
 #include "proto/control.hpp"
+#include "state_dir.hpp"
 #include "tls/identity.hpp"
 
 namespace conec::cli {
@@ -39,6 +40,8 @@ struct CertArgs {
   CaArgs ca;
   IssueArgs issue;
   std::string fingerprint_file;
+  std::string fingerprint_id, state_dir; // -i ID: our own cached identity
+  bool key_fingerprint = false;          // --key: of the public key, not the certificate
   CLI::App *ca_app = nullptr, *issue_app = nullptr, *fingerprint_app = nullptr;
 };
 
@@ -164,9 +167,10 @@ int run_issue(const IssueArgs &a, const GlobalOptions &global) {
   return save_and_print(*issued, stem, global, what + ", valid " + std::to_string(a.days) + " days", hint);
 }
 
-int run_fingerprint(const std::string &file) {
+// The text of a certificate file, bounded. Errors: usage, naming the file.
+Result<std::string> read_certificate_file(const std::string &file) {
   std::FILE *f = std::fopen(file.c_str(), "rb");
-  if (!f) return report_error("cannot read '" + file + "': " + std::strerror(errno), kExitUsage);
+  if (!f) return fail(ErrorCategory::usage, "cli", "cannot read '" + file + "': " + std::strerror(errno));
   std::string text;
   char buf[4096];
   size_t n = 0;
@@ -174,24 +178,56 @@ int run_fingerprint(const std::string &file) {
   bool read_error = std::ferror(f);
   int errnum = errno;
   std::fclose(f);
-  if (read_error) return report_error("cannot read '" + file + "': " + std::strerror(errnum), kExitUsage);
+  if (read_error) return fail(ErrorCategory::usage, "cli", "cannot read '" + file + "': " + std::strerror(errnum));
   if (text.size() > (1u << 20))
-    return report_error("'" + file + "' is larger than 1 MiB: not a certificate", kExitUsage);
+    return fail(ErrorCategory::usage, "cli", "'" + file + "' is larger than 1 MiB: not a certificate");
+  return text;
+}
 
-  Result<std::string> fingerprint = fail(ErrorCategory::usage, "cli", "empty file");
-  if (text.find("-----BEGIN") != std::string::npos) {
-    fingerprint = tls::fingerprint_of_pem(text);
-  } else if (!text.empty()) {
-    // Not PEM: accept a DER certificate (what some tools export).
-    if (tls::certificate_names(as_bytes(text)))
-      fingerprint = tls::fingerprint_of_der(as_bytes(text));
-    else
-      fingerprint = fail(ErrorCategory::usage, "cli", "neither PEM nor DER");
+int run_fingerprint(const CertArgs &a) {
+  std::string file = a.fingerprint_file;
+  if (!file.empty() && !a.fingerprint_id.empty())
+    return report_error("fingerprint: give FILE or -i ID, not both", kExitUsage);
+  if (file.empty() && a.fingerprint_id.empty())
+    return report_error("fingerprint: give a certificate FILE, or -i ID for our own identity", kExitUsage);
+  if (!a.fingerprint_id.empty()) {
+    // Our own identity, created now if this id never ran here, so that its
+    // fingerprint can be handed to peers (--peer-pin) before first contact.
+    if (!proto::valid_id(a.fingerprint_id))
+      return report_error("invalid id '" + a.fingerprint_id +
+                              "': use 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit",
+                          kExitUsage);
+    std::string dir = resolve_state_dir(a.state_dir) + "/clients";
+    bool created = false;
+    auto identity = load_or_create_identity(dir, proto::canonical_id(a.fingerprint_id), a.fingerprint_id,
+                                            tls::CertificateRole::client, created);
+    if (!identity) return report_error(identity.error().message, kExitUsage);
+    file = dir + "/" + proto::canonical_id(a.fingerprint_id) + ".pem";
+    if (created) std::fprintf(stderr, "conec: created %s for '%s'\n", file.c_str(), a.fingerprint_id.c_str());
   }
+  auto text = read_certificate_file(file);
+  if (!text) return report_error(text.error().message, kExitUsage);
+
+  Result<Bytes> der = fail(ErrorCategory::usage, "cli", "empty file");
+  if (text->find("-----BEGIN") != std::string::npos) {
+    der = tls::der_of_pem(*text);
+  } else if (!text->empty()) {
+    // Not PEM: accept a DER certificate (what some tools export).
+    if (tls::certificate_names(as_bytes(*text)))
+      der = Bytes(as_bytes(*text).begin(), as_bytes(*text).end());
+    else
+      der = fail(ErrorCategory::usage, "cli", "neither PEM nor DER");
+  }
+  if (!der) return report_error("'" + file + "' does not hold a certificate (" + der.error().message + ")", kExitUsage);
+  Result<std::string> fingerprint =
+      a.key_fingerprint ? tls::public_key_fingerprint(*der) : Result<std::string>(tls::fingerprint_of_der(*der));
   if (!fingerprint)
     return report_error("'" + file + "' does not hold a certificate (" + fingerprint.error().message + ")",
                         kExitUsage);
   std::printf("%s\n", fingerprint->c_str());
+  if (!a.fingerprint_id.empty())
+    std::fprintf(stderr, "conec: peers pin '%s' with --peer-pin %s=%s\n", a.fingerprint_id.c_str(),
+                 proto::canonical_id(a.fingerprint_id).c_str(), fingerprint->c_str());
   return kExitOk;
 }
 
@@ -254,9 +290,16 @@ Command add_cert_command(CLI::App &root, GlobalOptions &global) {
   CLI::App *fp_app = app->add_subcommand(
       "fingerprint", "Print the SHA-256 fingerprint of a certificate in the form --pin takes");
   add_global_options(*fp_app, global);
-  fp_app->add_option("FILE", args->fingerprint_file, "Certificate file (PEM; the first certificate counts)")
-      ->required()
+  fp_app->add_option("FILE", args->fingerprint_file, "Certificate file (PEM or DER; the first certificate counts)")
       ->type_name("FILE");
+  fp_app->add_option("-i,--id", args->fingerprint_id,
+                     "Instead of FILE: our own certificate for this client id (created if missing)")
+      ->type_name("ID");
+  fp_app->add_option("--state-dir", args->state_dir, "Where our certificates are kept (with -i)")
+      ->envname("CONEC_STATE_DIR")
+      ->type_name("DIR");
+  fp_app->add_flag("--key", args->key_fingerprint,
+                   "Print the public key's fingerprint (what known peers record; survives certificate renewal)");
 
   args->ca_app = ca_app;
   args->issue_app = issue_app;
@@ -280,7 +323,9 @@ Command add_cert_command(CLI::App &root, GlobalOptions &global) {
       "Q.key "
       "(0600). A .pem suffix on P or Q is optional: --out ca and --out ca.pem both write ca.pem and ca.key. "
       "Existing files are never replaced without --force. conec cert fingerprint FILE prints a certificate's "
-      "SHA-256 fingerprint.\n\n"
+      "SHA-256 fingerprint; conec cert fingerprint -i ID prints our own for client id ID (from the state "
+      "directory, created if it is missing), the pin peers give with --peer-pin ID=...; --key prints the "
+      "public key's instead, which survives renewal and is what known peers, ping and --stats show.\n\n"
       "Each certificate has one role, and both sides check it. --id certificates are client-only (extended key "
       "usage clientAuth) and carry the id as the URI urn:conec:id:ID, with no host name, so no client accepts "
       "one as a coordinator's, even for an id like 127.0.0.77 (exit 3); --host certificates are "
@@ -317,11 +362,13 @@ Command add_cert_command(CLI::App &root, GlobalOptions &global) {
       {"conec recv -c coord.example.org --ca ca.pem --cert alice.pem --key alice.key -i alice",
        "A client in CA mode: it trusts the coordinator through ca.pem and proves it is alice."},
       {"conec cert fingerprint coord.pem", "The fingerprint to give clients that use --pin instead of --ca."},
+      {"conec cert fingerprint -i bob --key",
+       "bob's own key fingerprint, for peers to pin him before first contact (--peer-pin bob=...)."},
   };
   auto run = [args, &global]() -> int {
     if (args->ca_app->parsed()) return run_ca(args->ca, global);
     if (args->issue_app->parsed()) return run_issue(args->issue, global);
-    if (args->fingerprint_app->parsed()) return run_fingerprint(args->fingerprint_file);
+    if (args->fingerprint_app->parsed()) return run_fingerprint(*args);
     return report_error("cert: give one of ca, issue, fingerprint (see 'conec cert --help')", kExitUsage);
   };
   return Command{app, run, prose};

@@ -162,13 +162,26 @@ TEST_CASE("a pinned peer (--peer-pin) is accepted only with the pinned key or ce
   std::string sha = test::write_random_file(file, 10'000, 3);
   CliCoordinator coord(coord_dir);
   REQUIRE(coord.ready);
-  std::string bob_key;
+  // bob hands out his key's fingerprint before he ever connected: it
+  // creates his identity, and is what his later channels present.
+  Process fp({CONEC_BINARY, "cert", "fingerprint", "-i", "bob", "--key", "--state-dir", bob});
+  REQUIRE(fp.wait(30) == 0);
+  CHECK_THAT(fp.err, Contains("conec: created " + bob + "/clients/bob.pem for 'bob'"));
+  CHECK_THAT(fp.err, Contains("peers pin 'bob' with --peer-pin bob=sha256:"));
+  std::string bob_key = fp.out.substr(0, fp.out.find('\n'));
+  CHECK(bob_key == key_in(bob, "bob"));
+  Process printed({CONEC_BINARY, "cert", "fingerprint", "-i", "bob", "--state-dir", bob});
+  REQUIRE(printed.wait(30) == 0);
+  CHECK(printed.out == *tls::fingerprint_of_pem(read(bob + "/clients/bob.pem")) + "\n");
+  CHECK(printed.err.find("created") == std::string::npos); // reused
+  Process neither({CONEC_BINARY, "cert", "fingerprint"});
+  CHECK(neither.wait(30) == 2);
+  CHECK_THAT(neither.err, Contains("give a certificate FILE, or -i ID"));
   {
     // bob's key by pin: the honest coordinator's channel is accepted, with
     // bob's key or his certificate's fingerprint (conec cert fingerprint).
     Receiver b(client(coord, bob, {"recv", "-v", "-i", "bob", "-k", "--timeout", "20"}));
     REQUIRE(b.registered);
-    bob_key = key_in(bob, "bob");
     auto cert_fp = tls::fingerprint_of_pem(read(bob + "/clients/bob.pem"));
     REQUIRE(cert_fp);
     for (const std::string &p : {bob_key, *cert_fp}) {
