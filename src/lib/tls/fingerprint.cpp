@@ -69,6 +69,13 @@ Bytes sha256(ByteView data) {
   return digest;
 }
 
+Bytes hmac_sha256(ByteView key, ByteView data) {
+  Bytes mac(kSha256Size);
+  if (gnutls_hmac_fast(GNUTLS_MAC_SHA256, key.data(), key.size(), data.data(), data.size(), mac.data()) < 0)
+    std::abort(); // as sha256: a wrong MAC must never be returned
+  return mac;
+}
+
 std::string fingerprint_of_der(ByteView der) { return std::string(kPinPrefix) + to_hex(sha256(der)); }
 
 Result<std::string> public_key_fingerprint(ByteView der) {

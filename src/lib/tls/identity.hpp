@@ -95,6 +95,8 @@ Result<Identity> issue_certificate(const Identity &ca, const CertificateRequest 
 Result<std::string> fingerprint_of_pem(std::string_view cert_pem);
 // SHA-256 of `data` (32 bytes).
 Bytes sha256(ByteView data);
+// HMAC-SHA-256 of `data` under `key` (32 bytes).
+Bytes hmac_sha256(ByteView key, ByteView data);
 // Fingerprint of a DER certificate.
 std::string fingerprint_of_der(ByteView der);
 // Fingerprint ("sha256:<hex>") of the public key a DER certificate carries:
