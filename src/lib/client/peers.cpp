@@ -37,6 +37,7 @@ std::shared_ptr<tls::Credentials> Client::peer_credentials(const Bytes &peer_cer
 net::PeerPathOptions Client::path_options(const proto::Introduction &intro) const {
   net::PeerPathOptions o;
   o.policy = options_.path_policy;
+  o.role = intro.role == 0 ? net::ProbeRole::initiator : net::ProbeRole::acceptor;
   if (!intro.peer_observed.empty()) o.candidates.push_back(intro.peer_observed);
   for (const auto &a : intro.peer_local)
     if (!a.empty()) o.candidates.push_back(a);

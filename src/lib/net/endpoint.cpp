@@ -54,6 +54,8 @@ Result<std::unique_ptr<Endpoint>> Endpoint::create(loop::Loop &loop, EndpointOpt
   ep->flusher_ = std::make_unique<loop::Deferred>(loop, [self] { self->flush_all(); });
   ep->trim_timer_ = std::make_unique<loop::Timer>(loop, [self] { self->maybe_trim(monotonic_now()); });
   ep->trim_timer_->keep_alive(false);
+  ep->punch_timer_ = std::make_unique<loop::Timer>(loop, [self] { self->punch(monotonic_now()); });
+  ep->punch_timer_->keep_alive(false);
   CONEC_DEBUG("net: endpoint on {} (GSO {})", ep->local_address().to_string(),
               ep->socket_.gso_supported() ? "on" : "off");
   return ep;
@@ -162,6 +164,7 @@ void Endpoint::port_unreachable(const SockAddr &to) {
 }
 
 void Endpoint::route(const Datagram &d, Timestamp now, PeerPath *via) {
+  if (!via && is_probe(d.data) && !on_relay_datagram) return route_probe(d, now);
   if (!via && is_relayed(d.data)) {
     if (on_relay_datagram) on_relay_datagram(d);
     else route_relayed(d, now);
@@ -463,7 +466,7 @@ void Endpoint::reap(Entry &e) {
   e.timer->stop();
   if (e.path) {
     PeerPath *path = std::exchange(e.path, nullptr);
-    if (--path->users_ == 0 && path->removed_) relays_.erase(path->token_);
+    if (--path->users_ == 0 && path->removed_) erase_path(path->token_);
   }
   if (e.session) return; // the Session still refers to it
   if (e.dirty) std::erase(dirty_, &e);

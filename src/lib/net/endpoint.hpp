@@ -107,6 +107,7 @@ struct EndpointStats {
   uint64_t stateless_resets_sent = 0;
   uint64_t send_blocked = 0;      // times the socket buffer was full
   uint64_t relayed_dropped = 0;   // relayed datagrams for unknown relays or from the wrong address
+  uint64_t probes_dropped = 0;    // probe-shaped datagrams for no path of ours, or not authentic
   uint64_t retries_sent = 0;      // Initials answered with a Retry (address validation)
   uint64_t retry_tokens_refused = 0;   // Initials with an invalid or expired Retry token
   uint64_t initials_over_limit = 0;    // Initials dropped by max_handshakes(_per_address)
@@ -186,6 +187,10 @@ private:
   void on_writable();
   void route(const Datagram &d, Timestamp now, PeerPath *via = nullptr);
   void route_relayed(const Datagram &d, Timestamp now);
+  void route_probe(const Datagram &d, Timestamp now);
+  void punch(Timestamp now); // sends due probes of every path, re-arms punch_timer_
+  void send_probe(PeerPath &path, const SockAddr &to, ByteView datagram);
+  void erase_path(std::string_view token);
   void accept(const Datagram &d, Timestamp now, PeerPath *via);
   // Admission control for a new server connection: true to accept it now
   // (with `retried_from` set after a valid Retry token); false if the
@@ -216,6 +221,8 @@ private:
   ByteKeyMap<Entry *> by_cid_; // connection id bytes -> entry
   std::vector<Entry *> dirty_;
   ByteKeyMap<std::unique_ptr<PeerPath>> relays_; // by token bytes
+  ByteKeyMap<PeerPath *> by_probe_id_;            // the same paths, by ProbeKey::path_id
+  std::unique_ptr<loop::Timer> punch_timer_;
   bool socket_full_ = false;
   Bytes send_buffer_;
   Bytes wrap_buffer_; // relayed batches with their headers

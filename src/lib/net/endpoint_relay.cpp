@@ -23,19 +23,66 @@ void Endpoint::route_relayed(const Datagram &d, Timestamp now) {
 }
 
 SockAddr Endpoint::add_relay(ByteView token, const SockAddr &relay, PeerPathOptions options) {
+  auto it = relays_.find(token_key(token));
+  if (it != relays_.end() && it->second->removed_ && it->second->users_ == 0) erase_path(token_key(token));
   auto &slot = relays_[std::string(token_key(token))];
-  if (slot && slot->removed_ && slot->users_ == 0) slot.reset();
-  if (!slot)
+  if (!slot) {
+    // A candidate of the other address family cannot be reached from our socket.
+    std::erase_if(options.candidates, [&](const SockAddr &a) { return a.family() != local_address().family(); });
     slot = std::make_unique<PeerPath>(std::string(token_key(token)), relay, relay_virtual_address(token),
                                       std::move(options));
+    const ProbePathId &id = slot->probe_key_.path_id;
+    by_probe_id_[std::string(reinterpret_cast<const char *>(id.data()), id.size())] = slot.get();
+  }
   return slot->virtual_addr_;
+}
+
+void Endpoint::erase_path(std::string_view token) {
+  auto it = relays_.find(token);
+  if (it == relays_.end()) return;
+  const ProbePathId &id = it->second->probe_key_.path_id;
+  by_probe_id_.erase(std::string(reinterpret_cast<const char *>(id.data()), id.size()));
+  relays_.erase(it);
+}
+
+void Endpoint::route_probe(const Datagram &d, Timestamp now) {
+  auto id = probe_path_id(d.data);
+  auto it = id ? by_probe_id_.find(std::string_view(reinterpret_cast<const char *>(id->data()), id->size()))
+               : by_probe_id_.end();
+  if (it == by_probe_id_.end() || it->second->removed_) {
+    ++stats_.probes_dropped;
+    return;
+  }
+  PeerPath &path = *it->second;
+  uint64_t before = path.direct_counters_.datagrams_received;
+  if (auto reply = path.on_probe(d.from, d.data, now)) send_probe(path, d.from, *reply);
+  if (path.direct_counters_.datagrams_received == before) ++stats_.probes_dropped;
+}
+
+void Endpoint::send_probe(PeerPath &path, const SockAddr &to, ByteView datagram) {
+  send_raw(to, datagram);
+  ++path.direct_counters_.datagrams_sent;
+  path.direct_counters_.bytes_sent += datagram.size();
+}
+
+void Endpoint::punch(Timestamp now) {
+  Timestamp next = 0;
+  std::vector<PeerPath::Outgoing> out;
+  for (auto &[token, path] : relays_) {
+    out.clear();
+    Timestamp due = path->punch_due(now, out);
+    for (const auto &o : out) send_probe(*path, o.to, o.datagram);
+    if (due && (!next || due < next)) next = due;
+  }
+  if (!next) return punch_timer_->stop();
+  punch_timer_->start(next <= now ? 0 : (next - now + kMillisecond - 1) / kMillisecond);
 }
 
 void Endpoint::remove_relay(ByteView token) {
   auto it = relays_.find(token_key(token));
   if (it == relays_.end()) return;
   if (it->second->users_ == 0) {
-    relays_.erase(it);
+    erase_path(token_key(token));
   } else {
     it->second->removed_ = true;
     it->second->on_accept_ = nullptr;
@@ -56,7 +103,11 @@ Result<std::unique_ptr<Session>> Endpoint::connect_relayed(ByteView token,
                                         quic::Path{local_address(), it->second->virtual_addr_}, *entry,
                                         monotonic_now());
   if (!conn) return fail(conn.error());
-  return attach(std::move(entry), std::move(*conn), &handler, it->second.get());
+  PeerPath *path = it->second.get();
+  auto session = attach(std::move(entry), std::move(*conn), &handler, path);
+  path->start_punching(monotonic_now());
+  punch(monotonic_now());
+  return session;
 }
 
 Result<void> Endpoint::accept_relayed(ByteView token, std::shared_ptr<tls::Credentials> credentials,
@@ -66,6 +117,9 @@ Result<void> Endpoint::accept_relayed(ByteView token, std::shared_ptr<tls::Crede
     return fail(ErrorCategory::usage, "net", "no such relay allocation");
   it->second->accept_credentials_ = std::move(credentials);
   it->second->on_accept_ = std::move(on_accept_relayed);
+  // The acceptor hears first: its probes open its NAT for the initiator's.
+  it->second->start_punching(monotonic_now());
+  punch(monotonic_now());
   return {};
 }
 

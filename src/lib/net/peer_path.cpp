@@ -1,9 +1,77 @@
+// PeerPath: path naming, and hole punching (probe rounds, replies,
+// validation of a direct address).
 #include "net/peer_path.hpp"
 
+#include <algorithm>
+
+#include "util/log.hpp"
+
 namespace conec::net {
+
+namespace {
+// Probes awaiting a reply: enough for every candidate over the last rounds.
+constexpr size_t kMaxOutstanding = 64;
+} // namespace
 
 std::string_view to_string(PathKind kind) { return kind == PathKind::direct ? "direct" : "relay"; }
 
 std::string PeerPath::describe() const { return std::string(to_string(current())); }
+
+void PeerPath::start_punching(Timestamp now) {
+  if (options_.policy == PathPolicy::relay_only || options_.candidates.empty() || direct_ || punching_) return;
+  punching_ = true;
+  punch_started_ = next_probe_ = now;
+  interval_ = kFirstProbeInterval;
+}
+
+Timestamp PeerPath::punch_due(Timestamp now, std::vector<Outgoing> &out) {
+  if (!punching_) return 0;
+  if (now - punch_started_ >= kPunchGiveUp) {
+    punching_ = false;
+    sent_.clear();
+    CONEC_INFO("net: no direct path after {} probes to {} candidate(s); the channel stays on the relay",
+               probes_sent_, options_.candidates.size());
+    return 0;
+  }
+  if (now < next_probe_) return next_probe_;
+  for (const SockAddr &to : options_.candidates) {
+    Probe probe = new_probe();
+    out.push_back(Outgoing{to, encode_probe(probe_key_, options_.role, probe)});
+    if (sent_.size() >= kMaxOutstanding) sent_.erase(sent_.begin());
+    sent_.push_back(Sent{probe.nonce, to, now});
+    ++probes_sent_;
+  }
+  next_probe_ = now + interval_;
+  interval_ = std::min(interval_ * 2, kMaxProbeInterval);
+  return next_probe_;
+}
+
+std::optional<Bytes> PeerPath::on_probe(const SockAddr &from, ByteView datagram, Timestamp now) {
+  auto probe = decode_probe(probe_key_, peer_role(), datagram);
+  if (!probe) return std::nullopt;
+  ++direct_counters_.datagrams_received;
+  direct_counters_.bytes_received += datagram.size();
+  if (probe->kind == ProbeKind::reply) {
+    auto it = std::find_if(sent_.begin(), sent_.end(), [&](const Sent &s) { return s.nonce == probe->echo; });
+    if (it == sent_.end() || direct_) return std::nullopt; // stale, replayed, or already validated
+    // The reply may come from another port than the candidate we probed
+    // (the peer's NAT): where it came from is what works.
+    direct_ = from;
+    direct_rtt_ = now - it->at;
+    punching_ = false;
+    sent_.clear();
+    CONEC_INFO("net: direct path to {} works both ways (probe rtt {:.2f} ms, {} ms after punching began)",
+               from.to_string(), double(direct_rtt_) / double(kMillisecond),
+               (now - punch_started_) / kMillisecond);
+    return std::nullopt;
+  }
+  // A probe: answer it, within a budget (a reply is never bigger).
+  if (now - reply_window_ >= kSecond) {
+    reply_window_ = now;
+    replies_in_window_ = 0;
+  }
+  if (++replies_in_window_ > kMaxRepliesPerSecond) return std::nullopt;
+  return encode_probe(probe_key_, options_.role, reply_to(*probe));
+}
 
 } // namespace conec::net

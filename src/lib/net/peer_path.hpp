@@ -15,11 +15,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "net/probe.hpp"
 #include "tls/session.hpp"
+#include "util/clock.hpp"
 #include "util/sockaddr.hpp"
 
 namespace conec::net {
@@ -47,6 +50,7 @@ struct PathCounters {
 
 struct PeerPathOptions {
   PathPolicy policy = PathPolicy::automatic;
+  ProbeRole role = ProbeRole::initiator; // our side of the channel (the QUIC client initiates)
   // Where the peer may be reached directly: the address the coordinator
   // observed for it, then its local addresses (IPv4 and IPv6).
   std::vector<SockAddr> candidates;
@@ -56,7 +60,7 @@ class PeerPath {
 public:
   PeerPath(std::string token, SockAddr relay, SockAddr virtual_addr, PeerPathOptions options)
       : token_(std::move(token)), relay_(std::move(relay)), virtual_addr_(std::move(virtual_addr)),
-        options_(std::move(options)) {}
+        options_(std::move(options)), probe_key_(probe_key(as_bytes(token_))) {}
 
   // The relay token (kRelayTokenLength bytes) this path was introduced with.
   std::string_view token() const { return token_; }
@@ -74,8 +78,41 @@ public:
   const PathCounters &relay_counters() const { return relay_counters_; }
   const PathCounters &direct_counters() const { return direct_counters_; }
 
+  // --- hole punching (ARCHITECTURE D5) ---
+  // Probing runs from start_punching() until a reply validates a direct
+  // address or kPunchGiveUp passes: a probe to every candidate at once,
+  // then again at growing intervals (kFirstProbeInterval doubling to
+  // kMaxProbeInterval). A probe from the peer is answered at any time (at
+  // most kMaxRepliesPerSecond), which also opens our NAT towards it.
+  static constexpr Duration kFirstProbeInterval = 25 * kMillisecond;
+  static constexpr Duration kMaxProbeInterval = 400 * kMillisecond;
+  static constexpr Duration kPunchGiveUp = 5 * kSecond;
+  static constexpr unsigned kMaxRepliesPerSecond = 50;
+
+  // The address a probe round trip proved both ways, once there is one
+  // (the relay still carries the channel until the switch lands).
+  const std::optional<SockAddr> &direct_address() const { return direct_; }
+  Duration direct_rtt() const { return direct_rtt_; }
+  bool punching() const { return punching_; }
+  uint64_t probes_sent() const { return probes_sent_; }
+
 private:
   friend class Endpoint;
+  struct Outgoing {
+    SockAddr to;
+    Bytes datagram;
+  };
+  // Starts probing (never under relay_only, or without candidates).
+  void start_punching(Timestamp now);
+  // Probes due at `now` go to `out`; returns when to call again (0: done).
+  Timestamp punch_due(Timestamp now, std::vector<Outgoing> &out);
+  // A datagram shaped like a probe with our path id, from `from`: the
+  // reply to send back, if it is an authentic probe.
+  std::optional<Bytes> on_probe(const SockAddr &from, ByteView datagram, Timestamp now);
+  ProbeRole peer_role() const {
+    return options_.role == ProbeRole::initiator ? ProbeRole::acceptor : ProbeRole::initiator;
+  }
+
   std::string token_;
   SockAddr relay_;
   SockAddr virtual_addr_;
@@ -89,6 +126,22 @@ private:
   // they still need it to send their CONNECTION_CLOSE and closing period.
   size_t users_ = 0;
   bool removed_ = false;
+  // Hole punching (after token_: the key is derived from it).
+  struct Sent {
+    ProbeNonce nonce;
+    SockAddr to;
+    Timestamp at;
+  };
+  ProbeKey probe_key_;
+  bool punching_ = false;
+  Timestamp punch_started_ = 0, next_probe_ = 0;
+  Duration interval_ = kFirstProbeInterval;
+  std::vector<Sent> sent_; // recent probes awaiting replies (bounded)
+  std::optional<SockAddr> direct_;
+  Duration direct_rtt_ = 0;
+  uint64_t probes_sent_ = 0;
+  Timestamp reply_window_ = 0;
+  unsigned replies_in_window_ = 0;
 };
 
 } // namespace conec::net

@@ -94,3 +94,68 @@ TEST_CASE("relayed datagrams from anyone but the relay, or with an unknown token
   }
   REQUIRE(loop.close());
 }
+
+TEST_CASE("hole punching: both sides validate the direct address by a probe round trip, relay_only never "
+          "probes, and forged probes are dropped",
+          "[net][relay][probe]") {
+  loop::Loop loop;
+  {
+    auto relay = plain_endpoint(loop), a = plain_endpoint(loop), b = plain_endpoint(loop), c = plain_endpoint(loop);
+    relay->on_relay_datagram = [&](const net::Datagram &d) {
+      const SockAddr &to = d.from == a->local_address() ? b->local_address() : a->local_address();
+      (void)relay->send_datagram(to, d.data);
+    };
+    Bytes token(net::kRelayTokenLength);
+    random_bytes(token);
+    net::PeerPathOptions to_b{net::PathPolicy::automatic, net::ProbeRole::initiator, {b->local_address()}};
+    net::PeerPathOptions to_a{net::PathPolicy::automatic, net::ProbeRole::acceptor, {a->local_address()}};
+    a->add_relay(token, relay->local_address(), to_b);
+    b->add_relay(token, relay->local_address(), to_a);
+    std::unique_ptr<net::Session> accepted;
+    test::EventHandler a_events, b_events;
+    REQUIRE(b->accept_relayed(token, pinned(test::server_identity(), test::client_identity()),
+                              [&](std::unique_ptr<net::Session> s) {
+                                accepted = std::move(s);
+                                accepted->set_handler(b_events);
+                              }));
+    auto session = a->connect_relayed(token, pinned(test::client_identity(), test::server_identity()), "", a_events);
+    REQUIRE(session);
+    const net::PeerPath *pa = (*session)->path();
+    REQUIRE(pa);
+    REQUIRE(test::run_until(loop, [&] { return accepted && accepted->path() && pa->direct_address() &&
+                                               accepted->path()->direct_address(); }, 10));
+    CHECK(*pa->direct_address() == b->local_address());
+    CHECK(*accepted->path()->direct_address() == a->local_address());
+    CHECK_FALSE(pa->punching());
+    CHECK(pa->probes_sent() >= 1);
+    CHECK(pa->direct_counters().datagrams_received >= 1);
+    CHECK(pa->current() == net::PathKind::relay); // data stays relayed until the switch lands
+
+    // A probe-shaped datagram with another key, from a third party: dropped, no reply.
+    uint64_t dropped = b->stats().probes_dropped;
+    Bytes forged = net::encode_probe(net::probe_key(Bytes(net::kRelayTokenLength, 9)), net::ProbeRole::initiator,
+                                     net::new_probe());
+    // ...and one with the right path id but a wrong mac.
+    Bytes wrong_mac = net::encode_probe(net::probe_key(token), net::ProbeRole::initiator, net::new_probe());
+    wrong_mac.back() ^= 1;
+    REQUIRE(c->send_datagram(b->local_address(), forged));
+    REQUIRE(c->send_datagram(b->local_address(), wrong_mac));
+    REQUIRE(test::run_until(loop, [&] { return b->stats().probes_dropped >= dropped + 2; }, 5));
+    test::run_until(loop, [] { return false; }, 0.1);
+    CHECK(c->stats().datagrams_received == 0); // nothing answered the forgeries
+
+    // relay_only: no probe ever leaves.
+    Bytes token2(net::kRelayTokenLength);
+    random_bytes(token2);
+    a->add_relay(token2, relay->local_address(),
+                 net::PeerPathOptions{net::PathPolicy::relay_only, net::ProbeRole::initiator, {b->local_address()}});
+    test::EventHandler quiet;
+    auto s2 = a->connect_relayed(token2, pinned(test::client_identity(), test::server_identity()), "", quiet);
+    REQUIRE(s2);
+    test::run_until(loop, [] { return false; }, 0.2);
+    REQUIRE((*s2)->path());
+    CHECK((*s2)->path()->probes_sent() == 0);
+    CHECK_FALSE((*s2)->path()->direct_address());
+  }
+  REQUIRE(loop.close());
+}
