@@ -13,6 +13,7 @@
 
 #include "support/cli_fixture.hpp"
 #include "tls/identity.hpp"
+#include "support/temp_files.hpp"
 
 using namespace conec;
 using Catch::Matchers::Contains;
@@ -20,13 +21,6 @@ using test::CliCoordinator;
 using test::Process;
 
 namespace {
-
-std::string read(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 size_t error_lines(const std::string &err) {
   size_t count = 0;
@@ -48,7 +42,7 @@ struct Recv {
 
 // The public-key fingerprint of the key a client state directory holds for `id`.
 std::string key_in(const std::string &client_dir, const std::string &id) {
-  auto fp = tls::public_key_fingerprint_of_pem(read(client_dir + "/clients/" + id + ".pem"));
+  auto fp = tls::public_key_fingerprint_of_pem(test::read_file(client_dir + "/clients/" + id + ".pem"));
   return fp ? *fp : "?";
 }
 
@@ -106,7 +100,7 @@ TEST_CASE("conec recv -i bob binds bob to its key: another key exits 4 naming it
     coord.process.signal(SIGTERM);
     CHECK(coord.process.wait(10) == 0);
   }
-  std::string record = read(coord_dir + "/id-bindings");
+  std::string record = test::read_file(coord_dir + "/id-bindings");
   CHECK_THAT(record, Contains("\nbob " + bound + " "));
   CHECK(record.find("anon-") == std::string::npos);
   CHECK(record.find("nobody") == std::string::npos);
@@ -176,8 +170,8 @@ TEST_CASE("a damaged id-bindings file (garbage, a huge line, no final newline) i
     CHECK(coord.process.wait(10) == 0);
   }
   // Rewritten clean; the damaged original is kept for the operator.
-  CHECK(read(coord_dir + "/id-bindings.corrupt") == text);
-  std::string record = read(coord_dir + "/id-bindings");
+  CHECK(test::read_file(coord_dir + "/id-bindings.corrupt") == text);
+  std::string record = test::read_file(coord_dir + "/id-bindings");
   CHECK(record.find("garbage") == std::string::npos);
   CHECK_THAT(record, Contains("\nbob " + key_in(mine, "bob") + " "));
   test::remove_tree(dir);

@@ -14,6 +14,7 @@
 #include "support/cli_fixture.hpp"
 #include "support/loopback.hpp"
 #include "tls/identity.hpp"
+#include "support/temp_files.hpp"
 
 using namespace conec;
 using Catch::Matchers::Contains;
@@ -22,16 +23,9 @@ using test::Process;
 
 namespace {
 
-std::string read(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // The public key a client state directory holds for `id`.
 std::string key_in(const std::string &client_dir, const std::string &id) {
-  auto fp = tls::public_key_fingerprint_of_pem(read(client_dir + "/clients/" + id + ".pem"));
+  auto fp = tls::public_key_fingerprint_of_pem(test::read_file(client_dir + "/clients/" + id + ".pem"));
   return fp ? *fp : "?";
 }
 
@@ -42,7 +36,7 @@ std::string sha256_hex(const std::string &data) {
 }
 
 std::string key_of_pem_file(const std::string &path) {
-  auto fp = tls::public_key_fingerprint_of_pem(read(path));
+  auto fp = tls::public_key_fingerprint_of_pem(test::read_file(path));
   return fp ? *fp : "?";
 }
 
@@ -97,8 +91,8 @@ TEST_CASE("a coordinator that introduces an impostor as a known peer is refused:
     REQUIRE(b.process.wait(30) == 0);
     CHECK(sha256_hex(b.process.out) == sha);
     std::string record = "127.0.0.1:" + std::to_string(port) + " bob " + key_in(bob, "bob") + " ";
-    CHECK_THAT(read(alice + "/known-peers"), Contains(record));
-    CHECK_THAT(read(bob + "/known-peers"),
+    CHECK_THAT(test::read_file(alice + "/known-peers"), Contains(record));
+    CHECK_THAT(test::read_file(bob + "/known-peers"),
                Contains("127.0.0.1:" + std::to_string(port) + " alice " + key_in(alice, "alice") + " "));
     coord.process.signal(SIGTERM);
     CHECK(coord.process.wait(30) == 0);
@@ -129,7 +123,7 @@ TEST_CASE("a coordinator that introduces an impostor as a known peer is refused:
   CHECK(fooled.wait(30) == 0);
   CHECK(m.process.wait(30) == 0);
   CHECK(sha256_hex(m.process.out) == sha); // carol's, once: alice sent nothing
-  CHECK_THAT(read(carol + "/known-peers"), Contains(" bob " + key_in(mallory, "mallory") + " "));
+  CHECK_THAT(test::read_file(carol + "/known-peers"), Contains(" bob " + key_in(mallory, "mallory") + " "));
 
   // The acceptor's side: mallory, posing as... alice is known to bob, so a
   // channel "from alice" with another key is refused by bob himself.
@@ -172,7 +166,7 @@ TEST_CASE("a pinned peer (--peer-pin) is accepted only with the pinned key or ce
   CHECK(bob_key == key_in(bob, "bob"));
   Process printed({CONEC_BINARY, "cert", "fingerprint", "-i", "bob", "--state-dir", bob});
   REQUIRE(printed.wait(30) == 0);
-  CHECK(printed.out == *tls::fingerprint_of_pem(read(bob + "/clients/bob.pem")) + "\n");
+  CHECK(printed.out == *tls::fingerprint_of_pem(test::read_file(bob + "/clients/bob.pem")) + "\n");
   CHECK(printed.err.find("created") == std::string::npos); // reused
   Process neither({CONEC_BINARY, "cert", "fingerprint"});
   CHECK(neither.wait(30) == 2);
@@ -182,7 +176,7 @@ TEST_CASE("a pinned peer (--peer-pin) is accepted only with the pinned key or ce
     // bob's key or his certificate's fingerprint (conec cert fingerprint).
     Receiver b(client(coord, bob, {"recv", "-v", "-i", "bob", "-k", "--timeout", "20"}));
     REQUIRE(b.registered);
-    auto cert_fp = tls::fingerprint_of_pem(read(bob + "/clients/bob.pem"));
+    auto cert_fp = tls::fingerprint_of_pem(test::read_file(bob + "/clients/bob.pem"));
     REQUIRE(cert_fp);
     for (const std::string &p : {bob_key, *cert_fp}) {
       Process send(client(coord, alice, {"send", "--peer-pin", "bob=" + p, "bob", file}));
@@ -193,7 +187,7 @@ TEST_CASE("a pinned peer (--peer-pin) is accepted only with the pinned key or ce
     CHECK(b.process.wait(30) == 0);
     CHECK(b.process.out.size() == 20'000);
     // Random ids (send without -i) are not recorded by bob.
-    CHECK_THAT(read(bob + "/known-peers"), !Contains("anon-"));
+    CHECK_THAT(test::read_file(bob + "/known-peers"), !Contains("anon-"));
   }
   coord.process.signal(SIGTERM);
   CHECK(coord.process.wait(30) == 0);
@@ -210,7 +204,7 @@ TEST_CASE("a pinned peer (--peer-pin) is accepted only with the pinned key or ce
   Process send(client(rogue, dir + "/fresh", {"send", "--peer-pin", "bob=" + bob_key, "bob", file}));
   CHECK(send.wait(30) == 5);
   INFO(send.err);
-  auto mallory_cert = tls::fingerprint_of_pem(read(mallory + "/clients/mallory.pem"));
+  auto mallory_cert = tls::fingerprint_of_pem(test::read_file(mallory + "/clients/mallory.pem"));
   REQUIRE(mallory_cert);
   CHECK_THAT(send.err, Contains("conec: error: 'bob' is not who the coordinator says: it presented key " +
                                 key_in(mallory, "mallory") + " (certificate " + *mallory_cert +
@@ -262,7 +256,7 @@ TEST_CASE("CA mode: a client checks the peer's certificate against its CA and it
   CHECK(m.process.wait(30) == 7);
   CHECK(m.process.out.empty());
   // Not known peers: the CA binds ids, and nothing was recorded.
-  CHECK(read(dir + "/alice-state/known-peers").empty());
+  CHECK(test::read_file(dir + "/alice-state/known-peers").empty());
 
   // A coordinator posing as bob with its own certificate, from another CA.
   rogue.process.signal(SIGTERM);

@@ -10,6 +10,7 @@
 
 #include "support/coord_fixture.hpp"
 #include "support/quic_pair.hpp"
+#include "support/temp_files.hpp"
 
 using namespace conec;
 using Catch::Matchers::Contains;
@@ -17,15 +18,6 @@ using test::ClientEvents;
 using test::CoordFixture;
 
 namespace {
-
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/conec-bind-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
 
 coord::CoordinatorOptions bound_options(const std::string &dir) {
   coord::CoordinatorOptions o;
@@ -63,7 +55,7 @@ void leave_all(CoordFixture &f) {
 TEST_CASE("another key for a known id is refused with id_bound naming the bound key, the known key is "
           "welcome again",
           "[coord][bindings]") {
-  TempDir dir;
+  test::TempDir dir;
   CoordFixture f(bound_options(dir.path));
   REQUIRE_FALSE(f.error);
   REQUIRE(f.coordinator->bindings());
@@ -111,7 +103,7 @@ TEST_CASE("another key for a known id is refused with id_bound naming the bound 
 }
 
 TEST_CASE("random anon- ids are never recorded: any key may use one", "[coord][bindings]") {
-  TempDir dir;
+  test::TempDir dir;
   CoordFixture f(bound_options(dir.path));
   REQUIRE_FALSE(f.error);
   ClientEvents first, second, alice;
@@ -130,7 +122,7 @@ TEST_CASE("random anon- ids are never recorded: any key may use one", "[coord][b
 
 TEST_CASE("the binding survives a coordinator restart on the same record, and forgetting the id rebinds it",
           "[coord][bindings]") {
-  TempDir dir;
+  test::TempDir dir;
   auto options = bound_options(dir.path);
   CoordFixture f(options);
   REQUIRE_FALSE(f.error);
@@ -179,7 +171,7 @@ TEST_CASE("the binding survives a coordinator restart on the same record, and fo
 }
 
 TEST_CASE("client CA mode records no bindings: the CA binds ids", "[coord][bindings]") {
-  TempDir dir;
+  test::TempDir dir;
   tls::CertificateRequest ca_req;
   ca_req.name = "test-ca";
   ca_req.role = tls::CertificateRole::ca;

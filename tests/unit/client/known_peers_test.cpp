@@ -14,6 +14,7 @@
 #include "client/known_peers.hpp"
 #include "client/peer_trust.hpp"
 #include "tls/identity.hpp"
+#include "support/temp_files.hpp"
 
 using namespace conec;
 using client::KnownPeers;
@@ -26,22 +27,6 @@ namespace {
 const std::string kKeyA = "sha256:" + std::string(64, 'a');
 const std::string kKeyB = "sha256:" + std::string(64, 'b');
 const std::string kCoord = "127.0.0.1:1719";
-
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/conec-known-peers-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
-
-std::string read(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 void write(const std::string &path, const std::string &text) {
   std::ofstream out(path, std::ios::binary);
@@ -79,7 +64,7 @@ std::string key_of(const tls::Identity &id) {
 TEST_CASE("KnownPeers: a first record creates the file 0600 with a header, and lookups find it by coordinator "
           "and canonical id",
           "[client][known-peers]") {
-  TempDir dir;
+  test::TempDir dir;
   KnownPeers known(dir.path + "/known-peers");
   auto none = known.lookup(kCoord, "bob");
   REQUIRE(none);
@@ -89,7 +74,7 @@ TEST_CASE("KnownPeers: a first record creates the file 0600 with a header, and l
   REQUIRE(rec);
   CHECK(rec->fingerprint == kKeyA);
   CHECK(rec->line == 4);
-  std::string text = read(known.path());
+  std::string text = test::read_file(known.path());
   CHECK(text.rfind("# conec known peers", 0) == 0);
   CHECK_THAT(text, Contains("\n127.0.0.1:1719 bob " + kKeyA + " 1700000000\n"));
   struct stat st {};
@@ -110,13 +95,13 @@ TEST_CASE("KnownPeers: a first record creates the file 0600 with a header, and l
   auto again = known.remember(kCoord, "bob", kKeyB, 1'700'000'001);
   REQUIRE(again);
   CHECK(again->fingerprint == kKeyA);
-  CHECK(count(read(known.path()), " bob ") == 1);
+  CHECK(count(test::read_file(known.path()), " bob ") == 1);
 }
 
 TEST_CASE("KnownPeers: bad lines are skipped and named, good ones still count, and a cut last line does not "
           "swallow the next record",
           "[client][known-peers]") {
-  TempDir dir;
+  test::TempDir dir;
   std::string path = dir.path + "/known-peers";
   write(path, "# comment\n"
               "\n"
@@ -150,7 +135,7 @@ TEST_CASE("KnownPeers: bad lines are skipped and named, good ones still count, a
 }
 
 TEST_CASE("KnownPeers: processes racing to record one peer leave exactly one record", "[client][known-peers]") {
-  TempDir dir;
+  test::TempDir dir;
   std::string path = dir.path + "/known-peers";
   std::vector<pid_t> children;
   for (int i = 0; i < 8; ++i) {
@@ -169,13 +154,13 @@ TEST_CASE("KnownPeers: processes racing to record one peer leave exactly one rec
     REQUIRE(::waitpid(pid, &status, 0) == pid);
     CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
   }
-  std::string text = read(path);
+  std::string text = test::read_file(path);
   CHECK(count(text, " bob ") == 1);
   CHECK(count(text, "# conec known peers") == 1);
 }
 
 TEST_CASE("PeerTrust: first use, then the known key only, and anon- ids are never recorded", "[client][trust]") {
-  TempDir dir;
+  test::TempDir dir;
   auto bob = self_signed("bob"), mallory = self_signed("bob");
   PeerTrustOptions o;
   o.known_peers_path = dir.path + "/known-peers";
@@ -187,7 +172,7 @@ TEST_CASE("PeerTrust: first use, then the known key only, and anon- ids are neve
   CHECK(first->first_use);
   CHECK(first->key_fingerprint == key_of(bob));
   // Nothing is recorded by check(): only once the handshake proved the key.
-  CHECK(read(o.known_peers_path).empty());
+  CHECK(test::read_file(o.known_peers_path).empty());
   REQUIRE(trust.remember("bob", first->key_fingerprint));
 
   auto known = trust.check("BOB", der_of(bob));
@@ -243,7 +228,7 @@ TEST_CASE("PeerTrust: a pin accepts the certificate's or the key's fingerprint a
 }
 
 TEST_CASE("PeerTrust in CA mode: the chain and the id decide, known peers are not consulted", "[client][trust]") {
-  TempDir dir;
+  test::TempDir dir;
   tls::CertificateRequest ca_request;
   ca_request.name = "Test CA";
   ca_request.role = tls::CertificateRole::ca;
@@ -275,5 +260,5 @@ TEST_CASE("PeerTrust in CA mode: the chain and the id decide, known peers are no
   auto stranger = trust.check("bob", der_of(self_signed("bob")));
   REQUIRE_FALSE(stranger);
   CHECK_THAT(stranger.error().message, Contains("fails the CA check: certificate is not signed by the trusted CA"));
-  CHECK(read(o.known_peers_path).empty());
+  CHECK(test::read_file(o.known_peers_path).empty());
 }

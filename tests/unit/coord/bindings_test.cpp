@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "coord/bindings.hpp"
+#include "support/temp_files.hpp"
 
 using namespace conec;
 using coord::BindingOptions;
@@ -23,22 +24,6 @@ const std::string kKeyA = "sha256:" + std::string(64, 'a');
 const std::string kKeyB = "sha256:" + std::string(64, 'b');
 constexpr int64_t kNow = 1'700'000'000;
 constexpr int64_t kDay = 86'400;
-
-struct TempDir {
-  TempDir() {
-    char tmpl[] = "/tmp/conec-bindings-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string path;
-};
-
-std::string read(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 void write(const std::string &path, const std::string &text) {
   std::ofstream(path, std::ios::binary) << text;
@@ -60,7 +45,7 @@ std::unique_ptr<IdBindings> open(const std::string &path, int64_t now = kNow, in
 
 TEST_CASE("id bindings: a missing file is empty, bindings saved are there when reopened, mode 0600",
           "[coord]") {
-  TempDir dir;
+  test::TempDir dir;
   std::string path = dir.path + "/id-bindings";
   {
     auto b = open(path);
@@ -78,7 +63,7 @@ TEST_CASE("id bindings: a missing file is empty, bindings saved are there when r
   REQUIRE(stat(path.c_str(), &st) == 0);
   CHECK((st.st_mode & 0777) == 0600);
   CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
-  std::string text = read(path);
+  std::string text = test::read_file(path);
   CHECK_THAT(text, Contains("\nbob " + kKeyA + " " + std::to_string(kNow + 5) + "\n"));
   CHECK_THAT(text, Contains("\ncarol " + kKeyB + " " + std::to_string(kNow) + "\n"));
   CHECK(text.front() == '#'); // the format explains itself
@@ -93,7 +78,7 @@ TEST_CASE("id bindings: a missing file is empty, bindings saved are there when r
 
 TEST_CASE("id bindings: verdicts — known, mismatch naming the bound key, anon- ids never bound, full",
           "[coord]") {
-  TempDir dir;
+  test::TempDir dir;
   auto b = open(dir.path + "/id-bindings", kNow, 30 * kDay, 2);
   REQUIRE(b->bind("bob", kKeyA, kNow));
   CHECK(b->check("bob", kKeyA, kNow) == Verdict::known);
@@ -122,7 +107,7 @@ TEST_CASE("id bindings: verdicts — known, mismatch naming the bound key, anon-
 
 TEST_CASE("id bindings: records idle past the expiry lapse, last-seen updates keep them, 0 never expires",
           "[coord]") {
-  TempDir dir;
+  test::TempDir dir;
   std::string path = dir.path + "/id-bindings";
   {
     auto b = open(path);
@@ -148,7 +133,7 @@ TEST_CASE("id bindings: records idle past the expiry lapse, last-seen updates ke
 }
 
 TEST_CASE("id bindings: forget removes one record, and the saved file no longer has it", "[coord]") {
-  TempDir dir;
+  test::TempDir dir;
   std::string path = dir.path + "/id-bindings";
   {
     auto b = open(path);
@@ -164,7 +149,7 @@ TEST_CASE("id bindings: forget removes one record, and the saved file no longer 
     CHECK(b->check("bob", kKeyB, kNow) == Verdict::fresh);
     REQUIRE(b->save());
   }
-  std::string text = read(path);
+  std::string text = test::read_file(path);
   CHECK(text.find("bob ") == std::string::npos);
   CHECK_THAT(text, Contains("carol " + kKeyB));
 }
@@ -172,7 +157,7 @@ TEST_CASE("id bindings: forget removes one record, and the saved file no longer 
 TEST_CASE("id bindings: hostile files — garbage, a huge line, binary, no final newline — are reported by "
           "line and skipped",
           "[coord]") {
-  TempDir dir;
+  test::TempDir dir;
   std::string path = dir.path + "/id-bindings";
   std::string upper_key = "SHA256:" + std::string(64, 'C');
   std::string text = "# a comment\n" // 1
@@ -240,7 +225,7 @@ TEST_CASE("id bindings: hostile files — garbage, a huge line, binary, no final
   // The first save keeps the file as it was, for the operator.
   b->bind("frank", kKeyA, kNow);
   REQUIRE(b->save());
-  CHECK(read(path + ".corrupt") == text);
+  CHECK(test::read_file(path + ".corrupt") == text);
   b.reset();
   auto again = open(path);
   CHECK(again->problems().empty());
@@ -248,7 +233,7 @@ TEST_CASE("id bindings: hostile files — garbage, a huge line, binary, no final
 }
 
 TEST_CASE("id bindings: problems beyond the first 20 are counted, not listed", "[coord]") {
-  TempDir dir;
+  test::TempDir dir;
   std::string path = dir.path + "/id-bindings";
   std::string text;
   for (int i = 0; i < 1000; ++i) text += "junk\n";
@@ -260,7 +245,7 @@ TEST_CASE("id bindings: problems beyond the first 20 are counted, not listed", "
 
 TEST_CASE("id bindings: one process at a time — a second open is refused while the first holds the file",
           "[coord]") {
-  TempDir dir;
+  test::TempDir dir;
   std::string path = dir.path + "/id-bindings";
   auto first = open(path);
   BindingOptions o;
@@ -275,12 +260,12 @@ TEST_CASE("id bindings: one process at a time — a second open is refused while
 }
 
 TEST_CASE("id bindings: a save replaces the file whole or not at all", "[coord]") {
-  TempDir dir;
+  test::TempDir dir;
   std::string path = dir.path + "/id-bindings";
   auto b = open(path);
   b->bind("bob", kKeyA, kNow);
   REQUIRE(b->save());
-  std::string before = read(path);
+  std::string before = test::read_file(path);
   struct stat st {};
   REQUIRE(stat(path.c_str(), &st) == 0);
   ino_t inode = st.st_ino;
@@ -292,18 +277,18 @@ TEST_CASE("id bindings: a save replaces the file whole or not at all", "[coord]"
   REQUIRE_FALSE(failed);
   CHECK_THAT(failed.error().message, Contains(path + ".tmp"));
   CHECK(b->dirty()); // tried again at the next save
-  CHECK(read(path) == before);
+  CHECK(test::read_file(path) == before);
 
   std::filesystem::remove(path + ".tmp");
   REQUIRE(b->save());
   REQUIRE(stat(path.c_str(), &st) == 0);
   CHECK(st.st_ino != inode); // a new file renamed over the old one
-  CHECK_THAT(read(path), Contains("carol "));
+  CHECK_THAT(test::read_file(path), Contains("carol "));
   CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
 }
 
 TEST_CASE("id bindings: a path that is not a regular file is an error, not an empty record", "[coord]") {
-  TempDir dir;
+  test::TempDir dir;
   std::string path = dir.path + "/id-bindings";
   std::filesystem::create_directory(path);
   BindingOptions o;
