@@ -70,6 +70,12 @@ Result<std::optional<KnownPeer>> KnownPeers::lookup(std::string_view coordinator
 
 Result<KnownPeer> KnownPeers::remember(std::string_view coordinator, std::string_view id,
                                        std::string_view fingerprint, int64_t now) {
+  // One record per line, fields without blanks: nothing else may get in.
+  bool clean = !coordinator.empty() && std::none_of(coordinator.begin(), coordinator.end(), [](char c) {
+    return static_cast<unsigned char>(c) <= ' ' || c == 0x7f;
+  });
+  if (!clean || !proto::valid_id(id))
+    return fail(ErrorCategory::usage, "client", "not a recordable peer (coordinator or id malformed)");
   if (auto dir = make_private_dirs(directory_of(path_)); !dir) return fail(dir.error());
   std::string lock_path = path_ + ".lock";
   Fd lock{::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)};

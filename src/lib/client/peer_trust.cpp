@@ -53,6 +53,7 @@ Result<PeerCheck> PeerTrust::check_identity(std::string_view peer, ByteView cert
     if (pin->second != key && pin->second != cert)
       return fail(untrusted(peer, "it presented key " + key + " (certificate " + cert + "), but --peer-pin " + id +
                                       "=" + pin->second + " expects another"));
+    return out; // the pin decides: a pinned new key is not held back by an old record
   }
   if (!options_.ca_pem.empty()) {
     if (auto chain = tls::verify_with_ca(certificate, options_.ca_pem); !chain)

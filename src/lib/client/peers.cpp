@@ -47,6 +47,9 @@ net::PeerPathOptions Client::path_options(const proto::Introduction &intro) cons
 void Client::introduced(const proto::Introduction &intro) {
   if (links_.contains({intro.channel_id, intro.role == 0}))
     return coordinator_->close(channel::kErrorProtocol, "second introduction for one channel");
+  // The name goes into logs, handlers and the known-peers file: only ids.
+  if (!proto::valid_id(intro.peer))
+    return coordinator_->close(channel::kErrorProtocol, "introduction of an invalid peer id");
   if (intro.role == 0) { // initiator: the answer to one of our requests
     auto req = requests_.find(intro.request_id);
     if (req == requests_.end()) return; // given up on (timed out)
@@ -137,9 +140,19 @@ void Client::link_open(PeerLink &link) {
              link.initiator ? "initiator" : "acceptor", link.check.key_fingerprint);
   // Hand the channel to every request it answers; otherwise it is an
   // unsolicited channel for on_peer_channel.
-  std::vector<uint64_t> answered;
-  for (auto &[id, req] : requests_)
-    if ((link.initiator && id == link.request_id) || req.channel_id == link.channel_id) answered.push_back(id);
+  // A joined channel answers a request only if it is with the peer asked
+  // for (the coordinator could join a request for bob to anyone's channel).
+  std::vector<uint64_t> answered, mismatched;
+  for (auto &[id, req] : requests_) {
+    bool initiated = link.initiator && id == link.request_id;
+    if (!initiated && req.channel_id != link.channel_id) continue;
+    if (initiated || proto::canonical_id(req.peer) == proto::canonical_id(link.peer)) answered.push_back(id);
+    else mismatched.push_back(id);
+  }
+  for (uint64_t id : mismatched)
+    fail_request(id, Error{ErrorCategory::peer, kPeerNotTrusted, "client",
+                           "the coordinator answered our request for '" + requests_.at(id).peer +
+                               "' with a channel to '" + link.peer + "'"});
   for (uint64_t id : answered) {
     auto it = requests_.find(id);
     OpenCallback done = std::move(it->second.done);

@@ -82,7 +82,9 @@ std::unique_ptr<Session> Endpoint::attach(std::unique_ptr<Entry> owned, std::uni
   e.app = app;
   e.conn = std::move(conn);
   e.timer = std::make_unique<loop::Timer>(loop_, [this, &e] {
-    e.conn->handle_timeout(monotonic_now());
+    Timestamp now = monotonic_now();
+    e.conn->handle_timeout(now);
+    if (e.path) poke_relay_if_stalled(e, now);
     schedule(e);
   });
   if (via) {
@@ -329,6 +331,22 @@ void Endpoint::answer_unknown(const Datagram &d, const quic::PacketHeader &h) {
     ++stats_.stateless_resets_sent;
     CONEC_DEBUG("net: stateless reset to {} for an unknown connection", d.from.to_string());
     send_raw(d.from, ByteView(out, n));
+  }
+}
+
+// Relayed data waiting unanswered may mean that our NAT gave us a new
+// public address: the relay forwards only from the address the coordinator
+// validated, which it learns from our coordinator link — idle, it would
+// speak only at its next keepalive (seconds). A PING on it now shows the
+// coordinator our current address, which it validates in one round trip.
+void Endpoint::poke_relay_if_stalled(Entry &e, Timestamp now) {
+  Timestamp waiting = e.conn->awaiting_since();
+  if (!waiting || now - waiting < kRelayStallPoke || now - e.path->last_poke_ < kRelayStallPoke) return;
+  e.path->last_poke_ = now;
+  for (auto &[key, other] : entries_) {
+    if (other->path || other->conn->is_closed() || !(other->conn->path().remote == e.path->relay_)) continue;
+    other->conn->poke();
+    schedule(*other);
   }
 }
 

@@ -191,6 +191,9 @@ private:
   void punch(Timestamp now); // sends due probes of every path, re-arms punch_timer_
   void send_probe(PeerPath &path, const SockAddr &to, ByteView datagram);
   void erase_path(std::string_view token);
+  // Relayed data unanswered this long pokes the coordinator link (see endpoint.cpp).
+  static constexpr Duration kRelayStallPoke = 250 * kMillisecond;
+  void poke_relay_if_stalled(Entry &e, Timestamp now);
   void accept(const Datagram &d, Timestamp now, PeerPath *via);
   // Admission control for a new server connection: true to accept it now
   // (with `retried_from` set after a valid Retry token); false if the

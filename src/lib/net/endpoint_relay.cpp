@@ -86,6 +86,7 @@ void Endpoint::remove_relay(ByteView token) {
   } else {
     it->second->removed_ = true;
     it->second->on_accept_ = nullptr;
+    it->second->punching_ = false; // the channel is gone: no more probes
   }
 }
 

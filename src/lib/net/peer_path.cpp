@@ -11,6 +11,14 @@ namespace conec::net {
 namespace {
 // Probes awaiting a reply: enough for every candidate over the last rounds.
 constexpr size_t kMaxOutstanding = 64;
+
+// Nothing to reach there: no address, no port, or a multicast group.
+bool unreachable(const SockAddr &a) {
+  if (a.empty() || a.port() == 0) return true;
+  std::string host = a.host_key();
+  auto first = host.empty() ? 0 : static_cast<uint8_t>(host[0]);
+  return host.size() == 4 ? (first >= 224 && first <= 239) : first == 0xff;
+}
 } // namespace
 
 std::string_view to_string(PathKind kind) { return kind == PathKind::direct ? "direct" : "relay"; }
@@ -18,6 +26,8 @@ std::string_view to_string(PathKind kind) { return kind == PathKind::direct ? "d
 std::string PeerPath::describe() const { return std::string(to_string(current())); }
 
 void PeerPath::start_punching(Timestamp now) {
+  // Nothing to reach at an unspecified or multicast address.
+  std::erase_if(options_.candidates, unreachable);
   if (options_.policy == PathPolicy::relay_only || options_.candidates.empty() || direct_ || punching_) return;
   punching_ = true;
   punch_started_ = next_probe_ = now;
@@ -54,8 +64,19 @@ std::optional<Bytes> PeerPath::on_probe(const SockAddr &from, ByteView datagram,
   if (probe->kind == ProbeKind::reply) {
     auto it = std::find_if(sent_.begin(), sent_.end(), [&](const Sent &s) { return s.nonce == probe->echo; });
     if (it == sent_.end() || direct_) return std::nullopt; // stale, replayed, or already validated
-    // The reply may come from another port than the candidate we probed
-    // (the peer's NAT): where it came from is what works.
+    if (!(it->to == from)) {
+      // The mac does not cover addresses: a copy of a genuine reply could
+      // come from anywhere. The source may be real (the peer's NAT maps
+      // another port towards us), so probe it as a candidate of its own:
+      // only a reply from the very address a probe went to validates.
+      if (std::find(options_.candidates.begin(), options_.candidates.end(), from) == options_.candidates.end() &&
+          learned_candidates_ < kMaxLearnedCandidates) {
+        ++learned_candidates_;
+        options_.candidates.push_back(from);
+        if (punching_) next_probe_ = now; // at the next punch round
+      }
+      return std::nullopt;
+    }
     direct_ = from;
     direct_rtt_ = now - it->at;
     punching_ = false;

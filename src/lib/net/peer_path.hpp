@@ -88,6 +88,8 @@ public:
   static constexpr Duration kMaxProbeInterval = 400 * kMillisecond;
   static constexpr Duration kPunchGiveUp = 5 * kSecond;
   static constexpr unsigned kMaxRepliesPerSecond = 50;
+  // Reply sources that were no candidate, probed as candidates of their own.
+  static constexpr unsigned kMaxLearnedCandidates = 4;
 
   // The address a probe round trip proved both ways, once there is one
   // (the relay still carries the channel until the switch lands).
@@ -126,6 +128,7 @@ private:
   // they still need it to send their CONNECTION_CLOSE and closing period.
   size_t users_ = 0;
   bool removed_ = false;
+  Timestamp last_poke_ = 0; // when a stall on it last poked the coordinator link
   // Hole punching (after token_: the key is derived from it).
   struct Sent {
     ProbeNonce nonce;
@@ -142,6 +145,7 @@ private:
   uint64_t probes_sent_ = 0;
   Timestamp reply_window_ = 0;
   unsigned replies_in_window_ = 0;
+  unsigned learned_candidates_ = 0;
 };
 
 } // namespace conec::net

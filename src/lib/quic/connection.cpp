@@ -185,6 +185,15 @@ void Connection::note_unreachable(Timestamp now) {
   }
 }
 
+void Connection::poke() {
+  if (state_ != State::established || probe_forced_) return;
+  ngtcp2_conn_stat cs;
+  ngtcp2_conn_get_conn_stat(conn_.get(), &cs);
+  if (cs.bytes_in_flight > 0) return; // retransmissions will carry our address anyway
+  probe_forced_ = true;
+  ngtcp2_conn_set_keep_alive_timeout(conn_.get(), 1);
+}
+
 Duration Connection::unreachable_grace() const {
   ngtcp2_conn_stat cs;
   ngtcp2_conn_get_conn_stat(conn_.get(), &cs);

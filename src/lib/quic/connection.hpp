@@ -143,6 +143,14 @@ public:
   // (ICMP can be forged): the peer is probed with a PING and given up if
   // nothing from it arrives within a few RTTs (at least 300 ms).
   void note_unreachable(Timestamp now);
+  // Makes the next write carry a PING if nothing else would (an idle
+  // connection says something now): lets the peer see our current address
+  // at once, e.g. after our NAT rebound (net/ pokes the coordinator link
+  // when relayed traffic stalls).
+  void poke();
+  // Since when ack-eliciting packets of ours wait for any packet from the
+  // peer (0: none waiting, or the peer spoke since).
+  Timestamp awaiting_since() const { return awaiting_since_; }
 
   // --- streams ---
   // Opens a local stream. The peer learns of it at once (an empty STREAM

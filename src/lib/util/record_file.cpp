@@ -12,10 +12,18 @@ namespace conec {
 
 Result<bool> read_record_lines(const std::string &path, size_t max_line, const char *component,
                                const std::function<void(std::string_view, size_t, bool)> &line) {
-  std::FILE *f = std::fopen(path.c_str(), "re");
-  if (!f) {
+  // Non-blocking and not through a symlink: a FIFO planted at `path` must
+  // not hang the caller before the regular-file check below.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) {
     if (errno == ENOENT) return false;
     return fail(errno_error(component, "open " + path, errno));
+  }
+  std::FILE *f = ::fdopen(fd, "r");
+  if (!f) {
+    int err = errno;
+    ::close(fd);
+    return fail(errno_error(component, "open " + path, err));
   }
   struct stat st {};
   if (::fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {

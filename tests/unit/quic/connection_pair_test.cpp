@@ -275,3 +275,24 @@ TEST_CASE("the peer's stream limit gives a specific error and credit returns as 
   pair.run_until([&] { return pair.server_events.closed_streams.size() == 4; });
   REQUIRE(pair.run_until([&] { return bool(pair.client->open_stream(false)); }));
 }
+
+TEST_CASE("poke makes an idle connection send a packet at once, and only once", "[quic]") {
+  quic::Config config;
+  config.idle_timeout = 30 * kSecond;
+  config.keepalive = 10 * kSecond;
+  QuicPair pair(config);
+  REQUIRE(pair.run_until([&] { return pair.client_events.handshake && pair.server_events.handshake; }));
+  pair.run_until([] { return false; }, 2 * kSecond); // settle: acks out, nothing in flight
+  size_t before = pair.datagrams_from_client;
+  Timestamp start = pair.now;
+  pair.client->poke();
+  // Within a millisecond of virtual time, long before the 10 s keepalive.
+  pair.run_until([&] { return pair.datagrams_from_client > before; }, kMillisecond);
+  CHECK(pair.datagrams_from_client == before + 1);
+  CHECK(pair.now - start <= kMillisecond);
+  // Back to the normal keepalive: nothing more for a while.
+  size_t after = pair.datagrams_from_client;
+  pair.run_until([] { return false; }, 5 * kSecond);
+  CHECK(pair.datagrams_from_client - after <= 1); // at most an ack of the server's answer
+  CHECK_FALSE(pair.client_events.closed);
+}
