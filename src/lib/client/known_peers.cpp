@@ -16,6 +16,9 @@ namespace conec::client {
 namespace {
 
 constexpr size_t kMaxProblemsShown = 20;
+// How long remember() waits for another process's lock: 20 x 10 ms.
+constexpr int kLockTries = 20;
+constexpr useconds_t kLockRetryMicroseconds = 10'000;
 
 constexpr std::string_view kHeader =
     "# conec known peers (trust on first use), one per line:\n"
@@ -41,7 +44,7 @@ Result<std::optional<KnownPeer>> KnownPeers::find(std::string_view coordinator, 
   auto problem = [&](size_t number, const std::string &why) {
     if (++count <= kMaxProblemsShown) problems_.push_back(path_ + ":" + std::to_string(number) + ": " + why);
   };
-  auto read = read_record_lines(path_, kMaxKnownPeerLine, "client", [&](std::string_view text, size_t number,
+  auto read = read_record_lines(path_, kMaxKnownPeerLine, kMaxKnownPeersFile, "client", [&](std::string_view text, size_t number,
                                                                          bool overlong) {
     if (lines) *lines = number;
     if (overlong) return problem(number, "longer than " + std::to_string(kMaxKnownPeerLine) + " bytes; skipped");
@@ -80,8 +83,14 @@ Result<KnownPeer> KnownPeers::remember(std::string_view coordinator, std::string
   std::string lock_path = path_ + ".lock";
   Fd lock{::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)};
   if (lock.fd < 0) return fail(errno_error("client", "open " + lock_path, errno));
-  while (::flock(lock.fd, LOCK_EX) != 0)
-    if (errno != EINTR) return fail(errno_error("client", "lock " + lock_path, errno));
+  // Bounded: a process of ours stopped (^Z) while holding the lock must not
+  // freeze this one's event loop; the record is then simply not written.
+  for (int tries = 0; ::flock(lock.fd, LOCK_EX | LOCK_NB) != 0; ++tries) {
+    if (errno != EWOULDBLOCK && errno != EINTR) return fail(errno_error("client", "lock " + lock_path, errno));
+    if (tries >= kLockTries)
+      return fail(ErrorCategory::io, "client", lock_path + " stays locked by another process; not recorded");
+    ::usleep(kLockRetryMicroseconds);
+  }
 
   size_t lines = 0;
   auto existing = find(coordinator, id, &lines);

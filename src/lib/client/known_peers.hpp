@@ -29,8 +29,10 @@
 
 namespace conec::client {
 
-// Longest line read (a valid one is under 220 bytes).
+// Longest line read (a valid one is under 220 bytes), and largest file (a
+// lookup of a bigger one fails: every channel would pay for reading it).
 inline constexpr size_t kMaxKnownPeerLine = 512;
+inline constexpr size_t kMaxKnownPeersFile = 16u << 20;
 
 struct KnownPeer {
   std::string fingerprint; // "sha256:<hex>" of the public key

@@ -77,7 +77,7 @@ Result<std::unique_ptr<IdBindings>> IdBindings::open(BindingOptions options, int
 
 Result<void> IdBindings::load(int64_t now) {
   std::map<std::string, size_t> seen; // id -> line it was bound on
-  auto read = read_record_lines(options_.path, kMaxBindingLine, "coord",
+  auto read = read_record_lines(options_.path, kMaxBindingLine, 0, "coord",
                                 [&](std::string_view line, size_t number, bool overlong) {
                                   parse_line(line, number, overlong, seen);
                                 });

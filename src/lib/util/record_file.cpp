@@ -10,7 +10,7 @@
 
 namespace conec {
 
-Result<bool> read_record_lines(const std::string &path, size_t max_line, const char *component,
+Result<bool> read_record_lines(const std::string &path, size_t max_line, size_t max_size, const char *component,
                                const std::function<void(std::string_view, size_t, bool)> &line) {
   // Non-blocking and not through a symlink: a FIFO planted at `path` must
   // not hang the caller before the regular-file check below.
@@ -29,6 +29,11 @@ Result<bool> read_record_lines(const std::string &path, size_t max_line, const c
   if (::fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
     std::fclose(f);
     return fail(ErrorCategory::io, component, path + " is not a regular file");
+  }
+  if (max_size && static_cast<uint64_t>(st.st_size) > max_size) {
+    std::fclose(f);
+    return fail(ErrorCategory::io, component,
+                path + " is larger than " + std::to_string(max_size >> 20) + " MiB: not read");
   }
   std::string text;
   bool overlong = false, pending = false;

@@ -17,9 +17,9 @@ namespace conec {
 // `path` (numbered from 1; the last line needs no newline). A line longer
 // than `max_line` bytes is cut there and reported overlong: a huge line
 // costs time, not memory. Returns false if the file does not exist.
-// Errors: io naming `path` (unreadable, not a regular file), attributed to
-// `component`.
-Result<bool> read_record_lines(const std::string &path, size_t max_line, const char *component,
+// Errors: io naming `path` (unreadable, not a regular file, larger than
+// `max_size` bytes when that is not 0), attributed to `component`.
+Result<bool> read_record_lines(const std::string &path, size_t max_line, size_t max_size, const char *component,
                                const std::function<void(std::string_view, size_t, bool)> &line);
 
 // The fields of `line`, separated by spaces, tabs (and a trailing '\r').

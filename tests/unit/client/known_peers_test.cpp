@@ -3,6 +3,8 @@
 // certificates a coordinator hands it (pins, CA, known peers).
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -157,6 +159,36 @@ TEST_CASE("KnownPeers: processes racing to record one peer leave exactly one rec
   std::string text = test::read_file(path);
   CHECK(count(text, " bob ") == 1);
   CHECK(count(text, "# conec known peers") == 1);
+}
+
+TEST_CASE("KnownPeers: a lock held elsewhere or an oversized file fail with a reason instead of blocking",
+          "[client][known-peers]") {
+  test::TempDir dir;
+  std::string path = dir.path + "/known-peers";
+  KnownPeers known(path);
+  {
+    // Another process holds the lock (here: another descriptor of ours).
+    int fd = ::open((path + ".lock").c_str(), O_RDWR | O_CREAT, 0600);
+    REQUIRE(fd >= 0);
+    REQUIRE(::flock(fd, LOCK_EX) == 0);
+    auto r = known.remember(kCoord, "bob", kKeyA, 1);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().category == ErrorCategory::io);
+    CHECK_THAT(r.error().message, Contains("stays locked by another process; not recorded"));
+    ::close(fd);
+  }
+  REQUIRE(known.remember(kCoord, "bob", kKeyA, 1)); // once it is free
+  // A file past the size bound is not read at all (sparse: no 16 MiB written).
+  REQUIRE(::truncate(path.c_str(), off_t(client::kMaxKnownPeersFile) + 1) == 0);
+  auto big = known.lookup(kCoord, "bob");
+  REQUIRE_FALSE(big);
+  CHECK_THAT(big.error().message, Contains("is larger than 16 MiB: not read"));
+  // A FIFO in its place does not hang the reader.
+  std::filesystem::remove(path);
+  REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+  auto fifo = known.lookup(kCoord, "bob");
+  REQUIRE_FALSE(fifo);
+  CHECK_THAT(fifo.error().message, Contains("is not a regular file"));
 }
 
 TEST_CASE("PeerTrust: first use, then the known key only, and anon- ids are never recorded", "[client][trust]") {
