@@ -98,19 +98,19 @@ static Result<void> make_peer_trust(const ClientArgs &a, client::ClientOptions &
     if (!proto::valid_id(id)) return fail(ErrorCategory::usage, "cli", "--peer-pin " + spec + ": invalid id '" + id + "'");
     auto pin = tls::parse_pin(spec.substr(eq + 1));
     if (!pin) return fail(ErrorCategory::usage, "cli", "--peer-pin " + spec + ": " + pin.error().message);
-    auto [it, fresh] = t.pins.emplace(proto::canonical_id(id), "sha256:" + to_hex(*pin));
-    if (!fresh && it->second != "sha256:" + to_hex(*pin))
+    std::string fingerprint = "sha256:" + to_hex(*pin);
+    auto [it, fresh] = t.pins.emplace(proto::canonical_id(id), fingerprint);
+    if (!fresh && it->second != fingerprint)
       return fail(ErrorCategory::usage, "cli", "--peer-pin: two different pins for '" + id + "'");
   }
   if (!a.peer_ca.empty()) {
     auto pem = read_file(a.peer_ca, "--peer-ca");
     if (!pem) return fail(pem.error());
     t.ca_pem = *pem;
-  } else if (!a.ca.empty() && !a.cert.empty()) {
-    auto pem = read_file(a.ca, "--ca");
-    if (!pem) return fail(pem.error());
+  } else if (o.verify_coordinator.mode == tls::PeerVerification::Mode::ca && !a.cert.empty()) {
+    const std::string &pem = o.verify_coordinator.ca_pem; // --ca, read for the coordinator
     auto der = tls::der_of_pem(o.identity.cert_pem);
-    if (der && tls::verify_with_ca(*der, *pem)) t.ca_pem = *pem;
+    if (der && tls::verify_with_ca(*der, pem)) t.ca_pem = pem;
   }
   t.coordinator = coordinator_label(o.coordinator_name, o.coordinator.port());
   t.known_peers_path = resolve_state_dir(a.state_dir) + "/known-peers";
@@ -163,11 +163,6 @@ Result<client::ClientOptions> make_client_options(const ClientArgs &a) {
     o.identity = *id;
   }
 
-  if (auto trust = make_peer_trust(a, o); !trust) return fail(trust.error());
-  o.path_policy = a.relay_only    ? net::PathPolicy::relay_only
-                  : a.direct_only ? net::PathPolicy::direct_only
-                                  : net::PathPolicy::automatic;
-
   if (!a.pin.empty()) {
     auto pin = tls::parse_pin(a.pin);
     if (!pin) return fail(ErrorCategory::usage, "cli", "--pin: " + pin.error().message);
@@ -183,6 +178,10 @@ Result<client::ClientOptions> make_client_options(const ClientArgs &a) {
     o.verify_coordinator.mode = tls::PeerVerification::Mode::system;
     o.verify_coordinator.expected_name = o.coordinator_name;
   }
+  if (auto trust = make_peer_trust(a, o); !trust) return fail(trust.error()); // after --ca is read
+  o.path_policy = a.relay_only    ? net::PathPolicy::relay_only
+                  : a.direct_only ? net::PathPolicy::direct_only
+                                  : net::PathPolicy::automatic;
   return o;
 }
 

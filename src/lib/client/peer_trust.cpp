@@ -21,12 +21,8 @@ Error untrusted(std::string_view peer, const std::string &why) {
 Result<void> carries_id(std::string_view peer, ByteView certificate, const std::string &key) {
   auto has = tls::certificate_has_id(certificate, peer);
   if (has && *has) return {};
-  auto ids = tls::certificate_ids(certificate);
-  std::string listed;
-  if (ids)
-    for (const auto &id : *ids) listed += (listed.empty() ? "" : ", ") + id;
   return fail(untrusted(peer, "its CA-signed certificate (key " + key + ") is not for id '" + std::string(peer) +
-                                  "' (it carries: " + (listed.empty() ? "nothing" : listed) + ")"));
+                                  "' (it carries: " + tls::certificate_ids_text(certificate, "nothing") + ")"));
 }
 
 } // namespace

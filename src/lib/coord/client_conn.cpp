@@ -99,14 +99,10 @@ void ClientConn::on_control(channel::Channel &, proto::ControlMessage message) {
 Result<void> ClientConn::authorize(const std::string &id) const {
   auto has = tls::certificate_has_id(certificate_, id);
   if (!has) return fail(ErrorCategory::tls, "coord", "unreadable client certificate: " + has.error().message);
-  if (!*has) {
-    auto ids = tls::certificate_ids(certificate_);
-    std::string list;
-    if (ids)
-      for (const auto &n : *ids) list += (list.empty() ? "" : ", ") + n;
+  if (!*has)
     return fail(ErrorCategory::tls, "coord",
-                "certificate is not valid for id '" + id + "' (its ids: " + (list.empty() ? "none" : list) + ")");
-  }
+                "certificate is not valid for id '" + id + "' (its ids: " +
+                    tls::certificate_ids_text(certificate_, "none") + ")");
   return {};
 }
 

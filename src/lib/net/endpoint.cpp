@@ -376,10 +376,7 @@ bool Endpoint::send_batch(Entry &e, ByteView data, size_t segment_size, const So
   }
   ++stats_.send_calls;
   stats_.datagrams_sent += (*sent + segment_size - 1) / segment_size;
-  if (e.path) {
-    e.path->relay_counters_.datagrams_sent += (*sent + segment_size - 1) / segment_size;
-    e.path->relay_counters_.bytes_sent += *sent;
-  }
+  if (e.path) e.path->relay_counters_.count_sent(*sent, segment_size);
   if (*sent < data.size()) {
     e.pending.assign(data.begin() + static_cast<ptrdiff_t>(*sent), data.end());
     e.pending_segment = segment_size;
@@ -437,10 +434,7 @@ void Endpoint::flush_all() {
 bool Endpoint::flush(Entry &e, Timestamp now) {
   if (!e.pending.empty()) {
     auto sent = socket_.send(e.pending_to, e.pending, e.pending_segment, e.pending_ecn);
-    if (sent && e.path) {
-      e.path->relay_counters_.datagrams_sent += (*sent + e.pending_segment - 1) / e.pending_segment;
-      e.path->relay_counters_.bytes_sent += *sent;
-    }
+    if (sent && e.path) e.path->relay_counters_.count_sent(*sent, e.pending_segment);
     if (sent && *sent < e.pending.size()) {
       e.pending.erase(e.pending.begin(), e.pending.begin() + static_cast<ptrdiff_t>(*sent));
       socket_full_ = true;

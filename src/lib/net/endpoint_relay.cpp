@@ -7,6 +7,7 @@
 namespace conec::net {
 
 namespace {
+// Map keys of relay tokens and probe path ids: their bytes.
 std::string_view token_key(ByteView token) { return as_chars(token); }
 } // namespace
 
@@ -31,8 +32,7 @@ SockAddr Endpoint::add_relay(ByteView token, const SockAddr &relay, PeerPathOpti
     std::erase_if(options.candidates, [&](const SockAddr &a) { return a.family() != local_address().family(); });
     slot = std::make_unique<PeerPath>(std::string(token_key(token)), relay, relay_virtual_address(token),
                                       std::move(options));
-    const ProbePathId &id = slot->probe_key_.path_id;
-    by_probe_id_[std::string(reinterpret_cast<const char *>(id.data()), id.size())] = slot.get();
+    by_probe_id_[std::string(token_key(slot->probe_key_.path_id))] = slot.get();
   }
   return slot->virtual_addr_;
 }
@@ -40,23 +40,21 @@ SockAddr Endpoint::add_relay(ByteView token, const SockAddr &relay, PeerPathOpti
 void Endpoint::erase_path(std::string_view token) {
   auto it = relays_.find(token);
   if (it == relays_.end()) return;
-  const ProbePathId &id = it->second->probe_key_.path_id;
-  by_probe_id_.erase(std::string(reinterpret_cast<const char *>(id.data()), id.size()));
+  by_probe_id_.erase(std::string(token_key(it->second->probe_key_.path_id)));
   relays_.erase(it);
 }
 
 void Endpoint::route_probe(const Datagram &d, Timestamp now) {
   auto id = probe_path_id(d.data);
-  auto it = id ? by_probe_id_.find(std::string_view(reinterpret_cast<const char *>(id->data()), id->size()))
-               : by_probe_id_.end();
+  auto it = id ? by_probe_id_.find(token_key(*id)) : by_probe_id_.end();
   if (it == by_probe_id_.end() || it->second->removed_) {
     ++stats_.probes_dropped;
     return;
   }
   PeerPath &path = *it->second;
-  uint64_t before = path.direct_counters_.datagrams_received;
-  if (auto reply = path.on_probe(d.from, d.data, now)) send_probe(path, d.from, *reply);
-  if (path.direct_counters_.datagrams_received == before) ++stats_.probes_dropped;
+  std::vector<PeerPath::Outgoing> out;
+  if (!path.on_probe(d.from, d.data, now, out)) ++stats_.probes_dropped;
+  for (const auto &o : out) send_probe(path, o.to, o.datagram);
 }
 
 void Endpoint::send_probe(PeerPath &path, const SockAddr &to, ByteView datagram) {

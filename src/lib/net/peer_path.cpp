@@ -56,14 +56,14 @@ Timestamp PeerPath::punch_due(Timestamp now, std::vector<Outgoing> &out) {
   return next_probe_;
 }
 
-std::optional<Bytes> PeerPath::on_probe(const SockAddr &from, ByteView datagram, Timestamp now) {
+bool PeerPath::on_probe(const SockAddr &from, ByteView datagram, Timestamp now, std::vector<Outgoing> &out) {
   auto probe = decode_probe(probe_key_, peer_role(), datagram);
-  if (!probe) return std::nullopt;
+  if (!probe) return false;
   ++direct_counters_.datagrams_received;
   direct_counters_.bytes_received += datagram.size();
   if (probe->kind == ProbeKind::reply) {
     auto it = std::find_if(sent_.begin(), sent_.end(), [&](const Sent &s) { return s.nonce == probe->echo; });
-    if (it == sent_.end() || direct_) return std::nullopt; // stale, replayed, or already validated
+    if (it == sent_.end() || direct_) return true; // stale, replayed, or already validated
     if (!(it->to == from)) {
       // The mac does not cover addresses: a copy of a genuine reply could
       // come from anywhere. The source may be real (the peer's NAT maps
@@ -75,7 +75,7 @@ std::optional<Bytes> PeerPath::on_probe(const SockAddr &from, ByteView datagram,
         options_.candidates.push_back(from);
         if (punching_) next_probe_ = now; // at the next punch round
       }
-      return std::nullopt;
+      return true;
     }
     direct_ = from;
     direct_rtt_ = now - it->at;
@@ -84,15 +84,16 @@ std::optional<Bytes> PeerPath::on_probe(const SockAddr &from, ByteView datagram,
     CONEC_INFO("net: direct path to {} works both ways (probe rtt {:.2f} ms, {} ms after punching began)",
                from.to_string(), double(direct_rtt_) / double(kMillisecond),
                (now - punch_started_) / kMillisecond);
-    return std::nullopt;
+    return true;
   }
   // A probe: answer it, within a budget (a reply is never bigger).
   if (now - reply_window_ >= kSecond) {
     reply_window_ = now;
     replies_in_window_ = 0;
   }
-  if (++replies_in_window_ > kMaxRepliesPerSecond) return std::nullopt;
-  return encode_probe(probe_key_, options_.role, reply_to(*probe));
+  if (++replies_in_window_ <= kMaxRepliesPerSecond)
+    out.push_back(Outgoing{from, encode_probe(probe_key_, options_.role, reply_to(*probe))});
+  return true;
 }
 
 } // namespace conec::net

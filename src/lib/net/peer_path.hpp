@@ -46,6 +46,12 @@ struct PathCounters {
   uint64_t bytes_sent = 0;
   uint64_t datagrams_received = 0;
   uint64_t bytes_received = 0;
+
+  // `bytes` went out in datagrams of `segment_size` (the last may be shorter).
+  void count_sent(size_t bytes, size_t segment_size) {
+    datagrams_sent += (bytes + segment_size - 1) / segment_size;
+    bytes_sent += bytes;
+  }
 };
 
 struct PeerPathOptions {
@@ -108,9 +114,9 @@ private:
   void start_punching(Timestamp now);
   // Probes due at `now` go to `out`; returns when to call again (0: done).
   Timestamp punch_due(Timestamp now, std::vector<Outgoing> &out);
-  // A datagram shaped like a probe with our path id, from `from`: the
-  // reply to send back, if it is an authentic probe.
-  std::optional<Bytes> on_probe(const SockAddr &from, ByteView datagram, Timestamp now);
+  // A datagram shaped like a probe with our path id, from `from`: whether
+  // it is authentic; the reply to an authentic probe goes to `out`.
+  bool on_probe(const SockAddr &from, ByteView datagram, Timestamp now, std::vector<Outgoing> &out);
   ProbeRole peer_role() const {
     return options_.role == ProbeRole::initiator ? ProbeRole::acceptor : ProbeRole::initiator;
   }

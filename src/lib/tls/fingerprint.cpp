@@ -231,6 +231,14 @@ Result<bool> certificate_has_id(ByteView der, std::string_view id) {
   return std::any_of(ids->begin(), ids->end(), [&](const std::string &have) { return ascii_lower(have) == want; });
 }
 
+std::string certificate_ids_text(ByteView der, std::string_view if_none) {
+  auto ids = certificate_ids(der);
+  std::string list;
+  if (ids)
+    for (const auto &id : *ids) list += (list.empty() ? "" : ", ") + id;
+  return list.empty() ? std::string(if_none) : list;
+}
+
 Result<bool> is_self_issued(std::string_view cert_pem) {
   auto crt = detail::import_crt(as_bytes(cert_pem), GNUTLS_X509_FMT_PEM);
   if (!crt) return fail(crt.error());

@@ -129,6 +129,9 @@ Result<std::vector<std::string>> certificate_ids(ByteView der);
 // Whether certificate_ids(der) holds `id`, comparing ASCII case-insensitively
 // as ids are compared (SPEC §2). Errors: usage (not DER).
 Result<bool> certificate_has_id(ByteView der, std::string_view id);
+// certificate_ids(der) as a list for messages ("alice, alice.1"), or
+// `if_none` when it carries none or cannot be read.
+std::string certificate_ids_text(ByteView der, std::string_view if_none);
 
 // What a peer's certificate must be good for (PeerVerification::purpose).
 enum class Purpose { none, server, client };
