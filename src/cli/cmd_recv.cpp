@@ -110,7 +110,10 @@ public:
       }
     announced_[ch] = size;
   }
-  bool between_streams() const { return !current_; }
+  // No stream in progress: none, or the current one is confirmed (its data
+  // is all written; only the sender's acknowledgement of our confirmation
+  // is on its way, and the sender may already have exited 0) and none waits.
+  bool between_streams() const { return !current_ || (confirmed_ && queue_.empty()); }
   bool began() const { return taken_ > 0; }
   // For the error line of an interrupted recv.
   std::string interrupted_text() const {
