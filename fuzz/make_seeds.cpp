@@ -114,7 +114,7 @@ void control_seeds() {
   intro.peer_observed = SockAddr::loopback(AF_INET, 4433);
   intro.peer_local = {SockAddr::loopback(AF_INET6, 1), SockAddr::loopback(AF_INET, 2)};
   std::vector<std::pair<std::string, proto::ControlMessage>> messages = {
-      {"hello", proto::Hello{1, "alice"}},
+      {"hello", proto::Hello{1, "alice", {}}},
       {"welcome", proto::Welcome{"alice", SockAddr::loopback(AF_INET6, 9000), 1 << 20}},
       {"refused", proto::Refused{proto::RefuseCode::id_in_use, "taken"}},
       {"channel_request", proto::ChannelRequest{5, "bob"}},

@@ -87,11 +87,6 @@ int ClientRun::exit_code_for(const Error &e) {
 }
 
 int ClientRun::run() {
-  if (args_.direct_only) {
-    return report_error("--direct-only: no direct path can be made (hole punching is not available yet); "
-                        "channels use the coordinator's relay",
-                        kExitPeer);
-  }
   auto options = make_client_options(args_);
   if (!options) return report_error(options.error().message, kExitUsage);
   std::string coord_text = options->coordinator.to_string();

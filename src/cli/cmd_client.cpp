@@ -145,10 +145,6 @@ private:
 };
 
 int Service::run() {
-  if (args_.client.direct_only)
-    return report_error("--direct-only: no direct path can be made (hole punching is not available yet); "
-                        "channels use the coordinator's relay",
-                        kExitPeer);
   auto options = make_client_options(args_.client);
   if (!options) return report_error(options.error().message, kExitUsage);
   options_ = *options;

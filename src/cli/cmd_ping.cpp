@@ -2,10 +2,13 @@
 // round trips on it (probes echoed by PEER's conec, see ping_echo.hpp), and
 // say which path the channel uses.
 //
-// Output (stdout, the command's data): one line per reply
+// Output (stdout, the command's data): one line per reply, with the path
+// the channel used when the reply came (a switch shows as a change)
 //   reply from bob: seq=1 time=0.41 ms path=relay
-// and a summary once the run is over (also after SIGINT or --timeout)
-//   4 sent, 4 received, min/avg/max = 0.38/0.41/0.45 ms, path relay
+//   reply from bob: seq=2 time=0.12 ms path=direct 10.99.0.2:40123
+// and a summary once the run is over (also after SIGINT or --timeout),
+// with the path at the end
+//   4 sent, 4 received, min/avg/max = 0.38/0.41/0.45 ms, path direct 10.99.0.2:40123
 // Exit 0 if at least one reply came, else 5.
 #include <algorithm>
 #include <charconv>
@@ -30,10 +33,6 @@ struct PingArgs {
 
 // How long to wait for outstanding replies after the last probe.
 constexpr uint64_t kLingerMs = 2000;
-
-// The path a peer channel uses. The library only makes relayed channels
-// today (SPEC §4: hole punching is not implemented yet), so every channel
-// is on the coordinator's relay.
 
 std::string ms(Duration d) {
   char buf[32];
@@ -97,6 +96,7 @@ public:
     Duration rtt = monotonic_now() - it->second;
     outstanding_.erase(it);
     rtts_.push_back(rtt);
+    if (channel_) path_ = path_of(*channel_);
     std::printf("reply from %s: seq=%llu time=%s ms path=%s\n", args_.peer.c_str(),
                 static_cast<unsigned long long>(seq), ms(rtt).c_str(), path_.c_str());
     std::fflush(stdout);
@@ -125,6 +125,7 @@ public:
   void summary() {
     if (summarized_ || !channel_opened()) return;
     summarized_ = true;
+    if (channel_) path_ = path_of(*channel_);
     std::printf("%u sent, %zu received", sent_, rtts_.size());
     if (!rtts_.empty()) {
       Duration lo = *std::min_element(rtts_.begin(), rtts_.end());

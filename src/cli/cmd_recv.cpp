@@ -68,6 +68,7 @@ public:
         }
       return;
     }
+    if (channel::Channel *ch = s.channel()) current_->path = path_of(*ch); // where it ended (--stats)
     end(s, e);
   }
 
@@ -126,7 +127,7 @@ private:
     const channel::Channel *channel; // identity only: never dereferenced (it may be gone)
     std::string peer;
     std::string peer_key;   // its public-key fingerprint (--stats)
-    std::string path;       // the channel's path when the stream arrived (--stats)
+    std::string path;       // the channel's path when the stream arrived, then when it ended (--stats)
     channel::Stream stream; // inert once the stream ended
     std::vector<Bytes> early; // messages that arrived while it waited
     bool has_end = false;     // its end arrived while it waited

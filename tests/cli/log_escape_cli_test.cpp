@@ -56,7 +56,7 @@ quic::ConnectionHandler placeholder_handler;
 // refuses invalid ids before connecting).
 struct ForgedHello : channel::ChannelHandler {
   explicit ForgedHello(std::string id) : id_(std::move(id)) {}
-  void on_open(channel::Channel &ch) override { (void)ch.send_control(proto::Hello{proto::kProtocolVersion, id_}); }
+  void on_open(channel::Channel &ch) override { (void)ch.send_control(proto::Hello{proto::kProtocolVersion, id_, {}}); }
   void on_control(channel::Channel &, proto::ControlMessage m) override {
     if (auto *r = std::get_if<proto::Refused>(&m)) refused = r->reason;
   }

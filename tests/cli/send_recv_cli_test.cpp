@@ -10,6 +10,7 @@
 
 #include "support/cli_fixture.hpp"
 #include "support/stdin_pipe.hpp"
+#include "support/temp_files.hpp"
 
 using namespace conec;
 using test::CliCoordinator;
@@ -206,10 +207,18 @@ TEST_CASE("client failures exit with the documented codes and one error line", "
     CHECK(p.wait(15) == 2);
     CHECK(one_error_line(p.err, "missing"));
   }
-  SECTION("--direct-only without a direct path: 5") {
-    Process p(test::conec_argv(coord, {"send", "--direct-only", "bob", dir + "/f"}));
-    CHECK(p.wait(15) == 5);
-    CHECK(one_error_line(p.err, "no direct path"));
+  SECTION("--direct-only where a direct path can be made (loopback): 0, and the data went direct") {
+    // Where none can be made it is exit 5: tests/netlab (symmetric NATs).
+    test::write_random_file(dir + "/f", 100000, 3);
+    Receiver r(coord, {"recv", "-i", "bob", "-o", dir + "/got", "--direct-only", "--stats"});
+    REQUIRE(r.ready);
+    Process p(test::conec_argv(coord, {"send", "--direct-only", "bob", dir + "/f", "--stats"}));
+    CHECK(p.wait(15) == 0);
+    CHECK(r.process.wait(15) == 0);
+    INFO(p.err << "\n---\n" << r.process.err);
+    CHECK(test::read_file(dir + "/got") == test::read_file(dir + "/f"));
+    CHECK(p.err.find("path direct 127.0.0.1:") != std::string::npos);
+    CHECK(r.process.err.find("path direct 127.0.0.1:") != std::string::npos);
   }
   SECTION("SIGINT while waiting: 130") {
     Receiver r(coord, {"recv", "-i", "waiter"});
@@ -249,10 +258,12 @@ TEST_CASE("a coordinator lost mid-transfer: send and recv exit 6 saying the stre
   auto coord = std::make_unique<CliCoordinator>(dir);
   REQUIRE(coord->ready);
   std::string out = dir + "/out";
-  Receiver bob(*coord, {"recv", "-i", "bob", "-o", out, "--idle-timeout", "3"});
+  // Relayed: the channel's only path goes with the coordinator.
+  Receiver bob(*coord, {"recv", "-i", "bob", "-o", out, "--idle-timeout", "3", "--relay-only"});
   REQUIRE(bob.ready);
   test::StdinPipe in;
-  Process alice(test::conec_argv(*coord, {"send", "-i", "alice", "bob", "--idle-timeout", "3"}), in.read_end);
+  Process alice(test::conec_argv(*coord, {"send", "-i", "alice", "bob", "--idle-timeout", "3", "--relay-only"}),
+                in.read_end);
   in.close_read();
   REQUIRE(in.send(std::string(250000, 'z')));
   for (int i = 0; i < 300 && (!std::filesystem::exists(out + ".part") || std::filesystem::file_size(out + ".part") < 250000); ++i)

@@ -90,7 +90,7 @@ TEST_CASE("a client that withholds control-stream credit is closed with the boun
 
   RawClient m(f.loop, f.coordinator->local_address(), test::identity_for("mallory"));
   REQUIRE(f.run_until([&] { return m.handshake; }));
-  REQUIRE(m.send(proto::Hello{proto::kProtocolVersion, "mallory"}));
+  REQUIRE(m.send(proto::Hello{proto::kProtocolVersion, "mallory", {}}));
   REQUIRE(f.run_until([&] { return find_message<proto::Welcome>(m) != nullptr; }));
   m.withhold_credit = true;
   // Each request for an unknown peer earns a ChannelError: ~100 bytes of
@@ -141,7 +141,7 @@ TEST_CASE("pending introductions count against their requester, never against th
   // The victim registers by hand and never answers the offers it gets.
   RawClient victim(f.loop, f.coordinator->local_address(), test::identity_for("victim"));
   REQUIRE(f.run_until([&] { return victim.handshake; }));
-  REQUIRE(victim.send(proto::Hello{proto::kProtocolVersion, "victim"}));
+  REQUIRE(victim.send(proto::Hello{proto::kProtocolVersion, "victim", {}}));
   REQUIRE(f.run_until([&] { return find_message<proto::Welcome>(victim) != nullptr; }));
   ClientEvents m1, m2, b;
   REQUIRE(f.join("mallory", m1));
@@ -192,6 +192,7 @@ TEST_CASE("a client over its relay rate loses only its excess, and the log names
   o.limits.relay_client_bytes_per_second = 8'000'000;
   o.limits.relay_burst_bytes = 256 << 10;
   CoordFixture f(o);
+  f.path_policy = net::PathPolicy::relay_only;
   ClientEvents a, b;
   Collect got;
   got.keep_text = false;

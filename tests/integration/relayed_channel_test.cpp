@@ -46,14 +46,18 @@ struct Recorder : channel::StreamHandler {
 };
 
 // alice and bob registered, alice has a channel to bob; bob's incoming
-// streams get recorders from `incoming`.
+// streams get recorders from `incoming`. Relay-only unless told otherwise:
+// on loopback a channel would otherwise go direct at once
+// (tests/integration/direct_path_test.cpp).
 struct Pair {
   CoordFixture f;
   ClientEvents a, b;
   channel::Channel *ab = nullptr;
   std::vector<std::unique_ptr<Recorder>> incoming;
   std::vector<channel::Stream> incoming_streams;
-  explicit Pair(coord::CoordinatorHandler *handler = nullptr) : f({}, handler) {
+  explicit Pair(coord::CoordinatorHandler *handler = nullptr, net::PathPolicy policy = net::PathPolicy::relay_only)
+      : f({}, handler) {
+    f.path_policy = policy;
     b.stream = [this](channel::Channel &, channel::Stream &s) {
       incoming.push_back(std::make_unique<Recorder>());
       s.set_handler(*incoming.back());
@@ -101,23 +105,21 @@ TEST_CASE("64 MiB relayed from A to B arrive whole, in order, with the same SHA-
   CHECK(got.hash.hex() == sent.hex());
   // It really went through the coordinator's relay.
   CHECK(tap.relayed > kMessage * kCount);
-  // The channel's peer path says so too, counted on the relay path only,
-  // and it knows where bob might be reached directly.
+  // The channel's peer path says so too, counted on the relay path only;
+  // relay-only, it never probed the address where bob might be reached.
   const net::PeerPath *path = p.ab->session().path();
   REQUIRE(path);
   CHECK(path->current() == net::PathKind::relay);
   CHECK(path->describe() == "relay");
   CHECK(path->relay_counters().bytes_sent > kMessage * kCount);
   CHECK(path->relay_counters().datagrams_received > 0);
-  // Only probes went direct (the data switch is not there yet); on
-  // loopback they validate bob's address.
-  CHECK(path->direct_counters().bytes_sent < 100 * net::kProbeLength);
-  REQUIRE(path->direct_address());
-  CHECK(*path->direct_address() == p.f.client("bob")->observed_address());
+  CHECK(path->direct_counters().bytes_sent == 0);
+  CHECK(path->probes_sent() == 0);
+  CHECK_FALSE(path->direct_address());
   CHECK(path->relay_address() == p.f.coordinator->local_address());
   REQUIRE_FALSE(path->options().candidates.empty());
   CHECK(path->options().candidates[0] == p.f.client("bob")->observed_address());
-  CHECK(path->options().policy == net::PathPolicy::automatic);
+  CHECK(path->options().policy == net::PathPolicy::relay_only);
   REQUIRE(p.f.shutdown());
 }
 
@@ -323,7 +325,7 @@ TEST_CASE("random and truncated control messages close only their own connection
   REQUIRE(f.join("peer", peer));
   std::mt19937 rng(5);
   // Valid encodings to truncate, and pure noise.
-  std::vector<Bytes> samples = {proto::encode(proto::Hello{1, "zed"}),
+  std::vector<Bytes> samples = {proto::encode(proto::Hello{1, "zed", {}}),
                                 proto::encode(proto::ChannelRequest{1, "good"}),
                                 proto::encode(proto::IntroductionReply{3, true, ""})};
   for (int round = 0; round < 12; ++round) {
@@ -359,6 +361,7 @@ TEST_CASE("a relay budget drops what exceeds it, and QUIC still delivers everyth
   o.limits.relay_bytes_per_second = 2'000'000;
   o.limits.relay_burst_bytes = 64 * 1024;
   CoordFixture f(o);
+  f.path_policy = net::PathPolicy::relay_only;
   ClientEvents a, b;
   std::vector<std::unique_ptr<Recorder>> incoming;
   b.stream = [&](channel::Channel &, channel::Stream &s) {

@@ -27,8 +27,8 @@ PORT = 1719
 class Scenario:
     kind_a: str
     kind_b: str
-    test: str              # "transfer", "ping" or "rebind"
-    path_punched: str      # the path each scenario must reach once hole punching exists (issue 10)
+    test: str              # the Run method: "transfer", "ping", "rebind", "blackhole" or "direct_only"
+    path: str              # the path the channel's data must take: "direct" or "relay"
     same_lan: bool = False
     about: str = ""
 
@@ -42,14 +42,19 @@ SCENARIOS = {
     "same-lan": Scenario("eim", "eim", "transfer", "direct", same_lan=True, about="both hosts behind one router"),
     "ping": Scenario("eim", "eim", "ping", "direct", about="conec ping through two home routers"),
     "rebind": Scenario("symmetric", "eim", "rebind", "relay",
-                       about="alice's NAT mapping replaced mid-transfer (conntrack -D)"),
+                       about="alice's NAT mapping replaced mid-transfer (conntrack -D), relayed"),
+    "blackhole": Scenario("eim", "eim", "blackhole", "direct",
+                          about="the direct path blackholed mid-transfer, then restored: relay, then direct again"),
+    "direct-only-symmetric": Scenario("symmetric", "symmetric", "direct_only", "relay",
+                                      about="send --direct-only where no direct path can be made: exit 5"),
 }
 
 
-def expected_path(sc):
-    """The one place the path assertion is decided. Today every channel is relayed;
-    when hole punching lands (issue 10), return sc.path_punched."""
-    return "relay"
+def expected_path(sc, sabotage=None):
+    """The one place the path assertion is decided (--sabotage wrong-path inverts it)."""
+    if sabotage == "wrong-path":
+        return "relay" if sc.path == "direct" else "direct"
+    return sc.path
 
 
 def log(msg):
@@ -118,9 +123,7 @@ class Run:
         n, path = int(m.group("bytes")), m.group("path")
         if n != size:
             proc.fail(f"--stats reports {n} bytes, sent {size}: {m.group(0)!r}")
-        want = expected_path(self.scenario)
-        if self.sabotage == "expect-direct":
-            want = "direct"
+        want = expected_path(self.scenario, self.sabotage)
         if path != want:
             proc.fail(f"--stats reports path {path!r}, expected {want!r}: {m.group(0)!r}")
         return m
@@ -135,12 +138,13 @@ class Run:
                               ["--stats", "--timeout", "60", "bob", payload], "send", timeout=70)
         return recv, send, digest, t0
 
-    def finish_transfer(self, recv, send, digest, size, t0):
+    def finish_transfer(self, recv, send, digest, size, t0, wire=True):
         send.expect_exit(0)
         recv.expect_exit(0)
         self.check_seen_as(send, "hA", "alice")
         self.check_punch(send)
-        self.check_wire_path(size)
+        if wire:
+            self.check_wire_path(size)
         elapsed = time.monotonic() - t0
         if recv.nbytes != size:
             recv.fail(f"received {recv.nbytes} bytes, sent {size}")
@@ -155,22 +159,22 @@ class Run:
         return elapsed
 
     def check_punch(self, proc):
-        """Hole punching so far: a probe round trip proves (or not) a direct path
-        where the NATs allow one. Channel data still takes the relay until the
-        switch lands, so this checks the probes, not the data path."""
+        """Hole punching: a probe round trip proves a direct path where the NATs
+        allow one (same LAN: through the local addresses the Hello announces), and
+        the data switches to it; where they do not, nothing is validated."""
         rx = re.compile(r"net: direct path to (?P<addr>\S+) works both ways \(probe rtt (?P<rtt>[0-9.]+) ms, "
                         r"(?P<after>\d+) ms after punching began\)")
         found = next((m for _, line in proc.stderr_lines for m in [rx.search(line)] if m), None)
-        want = self.scenario.path_punched
-        if self.scenario.same_lan:
-            # Without local addresses in the introduction (not sent yet), only a
-            # router that hairpins can make this work: recorded, not asserted.
-            log(f"punch (same LAN, not asserted): {found.group(0) if found else 'no direct path validated'}")
-            return
+        switched = next((line for _, line in proc.stderr_lines if "net: channel now direct to " in line), None)
+        want = expected_path(self.scenario, self.sabotage)
         if want == "direct" and not found:
             proc.fail("no direct path was validated by probes, expected one (NATs allow it)")
-        if want == "relay" and found:
-            proc.fail(f"probes validated a direct path the NATs should not allow: {found.group(0)!r}")
+        if want == "direct" and not switched:
+            proc.fail("a direct path was validated but the channel never switched to it")
+        if want == "relay" and (found or switched):
+            proc.fail(f"a direct path the NATs should not allow: {(found.group(0) if found else switched)!r}")
+        if self.scenario.same_lan and found and not found.group("addr").startswith("10.99.1."):
+            proc.fail(f"same LAN: expected the peer's local address, validated {found.group('addr')}")
         log(f"punch: {found.group(0) if found else 'no direct path (as expected)'}")
 
     def check_wire_path(self, size):
@@ -184,7 +188,7 @@ class Run:
             seen = "direct"
         else:
             seen = f"unclear ({to_c} bytes to, {from_c} from the coordinator for {size} sent)"
-        want = "direct" if self.sabotage == "expect-direct" else expected_path(self.scenario)
+        want = expected_path(self.scenario, self.sabotage)
         if seen != want:
             raise LabError(f"the coordinator's link shows path {seen}, expected {want} "
                            f"({to_c} bytes to it, {from_c} from it, {size} sent)")
@@ -192,6 +196,11 @@ class Run:
 
     # -- scenarios ----------------------------------------------------------
     def transfer(self):
+        if self.scenario.same_lan:
+            # The relay path leaves the LAN through rA; at lab speed 4 MiB would be
+            # through before any switch, so the uplink gets a home router's rate.
+            self.lab.x("rA", "tc", "qdisc", "add", "dev", "wan0", "root", "tbf", "rate", "20mbit", "burst", "32kbit",
+                       "latency", "400ms")
         self.start_coordinator()
         size = 4 * 1024 * 1024
         recv, send, digest, t0 = self.start_transfer(size)
@@ -207,15 +216,20 @@ class Run:
         ping.expect_exit(0)
         self.check_seen_as(ping, "hA", "alice")
         self.lab.timings["ping"] = time.monotonic() - t0
-        want = "direct" if self.sabotage == "expect-direct" else expected_path(self.scenario)
-        rx = re.compile(r"^reply from bob: seq=(\d+) time=([0-9.]+) ms path=(\w+)$")
+        want = expected_path(self.scenario, self.sabotage)
+        rx = re.compile(r"^reply from bob: seq=(\d+) time=([0-9.]+) ms path=(\w+)(?: \S+)?$")
         replies = [m for m in map(rx.match, ping.stdout_lines) if m]
         seqs = [int(m.group(1)) for m in replies]
         if seqs != [1, 2, 3]:
             ping.fail(f"expected replies seq=1,2,3, got {seqs}; stdout: {ping.stdout_lines}")
-        paths = {m.group(3) for m in replies}
-        if paths != {want}:
-            ping.fail(f"replies report path {sorted(paths)}, expected {want!r}; stdout: {ping.stdout_lines}")
+        paths = [m.group(3) for m in replies]
+        # The first replies may come before the switch (relay, then direct): the
+        # last one must be on the expected path, and none after it on another.
+        first_want = paths.index(want) if want in paths else len(paths)
+        if paths[-1] != want or any(p != want for p in paths[first_want:]) or \
+                any(p != "relay" for p in paths[:first_want]):
+            ping.fail(f"replies report paths {paths}, expected {want!r} (after relayed ones at most); "
+                      f"stdout: {ping.stdout_lines}")
         summary = [line for line in ping.stdout_lines if re.match(r"^\d+ sent, ", line)]
         if not summary or not re.match(rf"^3 sent, 3 received, .*, path {want}\b", summary[0]):
             ping.fail(f"expected a summary '3 sent, 3 received, ..., path {want}', got {summary}")
@@ -277,6 +291,63 @@ class Run:
         self.stop_coordinator()
 
 
+    def blackhole(self):
+        """eim x eim, alice's uplink at 8 Mbit/s. Once the channel is direct and bob
+        has a quarter of 6 MiB, rA drops everything between alice and rB (both ways)
+        for 3 s: the channel must fall back to the relay and go on, then return to
+        the direct path once it answers again; the data stays byte-exact."""
+        lab = self.lab
+        lab.x("rA", "tc", "qdisc", "add", "dev", "wan0", "root", "tbf", "rate", "8mbit", "burst", "32kbit",
+              "latency", "400ms")
+        self.start_coordinator()
+        size = 6 * 1024 * 1024
+        recv, send, digest, t0 = self.start_transfer(size)
+        send.wait_stderr(r"net: channel now direct to ", timeout=30)
+        recv.wait_bytes(size // 4, timeout=30)
+        rules = [["-s", "10.99.0.2"], ["-d", "10.99.0.2"]]
+        for r in rules:
+            lab.x("rA", "iptables", "-w", "-I", "FORWARD", "1", *r, "-j", "DROP")
+        t_cut, at_cut = time.monotonic(), recv.nbytes
+        log(f"blackhole: direct path cut at {at_cut} bytes received ({t_cut - t0:.2f} s into the transfer)")
+        fallback = send.wait_stderr(r"net: direct path to \S+ lost \((?P<why>[^)]*)\); back on the relay", timeout=15)
+        t_fallback, at_fallback = time.monotonic(), recv.nbytes
+        recv.wait_bytes(at_fallback + 256 * 1024, timeout=15)  # the relay carries the data meanwhile
+        log(f"blackhole: fell back after {t_fallback - t_cut:.2f} s ({fallback.group('why')}); "
+            f"256 KiB more arrived over the relay {time.monotonic() - t_fallback:.2f} s later")
+        time.sleep(max(0.0, 3.0 - (time.monotonic() - t_cut)))
+        for r in rules:
+            lab.x("rA", "iptables", "-w", "-D", "FORWARD", *r, "-j", "DROP")
+        t_restore = time.monotonic()
+        rx = re.compile(r"net: channel now direct to ")
+        send.wait_for(lambda: sum(1 for _, line in send.stderr_lines if rx.search(line)) >= 2,
+                      "a second switch to the direct path", timeout=20)
+        log(f"blackhole: direct again {time.monotonic() - t_restore:.2f} s after the path was restored "
+            f"(at {recv.nbytes} bytes received)")
+        # Part of the data crossed the relay, so the wire check does not apply.
+        self.lab.timings["transfer"] = self.finish_transfer(recv, send, digest, size, t0, wire=False)
+        self.stop_coordinator()
+
+    def direct_only(self):
+        """send --direct-only where no direct path can be made: exit 5 naming why,
+        nothing delivered; the receiver keeps waiting and stops on SIGINT."""
+        self.start_coordinator()
+        payload, _ = self.make_file(64 * 1024)
+        recv = self.start_listener("hB", ["recv"] + self.client_args("hB", "bob") + ["--timeout", "60"],
+                                   "recv", stdout="hash", timeout=70)
+        t0 = time.monotonic()
+        send = self.lab.spawn("hA", [self.conec, "-v", "send"] + self.client_args("hA", "alice") +
+                              ["--direct-only", "--timeout", "60", "bob", payload], "send", timeout=70)
+        send.expect_exit(5)
+        took = time.monotonic() - t0
+        m = send.wait_stderr(r"conec: error: no direct path to 'bob' could be made \(--direct-only\): .+", timeout=1)
+        if recv.nbytes:
+            recv.fail(f"received {recv.nbytes} bytes although the sender refused the relay")
+        log(f"direct-only: exit 5 after {took:.2f} s: {m.group(0)!r}")
+        recv.terminate(signal.SIGINT)
+        recv.expect_exit(130)
+        self.stop_coordinator()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--conec", help="path of the conec binary")
@@ -287,7 +358,7 @@ def main():
                          "teardown always runs)")
     ap.add_argument("--show-logs", action="store_true",
                     help="print every process's stderr (timestamped from the lab's start) at the end")
-    ap.add_argument("--sabotage", choices=["wrong-pin", "expect-direct"],
+    ap.add_argument("--sabotage", choices=["wrong-pin", "wrong-path"],
                     help="break the scenario on purpose (harness self-check)")
     ap.add_argument("--expect-failure", metavar="REGEX",
                     help="pass only if the scenario fails with a message matching REGEX (and cleans up)")
@@ -295,8 +366,7 @@ def main():
     if a.list:
         for name, sc in SCENARIOS.items():
             where = "same LAN behind rA" if sc.same_lan else f"rA {sc.kind_a}, rB {sc.kind_b}"
-            print(f"{name:20} {sc.test:8} {where:32} path today {expected_path(sc)}, "
-                  f"with punching {sc.path_punched}: {sc.about}")
+            print(f"{name:22} {sc.test:11} {where:32} path {expected_path(sc)}: {sc.about}")
         return 0
     if not a.conec or not a.scenario:
         ap.error("--conec and --scenario are required (or --list)")

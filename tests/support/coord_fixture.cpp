@@ -33,6 +33,7 @@ client::Client *CoordFixture::start(const std::string &id, ClientEvents &events,
   o.verify_coordinator.mode = tls::PeerVerification::Mode::pin;
   o.verify_coordinator.pin = *tls::parse_pin(*server_identity().fingerprint());
   o.id = id;
+  o.path_policy = path_policy;
   o.identity = identity ? *identity : identity_for(id);
   auto c = client::Client::create(loop, o, events);
   if (!c) {

@@ -55,6 +55,8 @@ struct CoordFixture {
   bool shutdown();
 
   loop::Loop loop;
+  // For clients started from now on (relay-only fixtures test the relay).
+  net::PathPolicy path_policy = net::PathPolicy::automatic;
   std::unique_ptr<coord::Coordinator> coordinator;
   std::map<std::string, std::unique_ptr<client::Client>> clients;
   std::optional<Error> error;

@@ -3,6 +3,7 @@
 #include "client/client.hpp"
 
 #include "client/peer_link.hpp"
+#include "net/local_addresses.hpp"
 #include "util/log.hpp"
 
 namespace conec::client {
@@ -12,7 +13,10 @@ class Client::CoordinatorLink final : public channel::ChannelHandler {
 public:
   explicit CoordinatorLink(Client &c) : client_(c) {}
   void on_open(channel::Channel &ch) override {
-    if (auto r = ch.send_control(proto::Hello{proto::kProtocolVersion, client_.options_.id}); !r)
+    proto::Hello hello{proto::kProtocolVersion, client_.options_.id, {}};
+    if (client_.options_.path_policy != net::PathPolicy::relay_only)
+      hello.local = net::local_addresses(client_.endpoint_->local_address(), proto::kMaxAddresses);
+    if (auto r = ch.send_control(hello); !r)
       ch.close(channel::kErrorProtocol, r.error().message);
   }
   void on_stream(channel::Channel &, channel::Stream &stream) override {

@@ -110,6 +110,8 @@ private:
   void joined(const proto::ChannelJoined &joined);
   void channel_closed(const proto::ChannelClosed &closed);
   void link_open(PeerLink &link);
+  bool await_direct(PeerLink &link); // true: not direct yet, link_open resumes later
+  void hand_over(PeerLink &link);
   void link_closed(PeerLink &link, const Error &error);
   net::PeerPathOptions path_options(const proto::Introduction &intro) const;
   std::shared_ptr<tls::Credentials> peer_credentials(const Bytes &peer_certificate, std::optional<Error> &error);

@@ -30,6 +30,10 @@ struct PeerLink final : channel::ChannelHandler {
   PeerCheck check;     // what PeerTrust found (key fingerprint, first use)
   bool open = false;   // on_open happened
   bool closed = false; // link_closed happened
+  // --direct-only: the channel is handed over once its path is direct;
+  // until then this watches it (see Client::await_direct).
+  std::unique_ptr<loop::Timer> direct_wait;
+  Timestamp direct_deadline = 0;
 };
 
 } // namespace conec::client

@@ -22,6 +22,8 @@ namespace conec::client {
 
 // Error::code (category peer) of a peer certificate this client refuses.
 inline constexpr int64_t kPeerNotTrusted = 1001;
+// ErrorCategory::peer code: --direct-only and no direct path could be made.
+inline constexpr int64_t kNoDirectPath = 1002;
 
 struct PeerTrustOptions {
   // canonical id -> "sha256:<hex>", the fingerprint of the certificate or

@@ -138,6 +138,52 @@ void Client::link_open(PeerLink &link) {
   link.open = true;
   CONEC_INFO("client: channel {} to '{}' open ({}), peer key {}", link.channel_id, link.peer,
              link.initiator ? "initiator" : "acceptor", link.check.key_fingerprint);
+  if (await_direct(link)) return;
+  hand_over(link);
+}
+
+// --direct-only: a channel is of use only once its data goes direct. It is
+// watched until then; when hole punching gave up (or the switch did not
+// happen in time) it closes, and whoever waited for it learns why.
+bool Client::await_direct(PeerLink &link) {
+  if (options_.path_policy != net::PathPolicy::direct_only) return false;
+  const net::PeerPath *path = link.channel->session().path();
+  if (!path || path->current() == net::PathKind::direct) return false;
+  Timestamp now = monotonic_now();
+  if (!link.direct_wait) {
+    link.direct_deadline = now + net::PeerPath::kPunchGiveUp + net::PeerPath::kMigrationRetry;
+    PeerLink *l = &link;
+    link.direct_wait = std::make_unique<loop::Timer>(loop_, [this, l] {
+      if (l->closed) return;
+      if (!await_direct(*l)) {
+        l->direct_wait->stop();
+        hand_over(*l);
+      }
+    });
+    link.direct_wait->start(10, 10);
+    return true;
+  }
+  bool gave_up = !path->punching() && !path->direct_validated();
+  if (!gave_up && now < link.direct_deadline) return true;
+  link.direct_wait->stop();
+  std::string why = path->probes_sent() == 0
+                        ? "there was no address to try"
+                        : std::to_string(path->probes_sent()) + " probes to " +
+                              std::to_string(path->options().candidates.size()) +
+                              " address(es) went unanswered (a NAT on the way allows no direct path)";
+  Error e{ErrorCategory::peer, kNoDirectPath, "client",
+          "no direct path to '" + link.peer + "' could be made (--direct-only): " + why};
+  CONEC_INFO("client: channel {} to '{}': {}", link.channel_id, link.peer, e.message);
+  std::vector<uint64_t> waiting;
+  for (auto &[id, req] : requests_)
+    if ((link.initiator && id == link.request_id) || req.channel_id == link.channel_id) waiting.push_back(id);
+  for (uint64_t id : waiting) fail_request(id, e);
+  link.open = false; // never handed over: nobody hears of its end
+  link.channel->close(0, e.message);
+  return true;
+}
+
+void Client::hand_over(PeerLink &link) {
   // Hand the channel to every request it answers; otherwise it is an
   // unsolicited channel for on_peer_channel.
   // A joined channel answers a request only if it is with the peer asked

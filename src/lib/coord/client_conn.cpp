@@ -128,6 +128,7 @@ void ClientConn::hello(const proto::Hello &hello) {
                                                 std::to_string(coord_.options_.limits.max_clients) + " clients");
   id_ = hello.id;
   key_ = key;
+  local_ = hello.local;
   registered_ = true;
   coord_.registered(*this);
   send(proto::Welcome{id_, relay_address(), coord_.options_.limits.max_message});

@@ -34,6 +34,8 @@ public:
   const std::string &id() const { return id_; }
   const std::string &key() const { return key_; } // canonical id
   const Bytes &certificate() const { return certificate_; }
+  // Where the client says peers on its own network reach it (its Hello).
+  const std::vector<SockAddr> &local_addresses() const { return local_; }
   SockAddr address() const { return channel_->session().remote_address(); }
   // Where relayed datagrams for this client go and may come from: the
   // address its coordinator connection last validated (never one taken
@@ -63,6 +65,7 @@ private:
   bool over_capacity_ = false;
   std::string id_, key_;
   Bytes certificate_;
+  std::vector<SockAddr> local_;
 };
 
 // A relay allocation for one client-to-client channel (ARCHITECTURE D3).

@@ -37,6 +37,7 @@ static proto::Introduction introduce(const Allocation &a, const ClientConn &peer
   intro.role = role;
   intro.relay_token = a.token;
   intro.peer_observed = peer.relay_address(); // validated: never a rewritten source
+  intro.peer_local = peer.local_addresses();  // as the peer claims them (probes are tiny and bounded)
   return intro;
 }
 

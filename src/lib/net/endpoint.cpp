@@ -54,8 +54,8 @@ Result<std::unique_ptr<Endpoint>> Endpoint::create(loop::Loop &loop, EndpointOpt
   ep->flusher_ = std::make_unique<loop::Deferred>(loop, [self] { self->flush_all(); });
   ep->trim_timer_ = std::make_unique<loop::Timer>(loop, [self] { self->maybe_trim(monotonic_now()); });
   ep->trim_timer_->keep_alive(false);
-  ep->punch_timer_ = std::make_unique<loop::Timer>(loop, [self] { self->punch(monotonic_now()); });
-  ep->punch_timer_->keep_alive(false);
+  ep->path_timer_ = std::make_unique<loop::Timer>(loop, [self] { self->tend_paths(monotonic_now()); });
+  ep->path_timer_->keep_alive(false);
   CONEC_DEBUG("net: endpoint on {} (GSO {})", ep->local_address().to_string(),
               ep->socket_.gso_supported() ? "on" : "off");
   return ep;
@@ -191,7 +191,19 @@ void Endpoint::route(const Datagram &d, Timestamp now, PeerPath *via) {
     return;
   }
   Entry &e = *it->second;
-  e.conn->receive(quic::Path{local_address(), d.from}, d.data, d.ecn, now);
+  if (!e.path) {
+    e.conn->receive(quic::Path{local_address(), d.from}, d.data, d.ecn, now);
+    return schedule(e);
+  }
+  // A peer connection: relayed packets arrive on the relay's virtual path;
+  // direct ones only from addresses the path knows, on the direct one.
+  if (!via && !e.path->accept_direct(d.from, d.data.size())) {
+    ++stats_.direct_dropped;
+    return;
+  }
+  PathKind kind = via ? PathKind::relay : PathKind::direct;
+  e.conn->receive(e.path->quic_path(kind, e.conn->is_server(), local_address()), d.data, d.ecn, now);
+  after_peer_receive(e, now);
   schedule(e);
 }
 
@@ -352,10 +364,18 @@ void Endpoint::poke_relay_if_stalled(Entry &e, Timestamp now) {
 
 // Sends a batch, through the entry's relay if it has one. Returns false when
 // the socket is full (the rest is kept in e.pending).
-bool Endpoint::send_batch(Entry &e, ByteView data, size_t segment_size, const SockAddr &to, uint8_t ecn) {
-  SockAddr dest = to;
-  if (e.path) {
+bool Endpoint::send_batch(Entry &e, ByteView data, size_t segment_size, const quic::Path &path, uint8_t ecn) {
+  SockAddr dest = path.remote;
+  PathCounters *counters = nullptr;
+  if (e.path && e.path->kind_of(path) == PathKind::direct) {
+    // Straight to the peer. Without a direct address (the peer's first
+    // direct packet has not come yet) the batch is lost, as on any path.
+    if (!e.path->direct_) return true;
+    dest = *e.path->direct_;
+    counters = &e.path->direct_counters_;
+  } else if (e.path) {
     dest = e.path->relay_;
+    counters = &e.path->relay_counters_;
     // Each segment gets its own header, so the batch stays one GSO send.
     size_t out = 0;
     for (size_t off = 0; off < data.size(); off += segment_size) {
@@ -376,12 +396,13 @@ bool Endpoint::send_batch(Entry &e, ByteView data, size_t segment_size, const So
   }
   ++stats_.send_calls;
   stats_.datagrams_sent += (*sent + segment_size - 1) / segment_size;
-  if (e.path) e.path->relay_counters_.count_sent(*sent, segment_size);
+  if (counters) counters->count_sent(*sent, segment_size);
   if (*sent < data.size()) {
     e.pending.assign(data.begin() + static_cast<ptrdiff_t>(*sent), data.end());
     e.pending_segment = segment_size;
     e.pending_to = dest;
     e.pending_ecn = ecn;
+    e.pending_counters = counters;
     socket_full_ = true;
     ++stats_.send_blocked;
     poll_->watch(loop::FdPoll::readable | loop::FdPoll::writable);
@@ -392,6 +413,8 @@ bool Endpoint::send_batch(Entry &e, ByteView data, size_t segment_size, const So
 
 void Endpoint::send_raw(const SockAddr &to, ByteView data) {
   auto r = socket_.send(to, data, data.size());
+  if (!r) CONEC_DEBUG("net: send to {}: {}", to.to_string(), r.error().message);
+  else if (!*r) CONEC_DEBUG("net: send to {}: socket buffer full", to.to_string());
   if (r && *r) {
     ++stats_.datagrams_sent;
     ++stats_.send_calls;
@@ -434,7 +457,7 @@ void Endpoint::flush_all() {
 bool Endpoint::flush(Entry &e, Timestamp now) {
   if (!e.pending.empty()) {
     auto sent = socket_.send(e.pending_to, e.pending, e.pending_segment, e.pending_ecn);
-    if (sent && e.path) e.path->relay_counters_.count_sent(*sent, e.pending_segment);
+    if (sent && e.path && e.pending_counters) e.pending_counters->count_sent(*sent, e.pending_segment);
     if (sent && *sent < e.pending.size()) {
       e.pending.erase(e.pending.begin(), e.pending.begin() + static_cast<ptrdiff_t>(*sent));
       socket_full_ = true;
@@ -447,7 +470,7 @@ bool Endpoint::flush(Entry &e, Timestamp now) {
   for (;;) {
     quic::PacketBatch batch = e.conn->write(send_buffer_, kMaxBatch, now);
     if (batch.size == 0) return true;
-    if (!send_batch(e, ByteView(send_buffer_.data(), batch.size), batch.segment_size, batch.path.remote, batch.ecn))
+    if (!send_batch(e, ByteView(send_buffer_.data(), batch.size), batch.segment_size, batch.path, batch.ecn))
       return false;
   }
 }

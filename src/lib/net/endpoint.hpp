@@ -108,6 +108,7 @@ struct EndpointStats {
   uint64_t send_blocked = 0;      // times the socket buffer was full
   uint64_t relayed_dropped = 0;   // relayed datagrams for unknown relays or from the wrong address
   uint64_t probes_dropped = 0;    // probe-shaped datagrams for no path of ours, or not authentic
+  uint64_t direct_dropped = 0;    // QUIC packets of a peer connection from an address its path does not know
   uint64_t retries_sent = 0;      // Initials answered with a Retry (address validation)
   uint64_t retry_tokens_refused = 0;   // Initials with an invalid or expired Retry token
   uint64_t initials_over_limit = 0;    // Initials dropped by max_handshakes(_per_address)
@@ -188,7 +189,14 @@ private:
   void route(const Datagram &d, Timestamp now, PeerPath *via = nullptr);
   void route_relayed(const Datagram &d, Timestamp now);
   void route_probe(const Datagram &d, Timestamp now);
-  void punch(Timestamp now); // sends due probes of every path, re-arms punch_timer_
+  // Sends due probes of every path, watches direct paths, re-arms path_timer_.
+  void tend_paths(Timestamp now);
+  static constexpr Duration kTendInterval = 100 * kMillisecond; // while a path is direct
+  void watch_paths(); // runs tend_paths soon unless it is already due
+  void tend_direct(Entry &e, Timestamp now);
+  void after_peer_receive(Entry &e, Timestamp now);
+  void go_direct_if_ready(Entry &e, Timestamp now);
+  void fall_back_to_relay(Entry &e, Timestamp now, const std::string &why);
   void send_probe(PeerPath &path, const SockAddr &to, ByteView datagram);
   void erase_path(std::string_view token);
   // Relayed data unanswered this long pokes the coordinator link (see endpoint.cpp).
@@ -201,7 +209,7 @@ private:
   bool admit(const Datagram &d, std::optional<Bytes> &retried_from);
   void handshake_ended(Entry &e);
   bool take_answer_token();
-  bool send_batch(Entry &e, ByteView data, size_t segment_size, const SockAddr &to, uint8_t ecn);
+  bool send_batch(Entry &e, ByteView data, size_t segment_size, const quic::Path &path, uint8_t ecn);
   void answer_unknown(const Datagram &d, const quic::PacketHeader &h);
   std::unique_ptr<Session> attach(std::unique_ptr<Entry> entry, std::unique_ptr<quic::Connection> conn,
                                   quic::ConnectionHandler *app, PeerPath *via);
@@ -225,7 +233,7 @@ private:
   std::vector<Entry *> dirty_;
   ByteKeyMap<std::unique_ptr<PeerPath>> relays_; // by token bytes
   ByteKeyMap<PeerPath *> by_probe_id_;            // the same paths, by ProbeKey::path_id
-  std::unique_ptr<loop::Timer> punch_timer_;
+  std::unique_ptr<loop::Timer> path_timer_;
   bool socket_full_ = false;
   Bytes send_buffer_;
   Bytes wrap_buffer_; // relayed batches with their headers

@@ -1,8 +1,12 @@
 // Endpoint: peer connections on their PeerPath (ARCHITECTURE D3/D4) and
 // raw datagram forwarding for the coordinator.
 #include "net/endpoint.hpp"
+
+#include <algorithm>
+
 #include "net/entry.hpp"
 #include "net/relay.hpp"
+#include "util/log.hpp"
 
 namespace conec::net {
 
@@ -31,7 +35,7 @@ SockAddr Endpoint::add_relay(ByteView token, const SockAddr &relay, PeerPathOpti
     // A candidate of the other address family cannot be reached from our socket.
     std::erase_if(options.candidates, [&](const SockAddr &a) { return a.family() != local_address().family(); });
     slot = std::make_unique<PeerPath>(std::string(token_key(token)), relay, relay_virtual_address(token),
-                                      std::move(options));
+                                      direct_virtual_address(token), std::move(options));
     by_probe_id_[std::string(token_key(slot->probe_key_.path_id))] = slot.get();
   }
   return slot->virtual_addr_;
@@ -53,27 +57,128 @@ void Endpoint::route_probe(const Datagram &d, Timestamp now) {
   }
   PeerPath &path = *it->second;
   std::vector<PeerPath::Outgoing> out;
+  now = std::max(now, monotonic_now()); // probes of this read batch may have gone out after it was read
+  bool was_validated = path.direct_validated_;
+  CONEC_DEBUG("net: probe from {}", d.from.to_string());
   if (!path.on_probe(d.from, d.data, now, out)) ++stats_.probes_dropped;
   for (const auto &o : out) send_probe(path, o.to, o.datagram);
+  if (path.direct_validated_ && !was_validated)
+    for (auto &[key, e] : entries_)
+      if (e->path == &path) go_direct_if_ready(*e, now);
 }
 
 void Endpoint::send_probe(PeerPath &path, const SockAddr &to, ByteView datagram) {
+  CONEC_DEBUG("net: probe to {}", to.to_string());
   send_raw(to, datagram);
   ++path.direct_counters_.datagrams_sent;
   path.direct_counters_.bytes_sent += datagram.size();
 }
 
-void Endpoint::punch(Timestamp now) {
+void Endpoint::tend_paths(Timestamp now) {
   Timestamp next = 0;
+  auto sooner = [&](Timestamp t) {
+    if (t && (!next || t < next)) next = t;
+  };
+  // Direct paths first: a fallback starts probing, due in this same round.
+  if (!relays_.empty()) {
+    for (auto &[key, e] : entries_) {
+      if (!e->path || e->conn->is_closed()) continue;
+      tend_direct(*e, now);
+      if (e->path->current_ == PathKind::direct || e->path->migrating_since_) sooner(now + kTendInterval);
+    }
+  }
   std::vector<PeerPath::Outgoing> out;
   for (auto &[token, path] : relays_) {
     out.clear();
     Timestamp due = path->punch_due(now, out);
     for (const auto &o : out) send_probe(*path, o.to, o.datagram);
-    if (due && (!next || due < next)) next = due;
+    sooner(due);
   }
-  if (!next) return punch_timer_->stop();
-  punch_timer_->start(next <= now ? 0 : (next - now + kMillisecond - 1) / kMillisecond);
+  if (!next) return path_timer_->stop();
+  path_timer_->start(next <= now ? 0 : (next - now + kMillisecond - 1) / kMillisecond);
+}
+
+// The initiator's side of a direct path: go there once it is proven and
+// the handshake confirmed; keep it answering; leave it when it stops.
+void Endpoint::go_direct_if_ready(Entry &e, Timestamp now) {
+  PeerPath &p = *e.path;
+  if (e.conn->is_server() || p.removed_ || p.current_ == PathKind::direct || !p.direct_validated_ ||
+      p.options_.policy == PathPolicy::relay_only || e.conn->state() != quic::State::established ||
+      !e.conn->handshake_confirmed())
+    return;
+  if (p.migrating_since_ && now - p.migrating_since_ < PeerPath::kMigrationRetry) return;
+  p.migrating_since_ = now;
+  // Validated first: the relay carries the data until the peer answered on
+  // the direct path (make before break).
+  if (auto r = e.conn->migrate(p.quic_path(PathKind::direct, false, local_address()), true, now); !r) {
+    CONEC_DEBUG("net: cannot move the channel to its direct path yet: {}", r.error().message);
+    return;
+  }
+  schedule(e);
+  watch_paths();
+}
+
+void Endpoint::tend_direct(Entry &e, Timestamp now) {
+  PeerPath &p = *e.path;
+  if (e.conn->is_server() || e.conn->state() != quic::State::established) return;
+  if (p.current_ != PathKind::direct) return go_direct_if_ready(e, now);
+  Timestamp waiting = e.conn->awaiting_since();
+  Duration stall = std::max<Duration>(PeerPath::kDirectStall, 4 * e.conn->stats().smoothed_rtt);
+  if (waiting && now - waiting >= stall)
+    return fall_back_to_relay(e, now, "no answer on it for " + std::to_string((now - waiting) / kMillisecond) + " ms");
+  if (!waiting && now - e.conn->last_received() >= PeerPath::kDirectKeepalive) {
+    e.conn->poke(); // an idle direct path still answers, or we learn it does not
+    schedule(e);
+  }
+}
+
+void Endpoint::fall_back_to_relay(Entry &e, Timestamp now, const std::string &why) {
+  PeerPath &p = *e.path;
+  // At once: the direct path is presumed dead, the relay known to work.
+  if (auto r = e.conn->migrate(p.quic_path(PathKind::relay, false, local_address()), false, now); !r) {
+    CONEC_WARN("net: cannot fall back to the relay: {}", r.error().message);
+    return;
+  }
+  CONEC_INFO("net: direct path to {} lost ({}); back on the relay", p.direct_ ? p.direct_->to_string() : "?", why);
+  p.current_ = PathKind::relay;
+  p.direct_validated_ = false;
+  p.migrating_since_ = 0;
+  ++p.fallbacks_;
+  p.start_punching(now, true); // and back to direct when it answers again
+  schedule(e);
+  watch_paths();
+}
+
+// After a packet on a peer connection: the path QUIC uses may have changed
+// (the initiator's migration validated; the acceptor following the
+// initiator's packets).
+void Endpoint::after_peer_receive(Entry &e, Timestamp now) {
+  PeerPath &p = *e.path;
+  PathKind kind = p.kind_of(e.conn->path());
+  if (kind == p.current_) {
+    if (kind == PathKind::relay && p.direct_validated_ && !e.conn->is_server() && !p.migrating_since_)
+      go_direct_if_ready(e, now); // e.g. the handshake has just been confirmed
+    return;
+  }
+  p.current_ = kind;
+  if (kind == PathKind::direct) {
+    ++p.switches_to_direct_;
+    p.migrating_since_ = 0;
+    CONEC_INFO("net: channel now direct to {}", p.direct_ ? p.direct_->to_string() : "?");
+  } else {
+    // The acceptor sees the initiator fall back: probe again as well, so
+    // our NAT lets the initiator's new probes in.
+    CONEC_INFO("net: channel back on the relay");
+    if (e.conn->is_server()) {
+      p.direct_validated_ = false;
+      p.start_punching(now, true);
+    }
+  }
+  watch_paths();
+}
+
+void Endpoint::watch_paths() {
+  if (!path_timer_->active()) path_timer_->start(0);
 }
 
 void Endpoint::remove_relay(ByteView token) {
@@ -105,7 +210,7 @@ Result<std::unique_ptr<Session>> Endpoint::connect_relayed(ByteView token,
   PeerPath *path = it->second.get();
   auto session = attach(std::move(entry), std::move(*conn), &handler, path);
   path->start_punching(monotonic_now());
-  punch(monotonic_now());
+  tend_paths(monotonic_now());
   return session;
 }
 
@@ -118,7 +223,7 @@ Result<void> Endpoint::accept_relayed(ByteView token, std::shared_ptr<tls::Crede
   it->second->on_accept_ = std::move(on_accept_relayed);
   // The acceptor hears first: its probes open its NAT for the initiator's.
   it->second->start_punching(monotonic_now());
-  punch(monotonic_now());
+  tend_paths(monotonic_now());
   return {};
 }
 

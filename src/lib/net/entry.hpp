@@ -31,6 +31,7 @@ struct Entry final : quic::ConnectionHandler {
   size_t pending_segment = 0;
   SockAddr pending_to;
   uint8_t pending_ecn = 0;
+  PathCounters *pending_counters = nullptr; // the peer path's counters for them
 
   void on_handshake_completed() override;
   void on_stream_opened(quic::StreamId id) override {

@@ -23,20 +23,46 @@ bool unreachable(const SockAddr &a) {
 
 std::string_view to_string(PathKind kind) { return kind == PathKind::direct ? "direct" : "relay"; }
 
-std::string PeerPath::describe() const { return std::string(to_string(current())); }
+std::string PeerPath::describe() const {
+  if (current_ == PathKind::direct && direct_) return "direct " + direct_->to_string();
+  return std::string(to_string(current_));
+}
 
-void PeerPath::start_punching(Timestamp now) {
+quic::Path PeerPath::quic_path(PathKind kind, bool server, const SockAddr &local) const {
+  if (kind == PathKind::relay) return quic::Path{local, virtual_addr_};
+  return server ? quic::Path{local, direct_virtual_} : quic::Path{direct_virtual_, virtual_addr_};
+}
+
+void PeerPath::start_punching(Timestamp now, bool persistent) {
   // Nothing to reach at an unspecified or multicast address.
   std::erase_if(options_.candidates, unreachable);
-  if (options_.policy == PathPolicy::relay_only || options_.candidates.empty() || direct_ || punching_) return;
+  if (options_.policy == PathPolicy::relay_only || removed_ || direct_validated_) return;
+  if (direct_ && std::find(options_.candidates.begin(), options_.candidates.end(), *direct_) == options_.candidates.end())
+    options_.candidates.push_back(*direct_); // where the peer was last reached directly
+  if (options_.candidates.empty()) return;
+  persistent_ = persistent_ || persistent;
+  if (punching_) return;
   punching_ = true;
   punch_started_ = next_probe_ = now;
   interval_ = kFirstProbeInterval;
 }
 
+bool PeerPath::accept_direct(const SockAddr &from, size_t bytes) {
+  if (removed_) return false;
+  if (!direct_ || !(*direct_ == from)) {
+    if (std::find(heard_from_.begin(), heard_from_.end(), from) == heard_from_.end()) return false;
+    CONEC_INFO("net: the peer's direct packets now come from {}", from.to_string());
+    direct_ = from;
+    direct_validated_ = false; // proven by QUIC's own path validation, not by our probe
+  }
+  ++direct_counters_.datagrams_received;
+  direct_counters_.bytes_received += bytes;
+  return true;
+}
+
 Timestamp PeerPath::punch_due(Timestamp now, std::vector<Outgoing> &out) {
   if (!punching_) return 0;
-  if (now - punch_started_ >= kPunchGiveUp) {
+  if (!persistent_ && now - punch_started_ >= kPunchGiveUp) {
     punching_ = false;
     sent_.clear();
     CONEC_INFO("net: no direct path after {} probes to {} candidate(s); the channel stays on the relay",
@@ -63,7 +89,7 @@ bool PeerPath::on_probe(const SockAddr &from, ByteView datagram, Timestamp now, 
   direct_counters_.bytes_received += datagram.size();
   if (probe->kind == ProbeKind::reply) {
     auto it = std::find_if(sent_.begin(), sent_.end(), [&](const Sent &s) { return s.nonce == probe->echo; });
-    if (it == sent_.end() || direct_) return true; // stale, replayed, or already validated
+    if (it == sent_.end() || direct_validated_) return true; // stale, replayed, or already validated
     if (!(it->to == from)) {
       // The mac does not cover addresses: a copy of a genuine reply could
       // come from anywhere. The source may be real (the peer's NAT maps
@@ -78,15 +104,21 @@ bool PeerPath::on_probe(const SockAddr &from, ByteView datagram, Timestamp now, 
       return true;
     }
     direct_ = from;
-    direct_rtt_ = now - it->at;
-    punching_ = false;
+    direct_validated_ = true;
+    direct_rtt_ = now > it->at ? now - it->at : 0;
+    punching_ = persistent_ = false;
     sent_.clear();
     CONEC_INFO("net: direct path to {} works both ways (probe rtt {:.2f} ms, {} ms after punching began)",
                from.to_string(), double(direct_rtt_) / double(kMillisecond),
                (now - punch_started_) / kMillisecond);
     return true;
   }
-  // A probe: answer it, within a budget (a reply is never bigger).
+  // A probe: its source may send us direct packets (see heard_from_).
+  if (std::find(heard_from_.begin(), heard_from_.end(), from) == heard_from_.end()) {
+    if (heard_from_.size() >= kMaxHeardFrom) heard_from_.erase(heard_from_.begin());
+    heard_from_.push_back(from);
+  }
+  // Answer it, within a budget (a reply is never bigger).
   if (now - reply_window_ >= kSecond) {
     reply_window_ = now;
     replies_in_window_ = 0;

@@ -1,13 +1,20 @@
 #pragma once
 // PeerPath: how one client-to-client connection reaches its peer
-// (ARCHITECTURE D3/D4, SPEC §4). QUIC sees a fixed virtual remote address
-// for the channel's whole life; the path object decides where each packet
-// really goes — wrapped for the coordinator's relay, or (once hole punching
-// lands) straight to a validated direct address of the peer — and maps what
-// arrives back to that virtual address, so QUIC never sees a path change it
-// did not make. It holds the relay binding, the peer's direct candidates
-// (the address the coordinator observed and the peer's local ones), the path
-// policy, and per-path counters.
+// (ARCHITECTURE D3/D4/D5, SPEC §4). QUIC sees two fixed virtual paths for
+// the channel's whole life, one per way of reaching the peer:
+//   relay:  local = our socket,  remote = relay virtual address V
+//   direct: the initiator (QUIC client) uses local = direct virtual
+//           address Vd, remote = V; the acceptor sees remote = Vd.
+// The endpoint maps every packet between a virtual path and the wire —
+// wrapped for the coordinator's relay, or straight to the peer's direct
+// address — so QUIC never sees a real address change, and a switch between
+// relay and direct is an ordinary QUIC migration of the client side: path
+// validation before the switch (make before break), and fresh congestion
+// and RTT state on the new path. Only the initiator decides (QUIC lets
+// only clients migrate); the acceptor follows where the packets come from.
+// The path holds the relay binding, the peer's direct candidates (the
+// address the coordinator observed and the peer's local ones), the path
+// policy, hole-punching state, and per-path counters.
 //
 // Ownership: the Endpoint owns its paths (net/endpoint.hpp add_relay);
 // Sessions on a path see it through Session::path() until they are gone.
@@ -21,6 +28,7 @@
 #include <vector>
 
 #include "net/probe.hpp"
+#include "quic/config.hpp"
 #include "tls/session.hpp"
 #include "util/clock.hpp"
 #include "util/sockaddr.hpp"
@@ -64,9 +72,10 @@ struct PeerPathOptions {
 
 class PeerPath {
 public:
-  PeerPath(std::string token, SockAddr relay, SockAddr virtual_addr, PeerPathOptions options)
+  PeerPath(std::string token, SockAddr relay, SockAddr virtual_addr, SockAddr direct_virtual, PeerPathOptions options)
       : token_(std::move(token)), relay_(std::move(relay)), virtual_addr_(std::move(virtual_addr)),
-        options_(std::move(options)), probe_key_(probe_key(as_bytes(token_))) {}
+        direct_virtual_(std::move(direct_virtual)), options_(std::move(options)),
+        probe_key_(probe_key(as_bytes(token_))) {}
 
   // The relay token (kRelayTokenLength bytes) this path was introduced with.
   std::string_view token() const { return token_; }
@@ -76,10 +85,13 @@ public:
   const SockAddr &virtual_address() const { return virtual_addr_; }
   const PeerPathOptions &options() const { return options_; }
 
-  // The path packets take now. Always the relay until hole punching lands.
-  PathKind current() const { return PathKind::relay; }
+  // The path QUIC's data takes now.
+  PathKind current() const { return current_; }
   // "relay", or "direct 10.0.0.2:4433": for ping, --stats and logs.
   std::string describe() const;
+  // Switches relay -> direct, and falls back direct -> relay, so far.
+  unsigned switches_to_direct() const { return switches_to_direct_; }
+  unsigned fallbacks() const { return fallbacks_; }
 
   const PathCounters &relay_counters() const { return relay_counters_; }
   const PathCounters &direct_counters() const { return direct_counters_; }
@@ -97,12 +109,36 @@ public:
   // Reply sources that were no candidate, probed as candidates of their own.
   static constexpr unsigned kMaxLearnedCandidates = 4;
 
-  // The address a probe round trip proved both ways, once there is one
-  // (the relay still carries the channel until the switch lands).
+  // After a fallback, probing goes on (at kMaxProbeInterval) until the
+  // direct path answers again.
+  // Direct data: the initiator goes direct once the handshake is confirmed
+  // and a probe round trip proved an address; it falls back to the relay
+  // when data on the direct path waits kDirectStall (at least 4 RTTs) for
+  // any answer. An idle direct path is pinged every kDirectKeepalive so a
+  // dead one is noticed before data needs it, and NAT mappings stay.
+  static constexpr Duration kDirectStall = 1 * kSecond;
+  static constexpr Duration kDirectKeepalive = 1 * kSecond;
+  static constexpr Duration kMigrationRetry = 3 * kSecond;
+  // Sources of the peer's authentic probes remembered (see heard_from_).
+  static constexpr size_t kMaxHeardFrom = 4;
+
+  // Where direct packets go: the address a probe round trip proved both
+  // ways, or (on the acceptor, or after the peer's NAT rebound) the source
+  // the peer's direct packets come from, if its probes came from there too.
   const std::optional<SockAddr> &direct_address() const { return direct_; }
+  // A probe round trip proved direct_address() (since the last fallback).
+  bool direct_validated() const { return direct_validated_; }
   Duration direct_rtt() const { return direct_rtt_; }
   bool punching() const { return punching_; }
   uint64_t probes_sent() const { return probes_sent_; }
+
+  // The virtual QUIC path of `kind`, for the initiator or the acceptor
+  // (`server`), on a socket bound to `local`.
+  quic::Path quic_path(PathKind kind, bool server, const SockAddr &local) const;
+  // Which path a virtual QUIC path stands for.
+  PathKind kind_of(const quic::Path &path) const {
+    return path.local == direct_virtual_ || path.remote == direct_virtual_ ? PathKind::direct : PathKind::relay;
+  }
 
 private:
   friend class Endpoint;
@@ -110,8 +146,13 @@ private:
     SockAddr to;
     Bytes datagram;
   };
-  // Starts probing (never under relay_only, or without candidates).
-  void start_punching(Timestamp now);
+  // Starts probing (never under relay_only, or without candidates);
+  // `persistent`: without giving up (after a fallback).
+  void start_punching(Timestamp now, bool persistent = false);
+  // A direct datagram from `from` for a connection on this path: whether
+  // it may be taken (from our direct address, or from where the peer's
+  // authentic probes came: then it becomes our direct address).
+  bool accept_direct(const SockAddr &from, size_t bytes);
   // Probes due at `now` go to `out`; returns when to call again (0: done).
   Timestamp punch_due(Timestamp now, std::vector<Outgoing> &out);
   // A datagram shaped like a probe with our path id, from `from`: whether
@@ -124,7 +165,11 @@ private:
   std::string token_;
   SockAddr relay_;
   SockAddr virtual_addr_;
+  SockAddr direct_virtual_;
   PeerPathOptions options_;
+  PathKind current_ = PathKind::relay;
+  unsigned switches_to_direct_ = 0, fallbacks_ = 0;
+  Timestamp migrating_since_ = 0; // the initiator's last attempt to go direct
   PathCounters relay_counters_, direct_counters_;
   // The endpoint's bookkeeping: the one connection an introduction
   // announced is accepted with these credentials.
@@ -142,11 +187,19 @@ private:
     Timestamp at;
   };
   ProbeKey probe_key_;
-  bool punching_ = false;
+  bool punching_ = false, persistent_ = false;
   Timestamp punch_started_ = 0, next_probe_ = 0;
   Duration interval_ = kFirstProbeInterval;
   std::vector<Sent> sent_; // recent probes awaiting replies (bounded)
   std::optional<SockAddr> direct_;
+  bool direct_validated_ = false;
+  // The peer's authentic probes came from these (newest last). A probe can
+  // be replayed from elsewhere, so this only lets direct QUIC packets from
+  // there in (QUIC authenticates their content). An on-path attacker who
+  // replays a probe and a packet from a third address could point our
+  // direct packets there: the initiator then falls back to the relay, as it
+  // would if the attacker dropped them.
+  std::vector<SockAddr> heard_from_;
   Duration direct_rtt_ = 0;
   uint64_t probes_sent_ = 0;
   Timestamp reply_window_ = 0;

@@ -27,9 +27,12 @@ inline bool is_relayed(ByteView datagram) {
 inline ByteView relay_token_of(ByteView datagram) { return datagram.subspan(1, kRelayTokenLength); }
 inline ByteView relay_payload_of(ByteView datagram) { return datagram.subspan(kRelayHeaderLength); }
 
-// The constant pseudo-address a relayed peer connection sees as its remote
-// end (D4): an IPv6 unique-local address made from the token, so it is
-// stable for the channel's life and distinct per channel.
+// The constant pseudo-addresses of a peer connection's virtual QUIC paths
+// (D4, net/peer_path.hpp): IPv6 unique-local addresses made from the token,
+// so they are stable for the channel's life and distinct per channel. The
+// direct one differs from the relay one in its host part, so a switch is a
+// real migration to QUIC (fresh congestion state), not a NAT rebinding.
 SockAddr relay_virtual_address(ByteView token);
+SockAddr direct_virtual_address(ByteView token);
 
 } // namespace conec::net

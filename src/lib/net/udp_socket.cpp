@@ -53,6 +53,13 @@ bool is_icmp_error(int err) {
 }
 
 bool is_blocked(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
+// With IP_RECVERR an ICMP error for an earlier datagram (port unreachable
+// from a peer that left, a probe to an address that refuses) is also kept
+// as the socket's pending error, and the next sendmsg to anyone fails with
+// it, consuming it. Such a send is retried once; a repeated error is ours.
+bool maybe_earlier_icmp(int err) {
+  return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH || err == EHOSTDOWN || err == EMSGSIZE;
+}
 
 bool is_v6_wildcard(const SockAddr &a) {
   if (a.family() != AF_INET6) return false;
@@ -228,6 +235,7 @@ Result<size_t> UdpSocket::send_gso(const SockAddr &to, ByteView data, size_t seg
   const size_t per_call = std::min(max_gso_segments, std::max<size_t>(1, max_send_bytes / segment_size));
   alignas(cmsghdr) std::array<uint8_t, CMSG_SPACE(sizeof(uint16_t))> control{};
   size_t sent = 0;
+  bool retried = false;
   while (sent < data.size()) {
     const size_t chunk = std::min(data.size() - sent, per_call * segment_size);
     iovec iov{const_cast<uint8_t *>(data.data() + sent), chunk};
@@ -249,7 +257,7 @@ Result<size_t> UdpSocket::send_gso(const SockAddr &to, ByteView data, size_t seg
     ssize_t n = ::sendmsg(fd_, &msg, 0);
     if (n < 0) {
       const int err = errno;
-      if (err == EINTR) continue;
+      if (err == EINTR || (maybe_earlier_icmp(err) && !std::exchange(retried, true))) continue;
       if (is_blocked(err) || sent > 0) return sent;
       return fail(errno_error("net", "send to " + to.to_string(), err));
     }
@@ -263,6 +271,7 @@ Result<size_t> UdpSocket::send_each(const SockAddr &to, ByteView data, size_t se
   auto &msgs = buffers_->send_msgs;
   auto &iovs = buffers_->send_iovs;
   size_t sent = 0;
+  bool retried = false;
   do {
     size_t count = 0;
     for (size_t off = sent; count < msgs.size() && off < data.size(); off += segment_size, ++count) {
@@ -277,7 +286,7 @@ Result<size_t> UdpSocket::send_each(const SockAddr &to, ByteView data, size_t se
     int n = ::sendmmsg(fd_, msgs.data(), static_cast<unsigned>(count), 0);
     if (n < 0) {
       const int err = errno;
-      if (err == EINTR) continue;
+      if (err == EINTR || (maybe_earlier_icmp(err) && !std::exchange(retried, true))) continue;
       if (is_blocked(err) || sent > 0) return sent;
       return fail(errno_error("net", "send to " + to.to_string(), err));
     }

@@ -47,6 +47,10 @@ struct Writer {
     varint_append(out, v.size());
     for (const auto &a : v) addr({}, a);
   }
+  // Left out when empty, so a peer that predates the field reads the rest.
+  void optional_addrs(std::string_view field, const std::vector<SockAddr> &v, size_t max) {
+    if (!v.empty()) addrs(field, v, max);
+  }
 
   void addr(std::string_view, const SockAddr &a) {
     if (a.family() == AF_INET && a.size() >= sizeof(sockaddr_in)) {
@@ -130,6 +134,14 @@ public:
     }
   }
 
+  // A last field older peers do not send: absent means empty. An empty
+  // list is never written, so each message keeps one encoding.
+  void optional_addrs(std::string_view field, std::vector<SockAddr> &v, size_t max) {
+    if (ok() && in_.empty()) return v.clear();
+    addrs(field, v, max);
+    if (ok() && v.empty()) problem(field, "an empty list is left out, not sent");
+  }
+
   void addr(std::string_view field, SockAddr &v) {
     auto family = take(field, 1);
     if (!family) return;
@@ -210,6 +222,7 @@ concept Is = std::same_as<std::remove_const_t<M>, T>;
 template <class IO, Is<Hello> M> void fields(IO &io, M &m) {
   io.num("version", m.version);
   io.text("id", m.id, kMaxIdLength);
+  io.optional_addrs("local", m.local, kMaxAddresses);
 }
 template <class IO, Is<Welcome> M> void fields(IO &io, M &m) {
   io.text("id", m.id, kMaxIdLength);

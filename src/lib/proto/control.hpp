@@ -52,6 +52,10 @@ std::string_view to_string(RefuseCode code);
 struct Hello {
   uint64_t version = kProtocolVersion;
   std::string id;
+  // Where peers on our own network may reach our socket (hole-punching
+  // candidates, net/local_addresses.hpp). Optional on the wire: a Hello
+  // that ends after `id` has none.
+  std::vector<SockAddr> local;
 
   bool operator==(const Hello &) const = default;
 };

@@ -26,6 +26,11 @@ struct Callbacks {
     return 0;
   }
 
+  static int handshake_confirmed(ngtcp2_conn *, void *ud) {
+    self(ud).handshake_confirmed_ = true;
+    return 0;
+  }
+
   static int recv_stream_data(ngtcp2_conn *, uint32_t flags, int64_t id, uint64_t, const uint8_t *data,
                               size_t len, void *ud, void *) {
     auto &c = self(ud);
@@ -144,6 +149,7 @@ ngtcp2_callbacks make_callbacks(bool server) {
   cb.get_new_connection_id = Callbacks::get_new_connection_id;
   cb.remove_connection_id = Callbacks::remove_connection_id;
   cb.handshake_completed = Callbacks::handshake_completed;
+  cb.handshake_confirmed = Callbacks::handshake_confirmed;
   cb.recv_stream_data = Callbacks::recv_stream_data;
   cb.acked_stream_data_offset = Callbacks::acked_stream_data_offset;
   cb.stream_open = Callbacks::stream_open;

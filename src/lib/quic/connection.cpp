@@ -130,6 +130,7 @@ void Connection::receive(const Path &path, ByteView datagram, uint8_t ecn, Times
   pi.ecn = ecn;
   int rv = ngtcp2_conn_read_pkt(conn_.get(), &p, &pi, datagram.data(), datagram.size(), now);
   if (rv == 0) {
+    last_received_ = now;
     note_in_flight(now, true);
     path_ = from_ngtcp2(*ngtcp2_conn_get_path(conn_.get()));
     if (!(path_.remote == validated_remote_) &&
@@ -192,6 +193,20 @@ void Connection::poke() {
   if (cs.bytes_in_flight > 0) return; // retransmissions will carry our address anyway
   probe_forced_ = true;
   ngtcp2_conn_set_keep_alive_timeout(conn_.get(), 1);
+}
+
+Result<void> Connection::migrate(const Path &path, bool validate_first, Timestamp now) {
+  if (server_ || state_ != State::established || !handshake_confirmed_)
+    return fail(ErrorCategory::usage, "quic", "migration needs an established, confirmed client connection");
+  ngtcp2_path p = to_ngtcp2(path);
+  int rv = validate_first ? ngtcp2_conn_initiate_migration(conn_.get(), &p, now)
+                          : ngtcp2_conn_initiate_immediate_migration(conn_.get(), &p, now);
+  if (rv != 0)
+    return fail(ErrorCategory::transport, "quic", std::string("migration: ") + ngtcp2_strerror(rv), rv);
+  path_ = from_ngtcp2(*ngtcp2_conn_get_path(conn_.get()));
+  // The new path gets its own chance to answer before liveness gives up.
+  if (awaiting_since_) awaiting_since_ = now;
+  return {};
 }
 
 Duration Connection::unreachable_grace() const {

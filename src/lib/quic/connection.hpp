@@ -151,6 +151,17 @@ public:
   // Since when ack-eliciting packets of ours wait for any packet from the
   // peer (0: none waiting, or the peer spoke since).
   Timestamp awaiting_since() const { return awaiting_since_; }
+  // When the last packet from the peer was processed (0: none yet).
+  Timestamp last_received() const { return last_received_; }
+
+  // Client side, once the handshake is confirmed: moves the connection to
+  // `path` (its local address must differ from the current one). With
+  // `validate_first` the current path carries data until the peer answered
+  // a PATH_CHALLENGE on the new one (make before break); otherwise packets
+  // take the new path at once (the old one is known dead). Either way ngtcp2
+  // restarts congestion control and RTT estimation for the new path.
+  // Errors: state (not confirmed, server side, no spare connection id).
+  Result<void> migrate(const Path &path, bool validate_first, Timestamp now);
 
   // --- streams ---
   // Opens a local stream. The peer learns of it at once (an empty STREAM
@@ -187,6 +198,8 @@ public:
   State state() const { return state_; }
   bool is_closed() const { return state_ == State::closed; }
   bool handshake_completed() const { return state_ != State::handshaking; }
+  // Both sides know the handshake is over (RFC 9001 §4.1.2): migration allowed.
+  bool handshake_confirmed() const { return handshake_confirmed_; }
   const std::optional<Error> &close_error() const { return close_error_; }
   bool is_server() const { return server_; }
   const Path &path() const { return path_; }
@@ -243,6 +256,8 @@ private:
   // Since when ack-eliciting packets of ours wait for the peer's first
   // packet (0: nothing unacknowledged, or the peer spoke since it was sent).
   Timestamp awaiting_since_ = 0;
+  Timestamp last_received_ = 0;
+  bool handshake_confirmed_ = false;
   bool server_;
   std::unique_ptr<ngtcp2_conn, NgDeleter> conn_;
   std::unique_ptr<tls::Session> tls_;

@@ -14,7 +14,7 @@ TEST_CASE("control messages travel both ways on the control stream", "[channel]"
   // Before the handshake: no control stream, no data streams.
   test::ChannelRecorder early;
   auto early_channel = std::make_unique<channel::Channel>(std::move(cp.pair.client_session), "server", early);
-  auto r = early_channel->send_control(proto::Hello{1, "alice"});
+  auto r = early_channel->send_control(proto::Hello{1, "alice", {}});
   REQUIRE_FALSE(r);
   CHECK(r.error().category == ErrorCategory::usage);
   auto s = early_channel->open_stream(true);
@@ -39,7 +39,7 @@ TEST_CASE("control messages travel both ways on the control stream", "[channel]"
       REQUIRE(
           c.send_control(proto::ChannelError{req->request_id, proto::RefuseCode::unknown_peer, "no bob"}));
   };
-  REQUIRE(cp.client->send_control(proto::Hello{proto::kProtocolVersion, "alice"}));
+  REQUIRE(cp.client->send_control(proto::Hello{proto::kProtocolVersion, "alice", {}}));
   REQUIRE(cp.run([&] { return cp.server_events.controls.size() == 2 || cp.client_events.closed; }, 10));
 
   REQUIRE(cp.client_events.controls.size() == 2);
@@ -100,14 +100,14 @@ TEST_CASE("malformed control data closes the channel with a protocol error on bo
     problem = "control message too large";
   }
   SECTION("control stream ended by the peer") {
-    proto::append_frame(raw, proto::encode(proto::Hello{1, "alice"}));
+    proto::append_frame(raw, proto::encode(proto::Hello{1, "alice", {}}));
     fin = true;
     delivered = 1;
     problem = "ended the control stream";
   }
   SECTION("control stream ended inside a message") {
     Bytes frame;
-    proto::append_frame(frame, proto::encode(proto::Hello{1, "alice"}));
+    proto::append_frame(frame, proto::encode(proto::Hello{1, "alice", {}}));
     raw.assign(frame.begin(), frame.end() - 2);
     fin = true;
     problem = "ended the control stream";
@@ -132,7 +132,7 @@ TEST_CASE("malformed control data closes the channel with a protocol error on bo
     CHECK(*s->ended);
   }
   CHECK_FALSE(cp.client->is_open());
-  auto r = cp.client->send_control(proto::Hello{1, "again"});
+  auto r = cp.client->send_control(proto::Hello{1, "again", {}});
   REQUIRE_FALSE(r);
   CHECK(r.error().category == ErrorCategory::transport);
   REQUIRE(cp.shutdown());

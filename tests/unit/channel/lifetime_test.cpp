@@ -143,7 +143,7 @@ TEST_CASE("the application may destroy the Channel from inside its callbacks", "
     cp.server_events.control_hook = [&](channel::Channel &, const proto::ControlMessage &) {
       destroy_server();
     };
-    for (int i = 0; i < 5; ++i) REQUIRE(cp.client->send_control(proto::Hello{1, "a" + std::to_string(i)}));
+    for (int i = 0; i < 5; ++i) REQUIRE(cp.client->send_control(proto::Hello{1, "a" + std::to_string(i), {}}));
   }
   SECTION("from on_end") {
     reader.end_hook = [&](channel::Stream &) { destroy_server(); };

@@ -2,7 +2,9 @@
 // through a third endpoint that forwards marker+token datagrams unchanged.
 #include <catch2/catch.hpp>
 
+#include "loop/loop.hpp"
 #include "net/relay.hpp"
+#include "net/udp_socket.hpp"
 #include "support/loopback.hpp"
 #include "support/quic_pair.hpp"
 
@@ -129,7 +131,6 @@ TEST_CASE("hole punching: both sides validate the direct address by a probe roun
     CHECK_FALSE(pa->punching());
     CHECK(pa->probes_sent() >= 1);
     CHECK(pa->direct_counters().datagrams_received >= 1);
-    CHECK(pa->current() == net::PathKind::relay); // data stays relayed until the switch lands
 
     // A probe-shaped datagram with another key, from a third party: dropped, no reply.
     uint64_t dropped = b->stats().probes_dropped;
@@ -156,6 +157,128 @@ TEST_CASE("hole punching: both sides validate the direct address by a probe roun
     REQUIRE((*s2)->path());
     CHECK((*s2)->path()->probes_sent() == 0);
     CHECK_FALSE((*s2)->path()->direct_address());
+  }
+  REQUIRE(loop.close());
+}
+
+namespace {
+
+// A NAT between two endpoints: `a` reaches `b` at face_b(), `b` reaches `a`
+// at face_a(); what one side sends leaves the other face towards the other
+// side. Closing it blackholes the direct path both ways.
+class Forwarder {
+public:
+  Forwarder(loop::Loop &loop, SockAddr a, SockAddr b)
+      : a_(std::move(a)), b_(std::move(b)), to_b_(bind()), to_a_(bind()),
+        poll_b_(loop, to_b_.fd(), [this](int) { pump(to_b_, to_a_, b_); }),
+        poll_a_(loop, to_a_.fd(), [this](int) { pump(to_a_, to_b_, a_); }) {
+    REQUIRE(poll_b_.watch(loop::FdPoll::readable));
+    REQUIRE(poll_a_.watch(loop::FdPoll::readable));
+  }
+  const SockAddr &face_b() const { return to_b_.local_address(); } // where a sends for b
+  const SockAddr &face_a() const { return to_a_.local_address(); } // where b sends for a
+  bool open = true;
+  uint64_t forwarded_bytes = 0;
+  uint64_t dropped = 0;
+
+private:
+  static net::UdpSocket bind() { return std::move(*net::UdpSocket::bind(SockAddr::loopback(AF_INET, 0))); }
+  void pump(net::UdpSocket &in, net::UdpSocket &out, const SockAddr &to) {
+    (void)in.receive([&](const net::Datagram &d) {
+      if (!open) return void(++dropped);
+      if (out.send(to, d.data, d.data.size())) forwarded_bytes += d.data.size();
+    });
+  }
+  SockAddr a_, b_;
+  net::UdpSocket to_b_, to_a_;
+  loop::FdPoll poll_b_, poll_a_;
+};
+
+} // namespace
+
+TEST_CASE("a peer connection goes direct after a probe round trip, falls back to the relay when the direct "
+          "path is blackholed, and returns when it answers again, with every byte delivered once, in order",
+          "[net][relay][probe]") {
+  loop::Loop loop;
+  {
+    auto relay = plain_endpoint(loop), a = plain_endpoint(loop), b = plain_endpoint(loop);
+    uint64_t relayed_bytes = 0;
+    relay->on_relay_datagram = [&](const net::Datagram &d) {
+      const SockAddr &to = d.from == a->local_address() ? b->local_address() : a->local_address();
+      if (relay->send_datagram(to, d.data)) relayed_bytes += d.data.size();
+    };
+    Forwarder nat(loop, a->local_address(), b->local_address());
+    Bytes token(net::kRelayTokenLength);
+    random_bytes(token);
+    a->add_relay(token, relay->local_address(),
+                 net::PeerPathOptions{net::PathPolicy::automatic, net::ProbeRole::initiator, {nat.face_b()}});
+    b->add_relay(token, relay->local_address(),
+                 net::PeerPathOptions{net::PathPolicy::automatic, net::ProbeRole::acceptor, {nat.face_a()}});
+    std::unique_ptr<net::Session> accepted;
+    test::EventHandler a_events, b_events;
+    REQUIRE(b->accept_relayed(token, pinned(test::server_identity(), test::client_identity()),
+                              [&](std::unique_ptr<net::Session> s) {
+                                accepted = std::move(s);
+                                accepted->set_handler(b_events);
+                              }));
+    auto session = a->connect_relayed(token, pinned(test::client_identity(), test::server_identity()), "", a_events);
+    REQUIRE(session);
+    net::Session &s = **session;
+    const net::PeerPath &pa = *s.path();
+    REQUIRE(test::run_until(loop, [&] { return pa.current() == net::PathKind::direct; }, 10));
+    CHECK(pa.switches_to_direct() == 1);
+    CHECK(pa.describe() == "direct " + nat.face_b().to_string());
+    REQUIRE(accepted);
+    REQUIRE(test::run_until(loop, [&] { return accepted->path()->current() == net::PathKind::direct; }, 5));
+
+    // 24 MiB from a to b, written as fast as flow control allows.
+    constexpr size_t kChunk = 64 << 10, kChunks = 384;
+    test::Sha256 sent, got;
+    size_t next = 0, received = 0;
+    bool fin = false;
+    auto id = s.open_stream(false);
+    REQUIRE(id);
+    auto pump = [&](quic::StreamId) {
+      while (next < kChunks && s.writable(*id)) {
+        Bytes chunk = test::pattern_block(11, next, kChunk);
+        sent.update(chunk);
+        bool last = ++next == kChunks;
+        auto w = s.write(*id, std::move(chunk), last);
+        REQUIRE(w);
+        if (*w == quic::WriteState::would_block) return;
+      }
+    };
+    a_events.writable = pump;
+    b_events.data = [&](quic::StreamId sid, ByteView d, bool f) {
+      got.update(d);
+      received += d.size();
+      fin |= f;
+      accepted->consume(sid, d.size());
+    };
+    pump(*id);
+    REQUIRE(test::run_until(loop, [&] { return received >= 4 * kChunk * 16; }, 30));
+
+    // Blackhole: the initiator notices, falls back at once, and the relay carries on.
+    nat.open = false;
+    uint64_t relayed_before = relayed_bytes;
+    REQUIRE(test::run_until(loop, [&] { return pa.fallbacks() == 1; }, 10));
+    CHECK(pa.current() == net::PathKind::relay);
+    CHECK(pa.describe() == "relay");
+    size_t at_fallback = received;
+    REQUIRE(test::run_until(loop, [&] { return received >= at_fallback + 2 * kChunk * 16; }, 20));
+    CHECK(relayed_bytes - relayed_before >= 2 * kChunk * 16);
+    CHECK(accepted->path()->current() == net::PathKind::relay); // the acceptor followed
+    CHECK(nat.dropped > 0);
+
+    // Open again: probes get through, and the channel goes direct again.
+    nat.open = true;
+    REQUIRE(test::run_until(loop, [&] { return pa.switches_to_direct() == 2; }, 20));
+    CHECK(pa.current() == net::PathKind::direct);
+    REQUIRE(test::run_until(loop, [&] { return fin; }, 60));
+    CHECK(received == kChunk * kChunks);
+    CHECK(got.hex() == sent.hex());
+    CHECK(!a_events.closed);
+    CHECK(!b_events.closed);
   }
   REQUIRE(loop.close());
 }

@@ -382,3 +382,39 @@ TEST_CASE("UdpSocket reports ICMP port unreachable for a closed port with its de
     CHECK(::poll(&p, 1, 0) == 0); // nothing left: no busy POLLERR
   }
 }
+
+TEST_CASE("UdpSocket: an ICMP error for an earlier datagram does not fail the next send to someone else",
+          "[net]") {
+  // The kernel keeps the error pending on the socket as well as in its error
+  // queue; before the fix the next sendmsg, to a live peer, failed with
+  // "Connection refused" and that datagram was lost (a probe to a refusing
+  // candidate ate the probe to the peer's real address).
+  for (int family : {AF_INET, AF_INET6}) {
+    auto sender = bind_or_fail(SockAddr::loopback(family, 0));
+    auto live = bind_or_fail(SockAddr::loopback(family, 0));
+    SockAddr closed;
+    {
+      auto gone = bind_or_fail(SockAddr::loopback(family, 0));
+      closed = gone.local_address();
+    }
+    Bytes refused(58, 1), wanted(58, 2), segmented(3 * 100, 3);
+    REQUIRE(sender.send(closed, refused, refused.size()));
+    pollfd p{sender.fd(), POLLIN, 0};
+    REQUIRE(::poll(&p, 1, 2000) == 1); // the ICMP error is in
+    auto r = sender.send(live.local_address(), wanted, wanted.size());
+    INFO((r ? "sent" : r.error().describe()));
+    REQUIRE(r);
+    CHECK(*r == wanted.size());
+    auto got = receive_n(live, 1);
+    REQUIRE(got.size() == 1);
+    CHECK(got[0].data == wanted);
+    // The same through a segmented (GSO or one-by-one) send.
+    sender.drain_errors();
+    REQUIRE(sender.send(closed, refused, refused.size()));
+    REQUIRE(::poll(&p, 1, 2000) == 1);
+    auto s = sender.send(live.local_address(), segmented, 100);
+    REQUIRE(s);
+    CHECK(*s == segmented.size());
+    CHECK(receive_n(live, 3).size() == 3);
+  }
+}

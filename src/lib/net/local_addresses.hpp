@@ -1,0 +1,19 @@
+#pragma once
+// The addresses a peer on our own network might reach our socket at: the
+// "local" hole-punching candidates a client announces in its Hello (SPEC §4:
+// peers behind one NAT reach each other without hairpinning).
+
+#include <vector>
+
+#include "util/sockaddr.hpp"
+
+namespace conec::net {
+
+// For a socket bound to `bound`: that address if it is a specific one;
+// for a wildcard, every up interface's unicast address of the socket's
+// family (IPv4 also for a dual-stack IPv6 socket), with the socket's port.
+// Loopback is left out unless the socket is bound to it, and so are IPv6
+// link-local addresses (they need a scope no peer can use). At most `max`.
+std::vector<SockAddr> local_addresses(const SockAddr &bound, size_t max);
+
+} // namespace conec::net

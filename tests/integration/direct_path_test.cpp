@@ -1,0 +1,99 @@
+// Client-to-client channels on a direct path: introduced by the
+// coordinator, switched off its relay once a probe round trip proved the
+// peer's address (on loopback: at once), so the data no longer crosses it.
+#include <catch2/catch.hpp>
+
+#include "support/coord_fixture.hpp"
+
+using namespace conec;
+using test::ClientEvents;
+using test::CoordFixture;
+
+namespace {
+struct Sink : channel::StreamHandler {
+  size_t bytes = 0;
+  bool ended = false;
+  std::optional<Error> error;
+  test::Sha256 hash;
+  void on_message(channel::Stream &, Bytes m) override {
+    bytes += m.size();
+    hash.update(m);
+  }
+  void on_end(channel::Stream &, const std::optional<Error> &e) override {
+    ended = true;
+    error = e;
+  }
+};
+
+struct Tap : coord::CoordinatorHandler {
+  uint64_t relayed = 0;
+  void on_relayed(ByteView d) override { relayed += d.size(); }
+};
+} // namespace
+
+TEST_CASE("a channel goes direct, and 64 MiB arrive whole while the coordinator relays almost nothing",
+          "[direct][channel]") {
+  Tap tap;
+  CoordFixture f({}, &tap);
+  ClientEvents a, b;
+  Sink sink;
+  b.stream = [&](channel::Channel &, channel::Stream &s) { s.set_handler(sink); };
+  REQUIRE(f.join("alice", a));
+  REQUIRE(f.join("bob", b));
+  auto ch = f.open(*f.client("alice"), "bob");
+  REQUIRE(ch);
+  const net::PeerPath *path = (*ch)->session().path();
+  REQUIRE(path);
+  REQUIRE(f.run_until([&] { return path->current() == net::PathKind::direct; }, 10));
+  CHECK(path->describe() == "direct " + f.client("bob")->observed_address().to_string());
+  CHECK(path->direct_validated());
+  uint64_t relayed_before = tap.relayed;
+
+  auto s = (*ch)->open_stream(false);
+  REQUIRE(s);
+  constexpr size_t kMessage = 1 << 20, kCount = 64;
+  test::Sha256 sent;
+  size_t next = 0;
+  struct Pump : channel::StreamHandler {
+    std::function<void(channel::Stream &)> fn;
+    void on_writable(channel::Stream &st) override { fn(st); }
+  } pump;
+  pump.fn = [&](channel::Stream &st) {
+    while (next < kCount) {
+      Bytes m = test::pattern_block(7, next++, kMessage);
+      sent.update(m);
+      auto w = st.send(m);
+      REQUIRE(w);
+      if (*w == quic::WriteState::would_block) return;
+    }
+    REQUIRE(st.finish());
+  };
+  s->set_handler(pump);
+  pump.fn(*s);
+  REQUIRE(f.run_until([&] { return sink.ended; }, 120));
+  CHECK_FALSE(sink.error);
+  CHECK(sink.bytes == kMessage * kCount);
+  CHECK(sink.hash.hex() == sent.hex());
+  // The data took the direct path: the relay saw a few keepalives at most.
+  CHECK(tap.relayed - relayed_before < 64 * 1024);
+  CHECK(path->direct_counters().bytes_sent > kMessage * kCount);
+  CHECK(path->current() == net::PathKind::direct);
+  CHECK(path->switches_to_direct() == 1);
+  CHECK(path->fallbacks() == 0);
+  REQUIRE(f.shutdown());
+}
+
+TEST_CASE("the direct_only policy hands a channel over only once its path is direct", "[direct][channel]") {
+  CoordFixture f;
+  f.path_policy = net::PathPolicy::direct_only;
+  ClientEvents a, b;
+  REQUIRE(f.join("alice", a));
+  REQUIRE(f.join("bob", b));
+  auto ch = f.open(*f.client("alice"), "bob");
+  REQUIRE(ch);
+  REQUIRE((*ch)->session().path());
+  CHECK((*ch)->session().path()->current() == net::PathKind::direct);
+  REQUIRE(f.run_until([&] { return !b.offered.empty(); }, 10));
+  CHECK(b.offered[0]->session().path()->current() == net::PathKind::direct);
+  REQUIRE(f.shutdown());
+}
