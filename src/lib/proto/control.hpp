@@ -92,7 +92,7 @@ struct Introduction {
   Bytes peer_certificate; // DER, the certificate the peer authenticated with
   uint8_t role = 0;       // 0: initiator (QUIC client), 1: acceptor (QUIC server)
   Bytes relay_token;      // kRelayTokenLength bytes
-  SockAddr peer_observed; // for hole punching (later)
+  SockAddr peer_observed; // the address the coordinator sees the peer at (hole-punching candidate)
   std::vector<SockAddr> peer_local;
 
   bool operator==(const Introduction &) const = default;
