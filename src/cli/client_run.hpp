@@ -26,6 +26,9 @@ void hold_exit_signals();
 std::string peer_key_of(channel::Channel &ch);
 // The path a peer channel uses now ("relay", "direct ADDR"), for the same.
 std::string path_of(channel::Channel &ch);
+// Whether the channel's data takes a direct path now (it then outlives the
+// coordinator: no relay is needed).
+bool on_direct_path(channel::Channel &ch);
 
 class ClientRun : public client::ClientHandler {
 public:
@@ -71,6 +74,10 @@ public:
   static int exit_code_for(const Error &coordinator_error);
   static std::string coordinator_error_text(const Error &coordinator_error, const std::string &coord,
                                             const std::string &own_cert_pem);
+  // The error line this run would finish with for `coordinator_error`.
+  std::string coordinator_error_text(const Error &coordinator_error) const {
+    return coordinator_error_text(coordinator_error, args_.coord, own_cert_pem_);
+  }
 
 private:
   void on_registered(client::Client &) override;

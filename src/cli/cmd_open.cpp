@@ -18,6 +18,8 @@
 #include "exit_codes.hpp"
 #include "stream_codes.hpp"
 #include "transfer_args.hpp"
+#include "util/escape.hpp"
+#include "util/log.hpp"
 
 namespace conec::cli {
 namespace {
@@ -61,7 +63,10 @@ public:
       stream_.reset();
       return run_.finish(kExitUsage, "cannot read input: " + r.error().message);
     }
-    progress_timer_.emplace(run_.loop(), [this] { progress_.update(sent() + received_); });
+    progress_timer_.emplace(run_.loop(), [this] {
+      progress_.update(sent() + received_);
+      if (channel::Channel *c = stream_.channel()) path_ = path_of(*c); // for --stats once the channel is gone
+    });
     progress_timer_->start(100, 100);
   }
 
@@ -91,6 +96,15 @@ public:
     if (!clean) return incomplete(*e);
     closed_ = true; // both directions ended cleanly
     check_done();
+  }
+  // On a direct path the session outlives the coordinator; a relayed one
+  // ends with it (the default: the coordinator's exit code).
+  bool coordinator_lost(const Error &e) {
+    channel::Channel *ch = stream_.channel();
+    if (!ch || run_.finished() || !on_direct_path(*ch)) return false;
+    CONEC_WARN("lost the coordinator ({}); the session with '{}' goes on over its direct path", e.message,
+               printable(args_.peer));
+    return true;
   }
   void channel_closed(const Error &e) {
     if (!closed_) incomplete(e);
@@ -138,9 +152,11 @@ private:
 
   void stats() {
     Duration elapsed = monotonic_now() - started_;
-    std::fprintf(stderr, "conec: stats: %llu bytes sent, %llu bytes received in %.3f s (%s), path relay\n",
+    channel::Channel *ch = stream_.channel();
+    std::string path = ch ? path_of(*ch) : path_;
+    std::fprintf(stderr, "conec: stats: %llu bytes sent, %llu bytes received in %.3f s (%s), path %s\n",
                  static_cast<unsigned long long>(sent()), static_cast<unsigned long long>(received_),
-                 double(elapsed) / 1e9, human_rate(sent() + received_, elapsed).c_str());
+                 double(elapsed) / 1e9, human_rate(sent() + received_, elapsed).c_str(), path.c_str());
   }
 
   ClientRun &run_;
@@ -151,6 +167,7 @@ private:
   channel::Stream stream_; // inert once the stream ended
   std::optional<InputPump> pump_;
   uint64_t received_ = 0, stopped_sent_ = 0;
+  std::string path_ = "relay";
   bool peer_ended_ = false, input_finished_ = false, closed_ = false, output_closed_ = false;
   Timestamp started_ = 0;
 };
@@ -164,6 +181,7 @@ int run_open(const OpenArgs &args, const GlobalOptions &global) {
     Opener opener(run, args, sink);
     run.on_ready = [&] { run.open_channel(args.peer, [&](channel::Channel &ch) { opener.start(ch); }); };
     run.on_channel_closed = [&](channel::Channel &, const Error &e) { opener.channel_closed(e); };
+    run.on_coordinator_lost = [&](const Error &e) { return opener.coordinator_lost(e); };
     run.on_offer = [](const std::string &) { return false; }; // we only open
     int code = run.run();
     bool closed = false;

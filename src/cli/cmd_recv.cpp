@@ -15,6 +15,7 @@
 #include "size_announce.hpp"
 #include "transfer_args.hpp"
 #include "util/escape.hpp"
+#include "util/log.hpp"
 
 namespace conec::cli {
 namespace {
@@ -82,6 +83,7 @@ public:
     if (args_.transfer.stats) stats();
     current_.reset();
     if (!args_.keep) return run_.finish(kExitOk);
+    if (lost_) return run_.finish(lost_->first, lost_->second); // -k: nothing more can come
     if (!queue_.empty()) {
       Item next = queue_.front();
       queue_.pop_front();
@@ -93,10 +95,19 @@ public:
     std::erase_if(queue_, [&](const Item &i) { return i.channel == &ch; });
     announced_.erase(&ch);
   }
-  // The coordinator is gone: a stream in progress is cut (its relay went
-  // with it), which is exit 6, not 3. Returns whether one was.
-  bool coordinator_lost(const Error &e) {
+  // The coordinator is gone: a relayed stream in progress is cut (its relay
+  // went with it), which is exit 6, not 3. A stream on a direct path goes on;
+  // nothing new can arrive, so recv ends after it (-k: with the loss's exit
+  // code). Returns whether the loss is handled here.
+  bool coordinator_lost(const Error &e, int code, std::string text) {
     if (!current_ || confirmed_) return false;
+    if (channel::Channel *ch = current_->stream.channel(); ch && on_direct_path(*ch)) {
+      CONEC_WARN("lost the coordinator ({}); the transfer from '{}' goes on over its direct path", e.message,
+                 printable(current_->peer));
+      lost_ = {code, std::move(text)};
+      queue_.clear();
+      return true;
+    }
     cut("lost the coordinator: " + e.message);
     return true;
   }
@@ -197,6 +208,7 @@ private:
   std::deque<Item> queue_;
   std::map<const channel::Channel *, uint64_t> announced_; // sizes whose stream has not arrived
   size_t taken_ = 0;
+  std::optional<std::pair<int, std::string>> lost_; // the coordinator's loss, once a direct stream outlived it
   uint64_t received_ = 0;
   bool confirmed_ = false;
   Timestamp started_ = 0, ended_ = 0; // the current stream's arrival and end (--stats)
@@ -228,7 +240,9 @@ int run_recv(const RecvArgs &args, const GlobalOptions &global) {
     if (!maybe_answer_ping(s, size_stream)) receiver.arrived(ch, s);
   };
   run.on_channel_closed = [&](channel::Channel &ch, const Error &e) { receiver.channel_closed(ch, e); };
-  run.on_coordinator_lost = [&](const Error &e) { return receiver.coordinator_lost(e); };
+  run.on_coordinator_lost = [&](const Error &e) {
+    return receiver.coordinator_lost(e, ClientRun::exit_code_for(e), run.coordinator_error_text(e));
+  };
   run.on_signal = [&](int signum) {
     if (args.keep && receiver.between_streams()) return run.finish(kExitOk);
     run.finish(signal_exit_code(signum), receiver.interrupted_text());

@@ -14,6 +14,7 @@
 #include "client_run.hpp"
 #include "exit_codes.hpp"
 #include "size_announce.hpp"
+#include "util/log.hpp"
 #include "transfer_args.hpp"
 #include "util/escape.hpp"
 
@@ -65,10 +66,17 @@ public:
     if (e) incomplete(e->message);
   }
   void channel_closed(const Error &e) { incomplete(e.message); }
-  // Once the stream is open the coordinator's loss cuts it (the relay goes
-  // with it): exit 6 with the byte count, not 3.
+  // Once the stream is open the coordinator's loss cuts a relayed one (the
+  // relay goes with it): exit 6 with the byte count, not 3. On a direct
+  // path the transfer goes on; should that path fail later, the channel's
+  // end (no relay to fall back to) ends it.
   bool coordinator_lost(const Error &e) {
     if (!pump_ || run_.finished()) return false;
+    if (channel::Channel *ch = stream_.channel(); ch && on_direct_path(*ch)) {
+      CONEC_WARN("lost the coordinator ({}); the transfer to '{}' goes on over its direct path", e.message,
+                 printable(args_.peer));
+      return true;
+    }
     incomplete("lost the coordinator: " + e.message);
     return true;
   }

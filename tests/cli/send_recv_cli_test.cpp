@@ -229,6 +229,41 @@ TEST_CASE("client failures exit with the documented codes and one error line", "
   test::remove_tree(dir);
 }
 
+TEST_CASE("a transfer on a direct path outlives its coordinator: send and recv exit 0, the data whole",
+          "[cli][exit][direct]") {
+  int sig = GENERATE(SIGTERM, SIGKILL);
+  INFO((sig == SIGTERM ? "SIGTERM: the coordinator says goodbye" : "SIGKILL: silence"));
+  std::string dir = test::make_temp_dir();
+  auto coord = std::make_unique<CliCoordinator>(dir);
+  REQUIRE(coord->ready);
+  std::string out = dir + "/out";
+  Receiver bob(*coord, {"recv", "-i", "bob", "-o", out, "--idle-timeout", "3", "--stats"});
+  REQUIRE(bob.ready);
+  test::StdinPipe in;
+  Process alice(test::conec_argv(*coord, {"send", "-i", "alice", "bob", "--idle-timeout", "3", "--stats", "-v"}),
+                in.read_end);
+  in.close_read();
+  std::string first(250000, 'a'), second(250000, 'b');
+  REQUIRE(in.send(first));
+  for (int i = 0; i < 300 && (!std::filesystem::exists(out + ".part") || std::filesystem::file_size(out + ".part") < 250000); ++i)
+    usleep(50000);
+  REQUIRE(std::filesystem::file_size(out + ".part") == 250000);
+  coord->process.signal(sig);
+  CHECK(coord->process.wait(15) == (sig == SIGTERM ? 0 : 128 + SIGKILL));
+  // Long enough for both to notice the loss (idle timeout 3 s).
+  usleep(4500000);
+  REQUIRE(in.send(second));
+  in.close_write();
+  CHECK(alice.wait(30) == 0);
+  CHECK(bob.process.wait(30) == 0);
+  INFO(alice.err << "\n---\n" << bob.process.err);
+  CHECK(test::read_file(out) == first + second);
+  CHECK(alice.err.find("the transfer to 'bob' goes on over its direct path") != std::string::npos);
+  CHECK(bob.process.err.find("the transfer from 'alice' goes on over its direct path") != std::string::npos);
+  CHECK(alice.err.find("path direct 127.0.0.1:") != std::string::npos);
+  test::remove_tree(dir);
+}
+
 TEST_CASE("a client notices a crashed and restarted coordinator at its next keepalive", "[cli][exit]") {
   std::string dir = test::make_temp_dir();
   auto coord = std::make_unique<CliCoordinator>(dir);
