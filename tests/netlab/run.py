@@ -31,6 +31,7 @@ class Scenario:
     path: str              # the path the channel's data must take: "direct" or "relay"
     same_lan: bool = False
     about: str = ""
+    wan_mtu: int = 0       # MTU of every link of "the Internet" (0: the default 1500)
 
 
 SCENARIOS = {
@@ -41,6 +42,10 @@ SCENARIOS = {
     "symmetric-symmetric": Scenario("symmetric", "symmetric", "transfer", "relay", about="both symmetric"),
     "same-lan": Scenario("eim", "eim", "transfer", "direct", same_lan=True, about="both hosts behind one router"),
     "ping": Scenario("eim", "eim", "ping", "direct", about="conec ping through two home routers"),
+    "mtu-1280": Scenario("eim", "eim", "transfer", "direct", wan_mtu=1280,
+                         about="two home routers on an Internet of 1280-byte MTU (the IPv6 minimum)"),
+    "mtu-1280-relay": Scenario("eim", "symmetric", "transfer", "relay", wan_mtu=1280,
+                               about="relayed (symmetric NAT) on an Internet of 1280-byte MTU: header + packet fit"),
     "rebind": Scenario("symmetric", "eim", "rebind", "relay",
                        about="alice's NAT mapping replaced mid-transfer (conntrack -D), relayed"),
     "blackhole": Scenario("eim", "eim", "blackhole", "direct",
@@ -196,6 +201,13 @@ class Run:
 
     # -- scenarios ----------------------------------------------------------
     def transfer(self):
+        if self.scenario.wan_mtu:
+            # Every WAN link: DF is set on every conec packet, so anything
+            # bigger is dropped with an ICMP "fragmentation needed".
+            mtu = str(self.scenario.wan_mtu)
+            for ns, dev in [("rA", "wan0"), ("rB", "wan0"), ("coord", "eth0"), ("inet", "wA"), ("inet", "wB"),
+                            ("inet", "c0")]:
+                self.lab.ip(ns, "link", "set", dev, "mtu", mtu)
         if self.scenario.same_lan:
             # The relay path leaves the LAN through rA; at lab speed 4 MiB would be
             # through before any switch, so the uplink gets a home router's rate.

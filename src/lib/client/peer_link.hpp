@@ -33,6 +33,7 @@ struct PeerLink final : channel::ChannelHandler {
   // --direct-only: the channel is handed over once its path is direct;
   // until then this watches it (see Client::await_direct).
   std::unique_ptr<loop::Timer> direct_wait;
+  bool handed_over = false;
   Timestamp direct_deadline = 0;
 };
 

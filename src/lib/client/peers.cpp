@@ -5,6 +5,7 @@
 // each side checks the certificate itself (PeerTrust): pins, CA, known peers.
 #include "client/client.hpp"
 #include "client/peer_link.hpp"
+#include "net/local_addresses.hpp"
 #include "net/relay.hpp"
 #include "util/log.hpp"
 
@@ -39,8 +40,12 @@ net::PeerPathOptions Client::path_options(const proto::Introduction &intro) cons
   o.policy = options_.path_policy;
   o.role = intro.role == 0 ? net::ProbeRole::initiator : net::ProbeRole::acceptor;
   if (!intro.peer_observed.empty()) o.candidates.push_back(intro.peer_observed);
+  // The peer's own claims: never our loopback (a peer elsewhere cannot be
+  // there; on this host the observed address already says so), a wildcard
+  // or a broadcast address.
   for (const auto &a : intro.peer_local)
-    if (!a.empty()) o.candidates.push_back(a);
+    if (!a.empty() && a.port() != 0 && !net::is_loopback_or_unspecified(a) && !net::is_broadcast(a))
+      o.candidates.push_back(a);
   return o;
 }
 
@@ -184,6 +189,9 @@ bool Client::await_direct(PeerLink &link) {
 }
 
 void Client::hand_over(PeerLink &link) {
+  if (link.handed_over) return; // --direct-only: a ChannelJoined may get here before the watch does
+  link.handed_over = true;
+  if (link.direct_wait) link.direct_wait->stop();
   // Hand the channel to every request it answers; otherwise it is an
   // unsolicited channel for on_peer_channel.
   // A joined channel answers a request only if it is with the peer asked

@@ -197,9 +197,13 @@ void Endpoint::route(const Datagram &d, Timestamp now, PeerPath *via) {
   }
   // A peer connection: relayed packets arrive on the relay's virtual path;
   // direct ones only from addresses the path knows, on the direct one.
-  if (!via && !e.path->accept_direct(d.from, d.data.size())) {
-    ++stats_.direct_dropped;
-    return;
+  if (!via) {
+    bool was_punching = e.path->punching();
+    if (!e.path->accept_direct(d.from, d.data.size(), now)) {
+      ++stats_.direct_dropped;
+      return;
+    }
+    if (e.path->punching() && !was_punching) watch_paths();
   }
   PathKind kind = via ? PathKind::relay : PathKind::direct;
   e.conn->receive(e.path->quic_path(kind, e.conn->is_server(), local_address()), d.data, d.ecn, now);

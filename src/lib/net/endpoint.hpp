@@ -109,6 +109,7 @@ struct EndpointStats {
   uint64_t relayed_dropped = 0;   // relayed datagrams for unknown relays or from the wrong address
   uint64_t probes_dropped = 0;    // probe-shaped datagrams for no path of ours, or not authentic
   uint64_t direct_dropped = 0;    // QUIC packets of a peer connection from an address its path does not know
+  uint64_t probes_over_budget = 0; // probes not sent: the endpoint's probe budget was spent
   uint64_t retries_sent = 0;      // Initials answered with a Retry (address validation)
   uint64_t retry_tokens_refused = 0;   // Initials with an invalid or expired Retry token
   uint64_t initials_over_limit = 0;    // Initials dropped by max_handshakes(_per_address)
@@ -234,6 +235,10 @@ private:
   ByteKeyMap<std::unique_ptr<PeerPath>> relays_; // by token bytes
   ByteKeyMap<PeerPath *> by_probe_id_;            // the same paths, by ProbeKey::path_id
   std::unique_ptr<loop::Timer> path_timer_;
+  // Probes leave at most kProbesPerSecond (bursts of kProbeBurst), over all paths.
+  static constexpr double kProbesPerSecond = 200, kProbeBurst = 64;
+  double probe_tokens_ = kProbeBurst;
+  Timestamp probe_refill_ = 0;
   bool socket_full_ = false;
   Bytes send_buffer_;
   Bytes wrap_buffer_; // relayed batches with their headers

@@ -56,6 +56,10 @@ void Endpoint::route_probe(const Datagram &d, Timestamp now) {
     return;
   }
   PeerPath &path = *it->second;
+  if (path.options_.policy == PathPolicy::relay_only) {
+    ++stats_.probes_dropped; // no answer: a relay-only peer is not reachable directly
+    return;
+  }
   std::vector<PeerPath::Outgoing> out;
   now = std::max(now, monotonic_now()); // probes of this read batch may have gone out after it was read
   bool was_validated = path.direct_validated_;
@@ -65,9 +69,20 @@ void Endpoint::route_probe(const Datagram &d, Timestamp now) {
   if (path.direct_validated_ && !was_validated)
     for (auto &[key, e] : entries_)
       if (e->path == &path) go_direct_if_ready(*e, now);
+  if (path.punching_) watch_paths(); // a learned candidate is due a probe
 }
 
 void Endpoint::send_probe(PeerPath &path, const SockAddr &to, ByteView datagram) {
+  // One budget for the whole endpoint: however many channels (and however
+  // many candidates their peers announced), probes stay a trickle.
+  Timestamp now = monotonic_now();
+  probe_tokens_ = std::min<double>(kProbeBurst, probe_tokens_ + double(now - probe_refill_) * kProbesPerSecond / double(kSecond));
+  probe_refill_ = now;
+  if (probe_tokens_ < 1) {
+    ++stats_.probes_over_budget;
+    return;
+  }
+  probe_tokens_ -= 1;
   CONEC_DEBUG("net: probe to {}", to.to_string());
   send_raw(to, datagram);
   ++path.direct_counters_.datagrams_sent;
@@ -84,7 +99,11 @@ void Endpoint::tend_paths(Timestamp now) {
     for (auto &[key, e] : entries_) {
       if (!e->path || e->conn->is_closed()) continue;
       tend_direct(*e, now);
-      if (e->path->current_ == PathKind::direct || e->path->migrating_since_) sooner(now + kTendInterval);
+      const PeerPath &p = *e->path;
+      // Watched while direct, while moving there, and while a proven path
+      // waits for the handshake's confirmation or the holdoff after a fallback.
+      bool waiting = p.direct_validated_ && !e->conn->is_server() && p.current_ == PathKind::relay;
+      if (p.current_ == PathKind::direct || p.migrating_since_ || waiting) sooner(now + kTendInterval);
     }
   }
   std::vector<PeerPath::Outgoing> out;
@@ -106,14 +125,32 @@ void Endpoint::go_direct_if_ready(Entry &e, Timestamp now) {
       p.options_.policy == PathPolicy::relay_only || e.conn->state() != quic::State::established ||
       !e.conn->handshake_confirmed())
     return;
+  if (p.fallen_back_at_ && now - p.fallen_back_at_ < p.holdoff_) return;
   if (p.migrating_since_ && now - p.migrating_since_ < PeerPath::kMigrationRetry) return;
+  if (p.migration_attempts_ >= PeerPath::kMaxMigrationAttempts) {
+    // The probes pass but QUIC's path validation never does: stay relayed
+    // (probing again only after a fallback or a new validation).
+    CONEC_INFO("net: path validation to {} failed {} times; the channel stays on the relay",
+               p.direct_ ? p.direct_->to_string() : "?", p.migration_attempts_);
+    p.direct_validated_ = false;
+    p.migrating_since_ = 0;
+    return;
+  }
+  ++p.migration_attempts_;
   p.migrating_since_ = now;
-  // Validated first: the relay carries the data until the peer answered on
-  // the direct path (make before break).
-  if (auto r = e.conn->migrate(p.quic_path(PathKind::direct, false, local_address()), true, now); !r) {
+  // The probe round trip just made the path (make before break), so the
+  // data moves at once; ngtcp2 validates it in parallel and returns to the
+  // relay by itself should that fail. (Validating first lost the race with
+  // a busy relay: the acceptor followed our relayed packets back while our
+  // PATH_CHALLENGE's answer went the other way.)
+  if (auto r = e.conn->migrate(p.quic_path(PathKind::direct, false, local_address()), false, now); !r) {
     CONEC_DEBUG("net: cannot move the channel to its direct path yet: {}", r.error().message);
     return;
   }
+  p.current_ = PathKind::direct;
+  p.migrating_since_ = 0;
+  ++p.switches_to_direct_;
+  CONEC_INFO("net: channel now direct to {}", p.direct_ ? p.direct_->to_string() : "?");
   schedule(e);
   watch_paths();
 }
@@ -143,6 +180,8 @@ void Endpoint::fall_back_to_relay(Entry &e, Timestamp now, const std::string &wh
   p.current_ = PathKind::relay;
   p.direct_validated_ = false;
   p.migrating_since_ = 0;
+  p.fallen_back_at_ = now;
+  p.holdoff_ = std::min(p.holdoff_ ? 2 * p.holdoff_ : PeerPath::kFirstHoldoff, PeerPath::kMaxHoldoff);
   ++p.fallbacks_;
   p.start_punching(now, true); // and back to direct when it answers again
   schedule(e);
@@ -166,13 +205,17 @@ void Endpoint::after_peer_receive(Entry &e, Timestamp now) {
     p.migrating_since_ = 0;
     CONEC_INFO("net: channel now direct to {}", p.direct_ ? p.direct_->to_string() : "?");
   } else {
-    // The acceptor sees the initiator fall back: probe again as well, so
-    // our NAT lets the initiator's new probes in.
+    // The acceptor sees the initiator fall back; the initiator sees QUIC
+    // give the direct path up (its validation failed). Either way: probe
+    // again without giving up, so our NAT lets the other side's probes in.
     CONEC_INFO("net: channel back on the relay");
-    if (e.conn->is_server()) {
-      p.direct_validated_ = false;
-      p.start_punching(now, true);
+    p.direct_validated_ = false;
+    if (!e.conn->is_server()) {
+      p.fallen_back_at_ = now;
+      p.holdoff_ = std::min(p.holdoff_ ? 2 * p.holdoff_ : PeerPath::kFirstHoldoff, PeerPath::kMaxHoldoff);
+      ++p.fallbacks_;
     }
+    p.start_punching(now, true);
   }
   watch_paths();
 }

@@ -36,6 +36,17 @@ bool link_local_v6(const sockaddr *sa) {
 }
 } // namespace
 
+bool is_loopback_or_unspecified(const SockAddr &a) {
+  std::string h = a.host_key();
+  static const std::string v4mapped("\0\0\0\0\0\0\0\0\0\0\xff\xff", 12);
+  if (h.size() == 16 && h.compare(0, 12, v4mapped) == 0) h = h.substr(12);
+  if (h.size() == 4) return uint8_t(h[0]) == 127 || h == std::string(4, '\0');
+  if (h.size() == 16) return h == std::string(16, '\0') || h == std::string(15, '\0') + '\x01';
+  return true;
+}
+
+bool is_broadcast(const SockAddr &a) { return a.host_key() == std::string(4, '\xff'); }
+
 std::vector<SockAddr> local_addresses(const SockAddr &bound, size_t max) {
   std::vector<SockAddr> out;
   if (bound.empty() || bound.port() == 0 || max == 0) return out;

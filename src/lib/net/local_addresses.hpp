@@ -16,4 +16,9 @@ namespace conec::net {
 // link-local addresses (they need a scope no peer can use). At most `max`.
 std::vector<SockAddr> local_addresses(const SockAddr &bound, size_t max);
 
+// 127/8, ::1, 0.0.0.0, ::, and IPv4-mapped forms of them.
+bool is_loopback_or_unspecified(const SockAddr &a);
+// 255.255.255.255 (a subnet's broadcast address cannot be told from here).
+bool is_broadcast(const SockAddr &a);
+
 } // namespace conec::net

@@ -37,8 +37,7 @@ void PeerPath::start_punching(Timestamp now, bool persistent) {
   // Nothing to reach at an unspecified or multicast address.
   std::erase_if(options_.candidates, unreachable);
   if (options_.policy == PathPolicy::relay_only || removed_ || direct_validated_) return;
-  if (direct_ && std::find(options_.candidates.begin(), options_.candidates.end(), *direct_) == options_.candidates.end())
-    options_.candidates.push_back(*direct_); // where the peer was last reached directly
+  if (direct_) learn_candidate(*direct_, now); // where the peer was last reached directly
   if (options_.candidates.empty()) return;
   persistent_ = persistent_ || persistent;
   if (punching_) return;
@@ -47,13 +46,32 @@ void PeerPath::start_punching(Timestamp now, bool persistent) {
   interval_ = kFirstProbeInterval;
 }
 
-bool PeerPath::accept_direct(const SockAddr &from, size_t bytes) {
-  if (removed_) return false;
+void PeerPath::learn_candidate(const SockAddr &from, Timestamp now) {
+  if (unreachable(from) ||
+      std::find(options_.candidates.begin(), options_.candidates.end(), from) != options_.candidates.end())
+    return;
+  if (learned_candidates_ >= kMaxLearnedCandidates) return;
+  ++learned_candidates_;
+  options_.candidates.push_back(from);
+  if (punching_) next_probe_ = now; // at the next punch round
+}
+
+std::vector<SockAddr> PeerPath::probe_targets() const {
+  if (!persistent_) return options_.candidates;
+  std::vector<SockAddr> t;
+  if (!options_.candidates.empty()) t.push_back(options_.candidates.front());
+  if (direct_ && std::find(t.begin(), t.end(), *direct_) == t.end()) t.push_back(*direct_);
+  return t;
+}
+
+bool PeerPath::accept_direct(const SockAddr &from, size_t bytes, Timestamp now) {
+  if (removed_ || options_.policy == PathPolicy::relay_only) return false;
   if (!direct_ || !(*direct_ == from)) {
     if (std::find(heard_from_.begin(), heard_from_.end(), from) == heard_from_.end()) return false;
-    CONEC_INFO("net: the peer's direct packets now come from {}", from.to_string());
-    direct_ = from;
-    direct_validated_ = false; // proven by QUIC's own path validation, not by our probe
+    // Maybe the peer's real direct address (its NAT mapped another port);
+    // maybe a replay. Our own probe decides.
+    learn_candidate(from, now);
+    if (!direct_validated_) start_punching(now);
   }
   ++direct_counters_.datagrams_received;
   direct_counters_.bytes_received += bytes;
@@ -70,7 +88,7 @@ Timestamp PeerPath::punch_due(Timestamp now, std::vector<Outgoing> &out) {
     return 0;
   }
   if (now < next_probe_) return next_probe_;
-  for (const SockAddr &to : options_.candidates) {
+  for (const SockAddr &to : probe_targets()) {
     Probe probe = new_probe();
     out.push_back(Outgoing{to, encode_probe(probe_key_, options_.role, probe)});
     if (sent_.size() >= kMaxOutstanding) sent_.erase(sent_.begin());
@@ -78,7 +96,7 @@ Timestamp PeerPath::punch_due(Timestamp now, std::vector<Outgoing> &out) {
     ++probes_sent_;
   }
   next_probe_ = now + interval_;
-  interval_ = std::min(interval_ * 2, kMaxProbeInterval);
+  interval_ = std::min(interval_ * 2, persistent_ ? kMaxPersistentInterval : kMaxProbeInterval);
   return next_probe_;
 }
 
@@ -95,16 +113,12 @@ bool PeerPath::on_probe(const SockAddr &from, ByteView datagram, Timestamp now, 
       // come from anywhere. The source may be real (the peer's NAT maps
       // another port towards us), so probe it as a candidate of its own:
       // only a reply from the very address a probe went to validates.
-      if (std::find(options_.candidates.begin(), options_.candidates.end(), from) == options_.candidates.end() &&
-          learned_candidates_ < kMaxLearnedCandidates) {
-        ++learned_candidates_;
-        options_.candidates.push_back(from);
-        if (punching_) next_probe_ = now; // at the next punch round
-      }
+      learn_candidate(from, now);
       return true;
     }
     direct_ = from;
     direct_validated_ = true;
+    migration_attempts_ = 0;
     direct_rtt_ = now > it->at ? now - it->at : 0;
     punching_ = persistent_ = false;
     sent_.clear();
@@ -113,18 +127,32 @@ bool PeerPath::on_probe(const SockAddr &from, ByteView datagram, Timestamp now, 
                (now - punch_started_) / kMillisecond);
     return true;
   }
-  // A probe: its source may send us direct packets (see heard_from_).
+  // A probe: its source may send us direct packets (see heard_from_), and
+  // is worth a probe of ours (its NAT may map it to a port nobody told us).
   if (std::find(heard_from_.begin(), heard_from_.end(), from) == heard_from_.end()) {
     if (heard_from_.size() >= kMaxHeardFrom) heard_from_.erase(heard_from_.begin());
     heard_from_.push_back(from);
   }
+  bool known = std::find(options_.candidates.begin(), options_.candidates.end(), from) != options_.candidates.end();
+  if (!direct_validated_) learn_candidate(from, now);
   // Answer it, within a budget (a reply is never bigger).
   if (now - reply_window_ >= kSecond) {
     reply_window_ = now;
     replies_in_window_ = 0;
   }
-  if (++replies_in_window_ <= kMaxRepliesPerSecond)
-    out.push_back(Outgoing{from, encode_probe(probe_key_, options_.role, reply_to(*probe))});
+  if (++replies_in_window_ > kMaxRepliesPerSecond) return true;
+  out.push_back(Outgoing{from, encode_probe(probe_key_, options_.role, reply_to(*probe))});
+  // Not validated yet, and it came from an address we were told of: probe
+  // it back now rather than at our next round (the peer is there now, and
+  // its QUIC packets wait for our validation). Never to an address only
+  // this probe named, so a replayed probe cannot aim anything elsewhere.
+  if (known && !direct_validated_ && punching_ && ++replies_in_window_ <= kMaxRepliesPerSecond) {
+    Probe back = new_probe();
+    out.push_back(Outgoing{from, encode_probe(probe_key_, options_.role, back)});
+    if (sent_.size() >= kMaxOutstanding) sent_.erase(sent_.begin());
+    sent_.push_back(Sent{back.nonce, from, now});
+    ++probes_sent_;
+  }
   return true;
 }
 

@@ -8,9 +8,9 @@
 // The endpoint maps every packet between a virtual path and the wire —
 // wrapped for the coordinator's relay, or straight to the peer's direct
 // address — so QUIC never sees a real address change, and a switch between
-// relay and direct is an ordinary QUIC migration of the client side: path
-// validation before the switch (make before break), and fresh congestion
-// and RTT state on the new path. Only the initiator decides (QUIC lets
+// relay and direct is an ordinary QUIC migration of the client side, made
+// only after a probe round trip proved the direct path (make before break),
+// with fresh congestion and RTT state on the new path. Only the initiator decides (QUIC lets
 // only clients migrate); the acceptor follows where the packets come from.
 // The path holds the relay binding, the peer's direct candidates (the
 // address the coordinator observed and the peer's local ones), the path
@@ -109,8 +109,10 @@ public:
   // Reply sources that were no candidate, probed as candidates of their own.
   static constexpr unsigned kMaxLearnedCandidates = 4;
 
-  // After a fallback, probing goes on (at kMaxProbeInterval) until the
-  // direct path answers again.
+  // After a fallback, probing goes on without giving up, to the peer's
+  // observed and last direct address only, at intervals doubling to
+  // kMaxPersistentInterval, until the direct path answers again.
+  static constexpr Duration kMaxPersistentInterval = 10 * kSecond;
   // Direct data: the initiator goes direct once the handshake is confirmed
   // and a probe round trip proved an address; it falls back to the relay
   // when data on the direct path waits kDirectStall (at least 4 RTTs) for
@@ -119,6 +121,12 @@ public:
   static constexpr Duration kDirectStall = 1 * kSecond;
   static constexpr Duration kDirectKeepalive = 1 * kSecond;
   static constexpr Duration kMigrationRetry = 3 * kSecond;
+  static constexpr unsigned kMaxMigrationAttempts = 5; // per validated address
+  // After each fallback the channel waits before going direct again, twice
+  // as long each time (a path that passes probes but not data would
+  // otherwise flap between the two).
+  static constexpr Duration kFirstHoldoff = 2 * kSecond;
+  static constexpr Duration kMaxHoldoff = 60 * kSecond;
   // Sources of the peer's authentic probes remembered (see heard_from_).
   static constexpr size_t kMaxHeardFrom = 4;
 
@@ -150,9 +158,15 @@ private:
   // `persistent`: without giving up (after a fallback).
   void start_punching(Timestamp now, bool persistent = false);
   // A direct datagram from `from` for a connection on this path: whether
-  // it may be taken (from our direct address, or from where the peer's
-  // authentic probes came: then it becomes our direct address).
-  bool accept_direct(const SockAddr &from, size_t bytes);
+  // QUIC may see it (from our direct address, or from where the peer's
+  // authentic probes came). Only our own probe round trip ever changes
+  // where direct packets go: a new source becomes a candidate to probe.
+  bool accept_direct(const SockAddr &from, size_t bytes, Timestamp now);
+  // Adds a reply's or a peer's source as a candidate of its own (bounded).
+  void learn_candidate(const SockAddr &from, Timestamp now);
+  // Probe targets of a round: every candidate, or after a fallback only the
+  // observed address (the first candidate) and the last direct one.
+  std::vector<SockAddr> probe_targets() const;
   // Probes due at `now` go to `out`; returns when to call again (0: done).
   Timestamp punch_due(Timestamp now, std::vector<Outgoing> &out);
   // A datagram shaped like a probe with our path id, from `from`: whether
@@ -170,6 +184,9 @@ private:
   PathKind current_ = PathKind::relay;
   unsigned switches_to_direct_ = 0, fallbacks_ = 0;
   Timestamp migrating_since_ = 0; // the initiator's last attempt to go direct
+  unsigned migration_attempts_ = 0; // since direct_ was last validated
+  Timestamp fallen_back_at_ = 0;
+  Duration holdoff_ = 0;
   PathCounters relay_counters_, direct_counters_;
   // The endpoint's bookkeeping: the one connection an introduction
   // announced is accepted with these credentials.

@@ -3,8 +3,12 @@
 // that goes through the coordinator travels as
 //     marker (1 byte) + relay token (16 bytes) + inner QUIC packet
 // to the coordinator's own UDP port, which forwards it unchanged to the
-// other side. The marker has the QUIC fixed bit (0x40) clear, so no QUIC v1
-// packet can be mistaken for a relayed one.
+// other side. The marker (like the probe marker 0x2b) has the form bit
+// clear, the fixed bit clear and the spin bit (0x20) set. ngtcp2 0.12.1
+// greases the fixed bit (RFC 9287: on half of all connections every packet
+// has it clear), so that alone would not do; but it never sets the spin
+// bit, and header protection covers only the low five bits: its short
+// headers start with 0x00-0x1f or 0x40-0x5f, long ones with 0x80 or more.
 
 #include <cstddef>
 #include <cstdint>

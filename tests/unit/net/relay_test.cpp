@@ -180,12 +180,16 @@ public:
   bool open = true;
   uint64_t forwarded_bytes = 0;
   uint64_t dropped = 0;
+  Bytes last_short_to_b; // the latest QUIC short-header packet from a to b (for replays)
 
 private:
   static net::UdpSocket bind() { return std::move(*net::UdpSocket::bind(SockAddr::loopback(AF_INET, 0))); }
   void pump(net::UdpSocket &in, net::UdpSocket &out, const SockAddr &to) {
     (void)in.receive([&](const net::Datagram &d) {
       if (!open) return void(++dropped);
+      // (ngtcp2 greases the fixed bit, RFC 9287: only the form bit tells.)
+      if (&in == &to_b_ && !d.data.empty() && !(d.data[0] & 0x80) && !net::is_probe(d.data))
+        last_short_to_b.assign(d.data.begin(), d.data.end());
       if (out.send(to, d.data, d.data.size())) forwarded_bytes += d.data.size();
     });
   }
@@ -279,6 +283,113 @@ TEST_CASE("a peer connection goes direct after a probe round trip, falls back to
     CHECK(got.hex() == sent.hex());
     CHECK(!a_events.closed);
     CHECK(!b_events.closed);
+  }
+  REQUIRE(loop.close());
+}
+
+TEST_CASE("hostile: a relay-only acceptor answers no probe and takes no direct packet, so the initiator "
+          "stays relayed",
+          "[net][relay][probe]") {
+  loop::Loop loop;
+  {
+    auto relay = plain_endpoint(loop), a = plain_endpoint(loop), b = plain_endpoint(loop);
+    relay->on_relay_datagram = [&](const net::Datagram &d) {
+      const SockAddr &to = d.from == a->local_address() ? b->local_address() : a->local_address();
+      (void)relay->send_datagram(to, d.data);
+    };
+    Bytes token(net::kRelayTokenLength);
+    random_bytes(token);
+    a->add_relay(token, relay->local_address(),
+                 net::PeerPathOptions{net::PathPolicy::automatic, net::ProbeRole::initiator, {b->local_address()}});
+    b->add_relay(token, relay->local_address(),
+                 net::PeerPathOptions{net::PathPolicy::relay_only, net::ProbeRole::acceptor, {a->local_address()}});
+    std::unique_ptr<net::Session> accepted;
+    test::EventHandler a_events, b_events;
+    REQUIRE(b->accept_relayed(token, pinned(test::server_identity(), test::client_identity()),
+                              [&](std::unique_ptr<net::Session> s) {
+                                accepted = std::move(s);
+                                accepted->set_handler(b_events);
+                              }));
+    auto session = a->connect_relayed(token, pinned(test::client_identity(), test::server_identity()), "", a_events);
+    REQUIRE(session);
+    REQUIRE(test::run_until(loop, [&] { return a_events.handshake && b_events.handshake; }, 10));
+    test::run_until(loop, [] { return false; }, 1.0); // a probes all this time
+    const net::PeerPath &pa = *(*session)->path();
+    CHECK(pa.probes_sent() > 3);
+    CHECK_FALSE(pa.direct_address()); // no reply ever came
+    CHECK(pa.current() == net::PathKind::relay);
+    CHECK(accepted->path()->current() == net::PathKind::relay);
+    CHECK(accepted->path()->probes_sent() == 0);
+    CHECK(b->stats().probes_dropped >= pa.probes_sent() - 1); // (the first may precede b's path)
+    CHECK(pa.direct_counters().datagrams_received == 0);
+  }
+  REQUIRE(loop.close());
+}
+
+TEST_CASE("hostile: a copy of the peer's probe and of its packets sent from a third address gets one reply "
+          "of the probe's size and never moves where direct packets go",
+          "[net][relay][probe]") {
+  loop::Loop loop;
+  {
+    auto relay = plain_endpoint(loop), a = plain_endpoint(loop), b = plain_endpoint(loop), c = plain_endpoint(loop);
+    relay->on_relay_datagram = [&](const net::Datagram &d) {
+      const SockAddr &to = d.from == a->local_address() ? b->local_address() : a->local_address();
+      (void)relay->send_datagram(to, d.data);
+    };
+    Forwarder nat(loop, a->local_address(), b->local_address()); // lets the test see a's direct packets
+    Bytes token(net::kRelayTokenLength);
+    random_bytes(token);
+    a->add_relay(token, relay->local_address(),
+                 net::PeerPathOptions{net::PathPolicy::automatic, net::ProbeRole::initiator, {nat.face_b()}});
+    b->add_relay(token, relay->local_address(),
+                 net::PeerPathOptions{net::PathPolicy::automatic, net::ProbeRole::acceptor, {nat.face_a()}});
+    std::unique_ptr<net::Session> accepted;
+    test::EventHandler a_events, b_events;
+    std::string received;
+    bool fin = false;
+    b_events.data = [&](quic::StreamId id, ByteView d, bool f) {
+      received.append(as_chars(d));
+      fin |= f;
+      accepted->consume(id, d.size());
+    };
+    REQUIRE(b->accept_relayed(token, pinned(test::server_identity(), test::client_identity()),
+                              [&](std::unique_ptr<net::Session> s) {
+                                accepted = std::move(s);
+                                accepted->set_handler(b_events);
+                              }));
+    auto session = a->connect_relayed(token, pinned(test::client_identity(), test::server_identity()), "", a_events);
+    REQUIRE(session);
+    bool ready = test::run_until(loop, [&] {
+      return accepted && accepted->path()->current() == net::PathKind::direct && !nat.last_short_to_b.empty();
+    }, 10);
+    INFO("a " << (*session)->path()->describe() << ", b " << (accepted ? accepted->path()->describe() : "-")
+              << ", forwarded " << nat.forwarded_bytes << ", captured " << nat.last_short_to_b.size());
+    REQUIRE(ready);
+    const net::PeerPath &pb = *accepted->path();
+    REQUIRE(pb.direct_address());
+    CHECK(*pb.direct_address() == nat.face_a());
+
+    // c holds an authentic probe of a's and a copy of a direct packet (as an
+    // on-path observer could) and replays both from its own address.
+    Bytes copy = net::encode_probe(net::probe_key(token), net::ProbeRole::initiator, net::new_probe());
+    REQUIRE(c->send_datagram(b->local_address(), copy));
+    REQUIRE(test::run_until(loop, [&] { return c->stats().datagrams_received >= 1; }, 5));
+    Bytes packet = nat.last_short_to_b;
+    REQUIRE(c->send_datagram(b->local_address(), packet));
+    packet.back() ^= 0x55; // and one that cannot decrypt
+    REQUIRE(c->send_datagram(b->local_address(), packet));
+    test::run_until(loop, [] { return false; }, 0.1);
+    CHECK(*pb.direct_address() == nat.face_a());
+    // a's data goes on; nothing of b's answers may go to c.
+    std::string sent(1 << 20, 'x');
+    auto id = (*session)->open_stream(false);
+    REQUIRE(id);
+    REQUIRE((*session)->write(*id, to_bytes(sent), true));
+    REQUIRE(test::run_until(loop, [&] { return fin; }, 20));
+    CHECK(received == sent);
+    CHECK(c->stats().datagrams_received == 1); // the reply, as big as the probe (no amplification)
+    CHECK(*pb.direct_address() == nat.face_a());
+    CHECK(pb.current() == net::PathKind::direct);
   }
   REQUIRE(loop.close());
 }
