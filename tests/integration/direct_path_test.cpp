@@ -74,8 +74,16 @@ TEST_CASE("a channel goes direct, and 64 MiB arrive whole while the coordinator 
   CHECK_FALSE(sink.error);
   CHECK(sink.bytes == kMessage * kCount);
   CHECK(sink.hash.hex() == sent.hex());
-  // The data took the direct path: the relay saw a few keepalives at most.
+  // The data took the direct path: the relay saw a few keepalives at most,
+  // and the coordinator's count for the channel says so.
   CHECK(tap.relayed - relayed_before < 64 * 1024);
+  auto channels = f.coordinator->channels();
+  REQUIRE(channels.size() == 1);
+  CHECK(channels[0].initiator == "alice");
+  CHECK(channels[0].acceptor == "bob");
+  CHECK(channels[0].active);
+  CHECK(channels[0].relayed_bytes == tap.relayed);
+  CHECK(channels[0].relayed_bytes < 1024 * 1024);
   CHECK(path->direct_counters().bytes_sent > kMessage * kCount);
   CHECK(path->current() == net::PathKind::direct);
   CHECK(path->switches_to_direct() == 1);

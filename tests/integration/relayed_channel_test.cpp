@@ -103,8 +103,12 @@ TEST_CASE("64 MiB relayed from A to B arrive whole, in order, with the same SHA-
   CHECK(got.messages.size() == kCount);
   CHECK(got.bytes == kMessage * kCount);
   CHECK(got.hash.hex() == sent.hex());
-  // It really went through the coordinator's relay.
+  // It really went through the coordinator's relay, counted for the channel.
   CHECK(tap.relayed > kMessage * kCount);
+  auto channels = p.f.coordinator->channels();
+  REQUIRE(channels.size() == 1);
+  CHECK(channels[0].relayed_bytes == tap.relayed);
+  CHECK(channels[0].relayed_datagrams > kMessage * kCount / 1500);
   // The channel's peer path says so too, counted on the relay path only;
   // relay-only, it never probed the address where bob might be reached.
   const net::PeerPath *path = p.ab->session().path();

@@ -83,6 +83,9 @@ struct Allocation {
   // Token bucket for the relay budget.
   double tokens = 0;
   Timestamp refilled = 0;
+  // What the relay forwarded for this channel (a direct channel stays near
+  // zero), logged when it ends.
+  uint64_t relayed_datagrams = 0, relayed_bytes = 0;
 };
 
 } // namespace conec::coord

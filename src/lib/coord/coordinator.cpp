@@ -109,6 +109,13 @@ std::vector<ClientInfo> Coordinator::clients() const {
   return out;
 }
 
+std::vector<ChannelInfo> Coordinator::channels() const {
+  std::vector<ChannelInfo> out;
+  for (const auto &[id, a] : allocations_)
+    out.push_back({id, a->initiator->id(), a->acceptor->id(), a->active, a->relayed_datagrams, a->relayed_bytes});
+  return out;
+}
+
 channel::Channel *Coordinator::client_channel(const std::string &id) {
   auto it = directory_.find(proto::canonical_id(id));
   return it == directory_.end() ? nullptr : &it->second->channel();

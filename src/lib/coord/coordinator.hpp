@@ -84,6 +84,14 @@ struct ClientInfo {
   size_t channels = 0;
 };
 
+// One channel the coordinator introduced and still relays for.
+struct ChannelInfo {
+  uint64_t id = 0;
+  std::string initiator, acceptor;
+  bool active = false; // the acceptor accepted
+  uint64_t relayed_datagrams = 0, relayed_bytes = 0; // forwarded for it so far
+};
+
 // Counters for tests, logs and benchmarks.
 struct CoordinatorStats {
   uint64_t clients_registered = 0;
@@ -131,6 +139,7 @@ public:
 
   const SockAddr &local_address() const { return endpoint_->local_address(); }
   std::vector<ClientInfo> clients() const;
+  std::vector<ChannelInfo> channels() const;
   // The coordinator's channel to a registered client (open data streams on
   // it), or null.
   channel::Channel *client_channel(const std::string &id);

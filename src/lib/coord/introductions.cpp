@@ -134,6 +134,9 @@ void Coordinator::introduction_timed_out(uint64_t channel_id) {
 }
 
 void Coordinator::drop_allocation(Allocation &a, const std::string &reason, proto::RefuseCode code) {
+  if (a.active)
+    CONEC_INFO("coordinator: channel {} between '{}' and '{}' ended ({}); relayed {} datagrams, {} bytes",
+               a.channel_id, a.initiator->id(), a.acceptor->id(), reason, a.relayed_datagrams, a.relayed_bytes);
   if (!a.active) {
     // Requests still waiting for this channel fail with the reason.
     --pending_;

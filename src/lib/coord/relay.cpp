@@ -54,6 +54,8 @@ void Coordinator::relay(const net::Datagram &d) {
   }
   a.tokens -= size;
   c.relay_tokens -= size;
+  ++a.relayed_datagrams;
+  a.relayed_bytes += d.data.size();
   handler_->on_relayed(d.data);
   // Datagrams of one burst from one sender go to one destination: batch
   // them into a single GSO send instead of a system call each.
