@@ -105,3 +105,37 @@ TEST_CASE("the direct_only policy hands a channel over only once its path is dir
   CHECK(b.offered[0]->session().path()->current() == net::PathKind::direct);
   REQUIRE(f.shutdown());
 }
+
+TEST_CASE("a direct channel outlives the coordinator's end of it: one side's coordinator connection closes, "
+          "the other hears ChannelClosed, and data still flows both ways",
+          "[direct][channel]") {
+  CoordFixture f;
+  ClientEvents a, b;
+  Sink at_bob;
+  b.stream = [&](channel::Channel &, channel::Stream &s) { s.set_handler(at_bob); };
+  REQUIRE(f.join("alice", a));
+  REQUIRE(f.join("bob", b));
+  auto ch = f.open(*f.client("alice"), "bob");
+  REQUIRE(ch);
+  REQUIRE(f.run_until([&] { return (*ch)->session().path()->current() == net::PathKind::direct && !b.offered.empty() &&
+                                   b.offered[0]->session().path()->current() == net::PathKind::direct; }, 10));
+  // The coordinator drops alice: her relay allocations go, bob is told.
+  channel::Channel *alice_link = f.coordinator->client_channel("alice");
+  REQUIRE(alice_link);
+  alice_link->close(0, "test: dropping alice");
+  REQUIRE(f.run_until([&] { return a.disconnected.has_value() && f.coordinator->channels().empty(); }, 10));
+  f.run_until([] { return false; }, 0.3); // bob's ChannelClosed arrives
+  CHECK(b.peer_closed.empty());
+  auto s = (*ch)->open_stream(false);
+  REQUIRE(s);
+  Bytes m = test::pattern_block(9, 0, 300000);
+  REQUIRE(s->send(m));
+  REQUIRE(s->finish());
+  REQUIRE(f.run_until([&] { return at_bob.ended; }, 10));
+  CHECK_FALSE(at_bob.error);
+  CHECK(at_bob.bytes == m.size());
+  test::Sha256 want;
+  want.update(m);
+  CHECK(at_bob.hash.hex() == want.hex());
+  REQUIRE(f.shutdown());
+}

@@ -221,7 +221,15 @@ void Client::channel_closed(const proto::ChannelClosed &closed) {
     auto it = links_.find({closed.channel_id, initiator});
     if (it == links_.end()) continue;
     PeerLink &link = *it->second;
-    if (link.channel) {
+    const net::PeerPath *path = link.channel ? link.channel->session().path() : nullptr;
+    if (path && path->current() == net::PathKind::direct) {
+      // Only the relay is gone (the peer lost its coordinator connection,
+      // say); the channel does not need it. Should the peer itself be gone,
+      // its close or the direct path's liveness ends the channel.
+      CONEC_INFO("client: the coordinator dropped the relay of channel {} to '{}' ({}); it goes on over its direct "
+                 "path",
+                 link.channel_id, link.peer, closed.reason);
+    } else if (link.channel) {
       link.channel->close(0, "channel closed by the coordinator: " + closed.reason);
     } else {
       // Never connected: nothing else will report it.
