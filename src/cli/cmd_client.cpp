@@ -74,9 +74,11 @@ public:
   // Before connecting: prepare outputs. Errors are usage errors.
   virtual Result<void> open() { return {}; }
   virtual void arrived(channel::Channel &ch, channel::Stream &s) = 0;
-  // The coordinator connection is lost and the Client is about to be
-  // destroyed: every stream of it is cut; never touch them again.
-  virtual void connection_lost(const std::string &why) = 0;
+  // The coordinator connection is lost. Streams on channels `kept` says
+  // yes to (direct ones: they need no coordinator) go on; every other one
+  // is cut now and never touched again (its Client may be destroyed).
+  using KeepChannel = std::function<bool(channel::Channel &)>;
+  virtual void connection_lost(const std::string &why, const KeepChannel &kept) = 0;
   // The run is over: let go of every stream, ask children to stop.
   virtual void stop() = 0;
   // Nothing left to wait for after stop() (children exited).
@@ -92,10 +94,12 @@ class Service final : public client::ClientHandler {
 public:
   explicit Service(const ClientCmdArgs &args)
       : args_(args), drop_timer_(loop_, [this] { old_client_.reset(); }),
-        retry_timer_(loop_, [this] { reconnect(); }), rng_(std::random_device{}()) {}
+        retire_timer_(loop_, [this] { drop_idle_retired(); }), retry_timer_(loop_, [this] { reconnect(); }),
+        rng_(std::random_device{}()) {}
   ~Service() override {
     client_.reset();
     old_client_.reset();
+    retired_.clear();
   }
 
   void set_server(Server &server) { server_ = &server; }
@@ -136,6 +140,14 @@ private:
   std::unique_ptr<client::Client> client_;
   std::unique_ptr<client::Client> old_client_; // lost; destroyed outside its callbacks
   loop::Timer drop_timer_;
+  // Lost their coordinator while channels of theirs went direct: kept until
+  // those end (checked every second), taking no new streams.
+  std::vector<std::unique_ptr<client::Client>> retired_;
+  loop::Timer retire_timer_;
+  void drop_idle_retired() {
+    std::erase_if(retired_, [](const auto &c) { return !c->has_direct_channel(); });
+    if (retired_.empty()) retire_timer_.stop();
+  }
   loop::Timer retry_timer_;
   std::mt19937 rng_;
   bool ever_registered_ = false;
@@ -180,6 +192,7 @@ int Service::run() {
   while (!server_->idle() && !waited && loop_.run_once()) {
   }
   if (client_) client_->close();
+  for (auto &r : retired_) r->close();
   waited = false;
   limit.start(300);
   while (!waited && !(client_ && client_->closes_sent()) && client_ && loop_.run_once()) {
@@ -204,11 +217,18 @@ void Service::on_disconnected(client::Client &c, const Error &error) {
   if (!retry) {
     return finish(code, ClientRun::coordinator_error_text(error, args_.client.coord, options_.identity.cert_pem));
   }
-  // The Client is destroyed right after this callback (not inside it):
-  // every stream of it is cut now.
-  old_client_ = std::move(client_);
-  drop_timer_.start(0);
-  server_->connection_lost("the coordinator connection was lost: " + error.message);
+  // Streams on direct channels go on: then the lost Client is retired
+  // until its channels end; otherwise it is destroyed right after this
+  // callback (not inside it), and every stream of it is cut now.
+  server_->connection_lost("the coordinator connection was lost: " + error.message,
+                           [](channel::Channel &ch) { return on_direct_path(ch); });
+  if (client_->has_direct_channel()) {
+    retired_.push_back(std::move(client_));
+    if (!retire_timer_.active()) retire_timer_.start(1000, 1000);
+  } else {
+    old_client_ = std::move(client_);
+    drop_timer_.start(0);
+  }
   if (finished()) return;
   if (failures_ == 0)
     CONEC_WARN("lost the connection to coordinator {}: {}; reconnecting", args_.client.coord, error.message);
@@ -293,7 +313,19 @@ public:
     check_done();
   }
 
-  void connection_lost(const std::string &why) override {
+  void connection_lost(const std::string &why, const KeepChannel &kept) override {
+    channel::Channel *ch = current_ ? current_->stream.channel() : nullptr;
+    if (ch && kept(*ch)) {
+      CONEC_WARN("lost the coordinator ({}); the stream from '{}' goes on over its direct path", why, peer_);
+      std::erase_if(queue_, [&](Item &i) {
+        channel::Channel *c = i.stream.channel();
+        if (c && kept(*c)) return false;
+        i.stream.clear_handler();
+        sink_.forget(i.stream);
+        return true;
+      });
+      return;
+    }
     if (current_) cut(why);
     detach_all();
   }
@@ -498,6 +530,7 @@ public:
   // close the child's pipes and ask it to stop.
   void detach();
   bool exited() const { return !process_.running(); }
+  channel::Channel *channel() const { return stream_.channel(); } // null once detached or gone
   const std::string &peer() const { return peer_; }
 
 private:
@@ -592,7 +625,22 @@ public:
       serve(std::move(w));
     }
   }
-  void connection_lost(const std::string &) override { detach_all(); }
+  void connection_lost(const std::string &, const KeepChannel &kept) override {
+    std::vector<ExecSession *> cut;
+    for (auto &s : sessions_) {
+      channel::Channel *ch = s->channel();
+      if (!ch || !kept(*ch)) cut.push_back(s.get());
+    }
+    if (cut.size() < sessions_.size())
+      CONEC_WARN("lost the coordinator; {} command(s) on direct paths go on", sessions_.size() - cut.size());
+    for (ExecSession *s : cut) s->detach(); // may finish it (moving it to dead_)
+    std::erase_if(waiting_, [&](Waiting &w) {
+      channel::Channel *ch = w.stream.channel();
+      if (ch && kept(*ch)) return false;
+      w.stream.clear_handler();
+      return true;
+    });
+  }
   void stop() override { detach_all(); }
   bool idle() const override {
     for (auto &s : sessions_)

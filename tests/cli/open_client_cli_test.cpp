@@ -271,3 +271,51 @@ TEST_CASE("client re-registers after the coordinator restarts", "[cli]") {
   again.process.signal(SIGTERM);
   CHECK(again.process.wait(10) == 0);
 }
+
+TEST_CASE("a coordinator killed and restarted mid-session: client --exec's and open's direct session goes on, "
+          "and the client serves new streams after re-registering",
+          "[cli][direct]") {
+  Setup s;
+  REQUIRE(s.coord.ready);
+  // Line-buffered, so each line comes back at once.
+  Process server(
+      s.command({"client", "-v", "-i", "svc", "--exec", "stdbuf -oL tr a-z A-Z", "--idle-timeout", "3"}));
+  REQUIRE(server.wait_for_stderr("registered as 'svc'"));
+  StdinPipe in;
+  Process open(s.command({"open", "-v", "svc", "--idle-timeout", "3"}), in.read_end);
+  in.close_read();
+  REQUIRE(in.send("before the crash\n"));
+  REQUIRE(open.wait_for_stdout("BEFORE THE CRASH\n", 10));
+  REQUIRE(open.wait_for_stderr("channel now direct", 5));
+
+  s.coord.process.signal(SIGKILL);
+  REQUIRE(s.coord.process.wait(10) == 128 + SIGKILL);
+  // Both notice (idle timeout 3 s), and say the session goes on.
+  REQUIRE(server.wait_for_stderr("command(s) on direct paths go on", 15));
+  REQUIRE(open.wait_for_stderr("goes on over its direct path", 15));
+  REQUIRE(in.send("while it is down\n"));
+  REQUIRE(open.wait_for_stdout("WHILE IT IS DOWN\n", 10));
+
+  RunningCoordinator again(s.dir, s.port);
+  REQUIRE(again.ready);
+  REQUIRE(server.wait_for_stderr("reconnected to the coordinator as 'svc'", 20));
+  REQUIRE(in.send("after the restart\n"));
+  in.close_write();
+  CHECK(open.wait(15) == 0);
+  CHECK(open.out == "BEFORE THE CRASH\nWHILE IT IS DOWN\nAFTER THE RESTART\n");
+  INFO(open.err << "\n---\n" << server.err);
+
+  // A new opener is served through the new registration.
+  StdinPipe in2;
+  Process second(s.command({"open", "svc"}), in2.read_end);
+  in2.close_read();
+  REQUIRE(in2.send("new\n"));
+  in2.close_write();
+  CHECK(second.wait(15) == 0);
+  CHECK(second.out == "NEW\n");
+
+  server.signal(SIGTERM);
+  CHECK(server.wait(10) == 143);
+  again.process.signal(SIGTERM);
+  CHECK(again.process.wait(10) == 0);
+}

@@ -90,6 +90,8 @@ public:
   channel::Channel *coordinator_channel() { return coordinator_.get(); }
   const SockAddr &local_address() const { return endpoint_->local_address(); }
   size_t peer_channel_count() const { return links_.size(); }
+  // Whether a peer channel's data goes direct now (it needs no coordinator).
+  bool has_direct_channel() const;
   const net::EndpointStats &endpoint_stats() const { return endpoint_->stats(); }
   // Closes every channel and the coordinator connection.
   void close();

@@ -216,6 +216,15 @@ void Client::hand_over(PeerLink &link) {
   if (answered.empty() && !link.initiator) handler_.on_peer_channel(*this, *link.channel);
 }
 
+bool Client::has_direct_channel() const {
+  for (const auto &[key, link] : links_) {
+    if (!link->channel || link->closed) continue;
+    const net::PeerPath *path = link->channel->session().path();
+    if (path && path->current() == net::PathKind::direct) return true;
+  }
+  return false;
+}
+
 void Client::channel_closed(const proto::ChannelClosed &closed) {
   for (bool initiator : {false, true}) {
     auto it = links_.find({closed.channel_id, initiator});
