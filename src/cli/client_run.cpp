@@ -67,11 +67,6 @@ std::string path_of(channel::Channel &ch) {
   return path ? path->describe() : "relay";
 }
 
-bool on_direct_path(channel::Channel &ch) {
-  const net::PeerPath *path = ch.session().path();
-  return path && path->current() == net::PathKind::direct;
-}
-
 int ClientRun::exit_code_for(const Error &e) {
   if (certificate_refused(e)) return kExitRefused;
   if (e.category == ErrorCategory::tls || e.category == ErrorCategory::timeout ||

@@ -26,9 +26,6 @@ void hold_exit_signals();
 std::string peer_key_of(channel::Channel &ch);
 // The path a peer channel uses now ("relay", "direct ADDR"), for the same.
 std::string path_of(channel::Channel &ch);
-// Whether the channel's data takes a direct path now (it then outlives the
-// coordinator: no relay is needed).
-bool on_direct_path(channel::Channel &ch);
 
 class ClientRun : public client::ClientHandler {
 public:

@@ -221,7 +221,7 @@ void Service::on_disconnected(client::Client &c, const Error &error) {
   // until its channels end; otherwise it is destroyed right after this
   // callback (not inside it), and every stream of it is cut now.
   server_->connection_lost("the coordinator connection was lost: " + error.message,
-                           [](channel::Channel &ch) { return on_direct_path(ch); });
+                           [](channel::Channel &ch) { return ch.session().on_direct_path(); });
   if (client_->has_direct_channel()) {
     retired_.push_back(std::move(client_));
     if (!retire_timer_.active()) retire_timer_.start(1000, 1000);

@@ -101,7 +101,7 @@ public:
   // ends with it (the default: the coordinator's exit code).
   bool coordinator_lost(const Error &e) {
     channel::Channel *ch = stream_.channel();
-    if (!ch || run_.finished() || !on_direct_path(*ch)) return false;
+    if (!ch || run_.finished() || !ch->session().on_direct_path()) return false;
     CONEC_WARN("lost the coordinator ({}); the session with '{}' goes on over its direct path", e.message,
                printable(args_.peer));
     return true;

@@ -101,7 +101,7 @@ public:
   // code). Returns whether the loss is handled here.
   bool coordinator_lost(const Error &e, int code, std::string text) {
     if (!current_ || confirmed_) return false;
-    if (channel::Channel *ch = current_->stream.channel(); ch && on_direct_path(*ch)) {
+    if (channel::Channel *ch = current_->stream.channel(); ch && ch->session().on_direct_path()) {
       CONEC_WARN("lost the coordinator ({}); the transfer from '{}' goes on over its direct path", e.message,
                  printable(current_->peer));
       lost_ = {code, std::move(text)};

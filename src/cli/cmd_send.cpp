@@ -72,7 +72,7 @@ public:
   // end (no relay to fall back to) ends it.
   bool coordinator_lost(const Error &e) {
     if (!pump_ || run_.finished()) return false;
-    if (channel::Channel *ch = stream_.channel(); ch && on_direct_path(*ch)) {
+    if (channel::Channel *ch = stream_.channel(); ch && ch->session().on_direct_path()) {
       CONEC_WARN("lost the coordinator ({}); the transfer to '{}' goes on over its direct path", e.message,
                  printable(args_.peer));
       return true;

@@ -113,6 +113,7 @@ private:
   void channel_closed(const proto::ChannelClosed &closed);
   void link_open(PeerLink &link);
   bool await_direct(PeerLink &link); // true: not direct yet, link_open resumes later
+  std::vector<uint64_t> requests_for(const PeerLink &link) const;
   void hand_over(PeerLink &link);
   void link_closed(PeerLink &link, const Error &error);
   net::PeerPathOptions path_options(const proto::Introduction &intro) const;

@@ -4,6 +4,9 @@
 // pins the other's certificate, so the channel is end to end. Before that,
 // each side checks the certificate itself (PeerTrust): pins, CA, known peers.
 #include "client/client.hpp"
+
+#include <algorithm>
+
 #include "client/peer_link.hpp"
 #include "net/local_addresses.hpp"
 #include "net/relay.hpp"
@@ -153,7 +156,7 @@ void Client::link_open(PeerLink &link) {
 bool Client::await_direct(PeerLink &link) {
   if (options_.path_policy != net::PathPolicy::direct_only) return false;
   const net::PeerPath *path = link.channel->session().path();
-  if (!path || path->current() == net::PathKind::direct) return false;
+  if (!path || link.channel->session().on_direct_path()) return false;
   Timestamp now = monotonic_now();
   if (!link.direct_wait) {
     link.direct_deadline = now + net::PeerPath::kPunchGiveUp + net::PeerPath::kMigrationRetry;
@@ -179,10 +182,7 @@ bool Client::await_direct(PeerLink &link) {
   Error e{ErrorCategory::peer, kNoDirectPath, "client",
           "no direct path to '" + link.peer + "' could be made (--direct-only): " + why};
   CONEC_INFO("client: channel {} to '{}': {}", link.channel_id, link.peer, e.message);
-  std::vector<uint64_t> waiting;
-  for (auto &[id, req] : requests_)
-    if ((link.initiator && id == link.request_id) || req.channel_id == link.channel_id) waiting.push_back(id);
-  for (uint64_t id : waiting) fail_request(id, e);
+  for (uint64_t id : requests_for(link)) fail_request(id, e);
   link.open = false; // never handed over: nobody hears of its end
   link.channel->close(0, e.message);
   return true;
@@ -216,13 +216,20 @@ void Client::hand_over(PeerLink &link) {
   if (answered.empty() && !link.initiator) handler_.on_peer_channel(*this, *link.channel);
 }
 
+// Requests this channel answers: the one it was opened for, and those the
+// coordinator joined to it.
+std::vector<uint64_t> Client::requests_for(const PeerLink &link) const {
+  std::vector<uint64_t> ids;
+  for (const auto &[id, req] : requests_)
+    if ((link.initiator && id == link.request_id) || req.channel_id == link.channel_id) ids.push_back(id);
+  return ids;
+}
+
 bool Client::has_direct_channel() const {
-  for (const auto &[key, link] : links_) {
-    if (!link->channel || link->closed) continue;
-    const net::PeerPath *path = link->channel->session().path();
-    if (path && path->current() == net::PathKind::direct) return true;
-  }
-  return false;
+  return std::any_of(links_.begin(), links_.end(), [](const auto &entry) {
+    const PeerLink &link = *entry.second;
+    return link.channel && !link.closed && link.channel->session().on_direct_path();
+  });
 }
 
 void Client::channel_closed(const proto::ChannelClosed &closed) {
@@ -230,8 +237,7 @@ void Client::channel_closed(const proto::ChannelClosed &closed) {
     auto it = links_.find({closed.channel_id, initiator});
     if (it == links_.end()) continue;
     PeerLink &link = *it->second;
-    const net::PeerPath *path = link.channel ? link.channel->session().path() : nullptr;
-    if (path && path->current() == net::PathKind::direct) {
+    if (link.channel && link.channel->session().on_direct_path()) {
       // Only the relay is gone (the peer lost its coordinator connection,
       // say); the channel does not need it. Should the peer itself be gone,
       // its close or the direct path's liveness ends the channel.
@@ -254,10 +260,7 @@ void Client::link_closed(PeerLink &link, const Error &error) {
   if (link.closed) return;
   link.closed = true;
   endpoint_->remove_relay(link.token);
-  std::vector<uint64_t> waiting;
-  for (auto &[id, req] : requests_)
-    if ((link.initiator && id == link.request_id) || req.channel_id == link.channel_id) waiting.push_back(id);
-  for (uint64_t id : waiting) fail_request(id, error);
+  for (uint64_t id : requests_for(link)) fail_request(id, error);
   if (link.open) handler_.on_peer_closed(*this, *link.channel, error);
   auto it = links_.find({link.channel_id, link.initiator});
   if (it != links_.end() && it->second.get() == &link) {

@@ -62,6 +62,8 @@ public:
   // The peer path of a client-to-client connection (null for direct QUIC
   // connections such as the coordinator link, and once the Endpoint is gone).
   const PeerPath *path() const;
+  // A peer connection whose data goes direct now (it needs no relay).
+  bool on_direct_path() const;
 
 private:
   friend class Endpoint;

@@ -147,9 +147,7 @@ void Endpoint::go_direct_if_ready(Entry &e, Timestamp now) {
     CONEC_DEBUG("net: cannot move the channel to its direct path yet: {}", r.error().message);
     return;
   }
-  p.current_ = PathKind::direct;
-  p.migrating_since_ = 0;
-  ++p.switches_to_direct_;
+  p.entered_direct();
   CONEC_INFO("net: channel now direct to {}", p.direct_ ? p.direct_->to_string() : "?");
   schedule(e);
   watch_paths();
@@ -177,13 +175,7 @@ void Endpoint::fall_back_to_relay(Entry &e, Timestamp now, const std::string &wh
     return;
   }
   CONEC_INFO("net: direct path to {} lost ({}); back on the relay", p.direct_ ? p.direct_->to_string() : "?", why);
-  p.current_ = PathKind::relay;
-  p.direct_validated_ = false;
-  p.migrating_since_ = 0;
-  p.fallen_back_at_ = now;
-  p.holdoff_ = std::min(p.holdoff_ ? 2 * p.holdoff_ : PeerPath::kFirstHoldoff, PeerPath::kMaxHoldoff);
-  ++p.fallbacks_;
-  p.start_punching(now, true); // and back to direct when it answers again
+  p.left_direct(now, true); // and back to direct when it answers again
   schedule(e);
   watch_paths();
 }
@@ -199,23 +191,15 @@ void Endpoint::after_peer_receive(Entry &e, Timestamp now) {
       go_direct_if_ready(e, now); // e.g. the handshake has just been confirmed
     return;
   }
-  p.current_ = kind;
   if (kind == PathKind::direct) {
-    ++p.switches_to_direct_;
-    p.migrating_since_ = 0;
+    p.entered_direct();
     CONEC_INFO("net: channel now direct to {}", p.direct_ ? p.direct_->to_string() : "?");
   } else {
     // The acceptor sees the initiator fall back; the initiator sees QUIC
-    // give the direct path up (its validation failed). Either way: probe
-    // again without giving up, so our NAT lets the other side's probes in.
+    // give the direct path up (its validation failed). Either way probing
+    // resumes, so our NAT lets the other side's probes in.
     CONEC_INFO("net: channel back on the relay");
-    p.direct_validated_ = false;
-    if (!e.conn->is_server()) {
-      p.fallen_back_at_ = now;
-      p.holdoff_ = std::min(p.holdoff_ ? 2 * p.holdoff_ : PeerPath::kFirstHoldoff, PeerPath::kMaxHoldoff);
-      ++p.fallbacks_;
-    }
-    p.start_punching(now, true);
+    p.left_direct(now, !e.conn->is_server());
   }
   watch_paths();
 }

@@ -46,6 +46,24 @@ void PeerPath::start_punching(Timestamp now, bool persistent) {
   interval_ = kFirstProbeInterval;
 }
 
+void PeerPath::entered_direct() {
+  current_ = PathKind::direct;
+  migrating_since_ = 0;
+  ++switches_to_direct_;
+}
+
+void PeerPath::left_direct(Timestamp now, bool initiator) {
+  current_ = PathKind::relay;
+  direct_validated_ = false;
+  migrating_since_ = 0;
+  if (initiator) {
+    fallen_back_at_ = now;
+    holdoff_ = std::min(holdoff_ ? 2 * holdoff_ : kFirstHoldoff, kMaxHoldoff);
+    ++fallbacks_;
+  }
+  start_punching(now, true);
+}
+
 void PeerPath::learn_candidate(const SockAddr &from, Timestamp now) {
   if (unreachable(from) ||
       std::find(options_.candidates.begin(), options_.candidates.end(), from) != options_.candidates.end())

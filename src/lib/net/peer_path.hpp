@@ -162,6 +162,12 @@ private:
   // authentic probes came). Only our own probe round trip ever changes
   // where direct packets go: a new source becomes a candidate to probe.
   bool accept_direct(const SockAddr &from, size_t bytes, Timestamp now);
+  // The data moved to the direct path.
+  void entered_direct();
+  // The data left the direct path (the initiator fell back, or QUIC gave
+  // it up; the acceptor saw it): probe again without giving up, and on the
+  // initiator hold off going direct again, twice as long each time.
+  void left_direct(Timestamp now, bool initiator);
   // Adds a reply's or a peer's source as a candidate of its own (bounded).
   void learn_candidate(const SockAddr &from, Timestamp now);
   // Probe targets of a round: every candidate, or after a fallback only the

@@ -85,5 +85,9 @@ quic::Stats Session::stats() const { return entry_ ? entry_->conn->stats() : qui
 Bytes Session::peer_certificate() const { return entry_ ? entry_->conn->tls().peer_certificate() : Bytes(); }
 
 const PeerPath *Session::path() const { return entry_ ? entry_->path : nullptr; }
+bool Session::on_direct_path() const {
+  const PeerPath *p = path();
+  return p && p->current() == PathKind::direct;
+}
 
 } // namespace conec::net
