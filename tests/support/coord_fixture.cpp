@@ -26,6 +26,20 @@ CoordFixture::CoordFixture(coord::CoordinatorOptions options, coord::Coordinator
 
 CoordFixture::~CoordFixture() { shutdown(); }
 
+bool CoordFixture::restart_coordinator(coord::CoordinatorOptions options) {
+  SockAddr address = coordinator->local_address();
+  coordinator.reset();
+  options.listen = address;
+  if (options.identity.cert_pem.empty()) options.identity = server_identity();
+  auto c = coord::Coordinator::create(loop, std::move(options));
+  if (!c) {
+    error = c.error();
+    return false;
+  }
+  coordinator = std::move(*c);
+  return true;
+}
+
 client::Client *CoordFixture::start(const std::string &id, ClientEvents &events,
                                     std::optional<tls::Identity> identity) {
   client::ClientOptions o;
@@ -34,6 +48,7 @@ client::Client *CoordFixture::start(const std::string &id, ClientEvents &events,
   o.verify_coordinator.pin = *tls::parse_pin(*server_identity().fingerprint());
   o.id = id;
   o.path_policy = path_policy;
+  o.reconnect = reconnect;
   o.identity = identity ? *identity : identity_for(id);
   auto c = client::Client::create(loop, o, events);
   if (!c) {

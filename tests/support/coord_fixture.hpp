@@ -48,6 +48,10 @@ struct CoordFixture {
   bool join(const std::string &id, ClientEvents &events, std::optional<tls::Identity> identity = std::nullopt);
   // Asks `from` for a channel to `peer`; waits for the outcome.
   Result<channel::Channel *> open(client::Client &from, const std::string &peer, double seconds = 10);
+  // Replaces the coordinator by a new one on the same address with the same
+  // identity (a restart: it knows no client and no relay). The old one
+  // says goodbye to its clients as it goes. False if it cannot bind.
+  bool restart_coordinator(coord::CoordinatorOptions options = {});
   // The first started client with `id` (null if none).
   client::Client *client(const std::string &id);
   bool run_until(const std::function<bool()> &done, double seconds = 10) { return test::run_until(loop, done, seconds); }
@@ -57,6 +61,7 @@ struct CoordFixture {
   loop::Loop loop;
   // For clients started from now on (relay-only fixtures test the relay).
   net::PathPolicy path_policy = net::PathPolicy::automatic;
+  bool reconnect = false; // ClientOptions::reconnect for clients started from now on
   std::unique_ptr<coord::Coordinator> coordinator;
   std::map<std::string, std::unique_ptr<client::Client>> clients;
   std::optional<Error> error;

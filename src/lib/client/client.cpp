@@ -2,6 +2,8 @@
 // the dispatch of what the coordinator says.
 #include "client/client.hpp"
 
+#include <algorithm>
+
 #include "client/peer_link.hpp"
 #include "net/local_addresses.hpp"
 #include "util/log.hpp"
@@ -12,20 +14,26 @@ namespace conec::client {
 class Client::CoordinatorLink final : public channel::ChannelHandler {
 public:
   explicit CoordinatorLink(Client &c) : client_(c) {}
+  // Events of an earlier connection (replaced by a reconnection) are ignored.
+  bool current(const channel::Channel &ch) const { return &ch == client_.coordinator_.get(); }
   void on_open(channel::Channel &ch) override {
+    if (!current(ch)) return;
     proto::Hello hello{proto::kProtocolVersion, client_.options_.id, {}};
     if (client_.options_.path_policy != net::PathPolicy::relay_only)
       hello.local = net::local_addresses(client_.endpoint_->local_address(), proto::kMaxAddresses);
     if (auto r = ch.send_control(hello); !r)
       ch.close(channel::kErrorProtocol, r.error().message);
   }
-  void on_stream(channel::Channel &, channel::Stream &stream) override {
+  void on_stream(channel::Channel &ch, channel::Stream &stream) override {
+    if (!current(ch)) return stream.reset();
     client_.handler_.on_coordinator_stream(client_, stream);
   }
-  void on_control(channel::Channel &, proto::ControlMessage message) override {
-    client_.on_control(std::move(message));
+  void on_control(channel::Channel &ch, proto::ControlMessage message) override {
+    if (current(ch)) client_.on_control(std::move(message));
   }
-  void on_closed(channel::Channel &, const Error &error) override { client_.disconnected(error); }
+  void on_closed(channel::Channel &ch, const Error &error) override {
+    if (current(ch)) client_.disconnected(error);
+  }
   std::optional<Error> refused; // the coordinator's Refused message, if any
 
 private:
@@ -42,6 +50,7 @@ Client::Client(loop::Loop &loop, ClientOptions options, ClientHandler &handler)
     : loop_(loop), options_(std::move(options)), handler_(handler), trust_(options_.peer_trust) {}
 
 Client::~Client() {
+  reconnect_timer_.reset();
   links_.clear();
   dead_links_.clear();
   coordinator_.reset();
@@ -73,7 +82,9 @@ Result<std::unique_ptr<Client>> Client::create(loop::Loop &loop, ClientOptions o
   c->endpoint_ = std::move(*endpoint);
   Client *self = c.get();
   c->reaper_ = std::make_unique<loop::Deferred>(loop, [self] { self->reap(); });
+  c->reconnect_timer_ = std::make_unique<loop::Timer>(loop, [self] { self->connect_coordinator(); });
   c->link_handler_ = std::make_unique<CoordinatorLink>(*c);
+  c->coordinator_credentials_ = *credentials;
   auto session = c->endpoint_->connect(c->options_.coordinator, *credentials, c->options_.coordinator_name,
                                        placeholder_handler);
   if (!session) return fail(session.error());
@@ -81,6 +92,53 @@ Result<std::unique_ptr<Client>> Client::create(loop::Loop &loop, ClientOptions o
   co.max_message = c->options_.max_message;
   c->coordinator_ = std::make_unique<channel::Channel>(std::move(*session), "coordinator", *c->link_handler_, co);
   return c;
+}
+
+// A new coordinator connection from the same socket (ClientOptions::reconnect).
+void Client::connect_coordinator() {
+  if (closing_) return;
+  CONEC_INFO("client: connecting to the coordinator {} again as '{}' (attempt {})", options_.coordinator.to_string(),
+             options_.id, reconnect_failures_);
+  auto session = endpoint_->connect(options_.coordinator, coordinator_credentials_, options_.coordinator_name,
+                                    placeholder_handler);
+  if (!session) {
+    CONEC_INFO("client: cannot connect to the coordinator: {}", session.error().message);
+    return schedule_reconnect();
+  }
+  channel::ChannelOptions co;
+  co.max_message = options_.max_message;
+  link_handler_->refused.reset();
+  disconnected_ = false;
+  // Not inside the old channel's callbacks (this runs from a timer).
+  coordinator_ = std::make_unique<channel::Channel>(std::move(*session), "coordinator", *link_handler_, co);
+}
+
+void Client::schedule_reconnect() {
+  // Doubling from reconnect_delay, capped, each +-25 % so that a restarted
+  // coordinator does not get every client back at the same instant.
+  unsigned doublings = std::min(reconnect_failures_, 16u);
+  double delay = std::min(double(options_.reconnect_delay) * double(1u << doublings),
+                          double(options_.reconnect_max_delay));
+  uint8_t r[2];
+  random_bytes(r);
+  delay *= 0.75 + 0.5 * double(r[0] << 8 | r[1]) / 65535.0;
+  ++reconnect_failures_;
+  CONEC_INFO("client: reconnecting to the coordinator in {:.2f} s", delay / double(kSecond));
+  reconnect_timer_->start(std::max<uint64_t>(1, static_cast<uint64_t>(delay / double(kMillisecond))));
+}
+
+// Lost, not turned away: a refusal stands, except "id in use" (the
+// coordinator may still hold our previous connection), and so does a
+// coordinator that failed our TLS checks.
+bool Client::worth_reconnecting(const Error &reason) const {
+  if (!options_.reconnect || !ever_registered_ || closing_) return false;
+  if (link_handler_->refused) return reason.code == static_cast<int64_t>(proto::RefuseCode::id_in_use);
+  switch (reason.category) {
+  case ErrorCategory::transport:
+  case ErrorCategory::timeout: return true;
+  case ErrorCategory::peer: return reason.code == 0; // closed without a cause: shut down, restarting
+  default: return false;
+  }
 }
 
 void Client::open_channel(const std::string &peer, OpenCallback done) {
@@ -116,7 +174,14 @@ void Client::on_control(proto::ControlMessage message) {
     if (registered_) return coordinator_->close(channel::kErrorProtocol, "second Welcome");
     registered_ = true;
     observed_ = w->observed;
-    CONEC_INFO("client: registered as '{}' (seen as {})", w->id, observed_.to_string());
+    reconnect_failures_ = 0;
+    CONEC_INFO("client: registered {}as '{}' (seen as {})", ever_registered_ ? "again " : "", w->id,
+               observed_.to_string());
+    if (ever_registered_) {
+      ++reregistrations_;
+      resume_relays();
+    }
+    ever_registered_ = true;
     handler_.on_registered(*this);
   } else if (auto *r = std::get_if<proto::Refused>(&message)) {
     link_handler_->refused = Error{ErrorCategory::peer, static_cast<int64_t>(r->code), "client",
@@ -129,6 +194,8 @@ void Client::on_control(proto::ControlMessage message) {
     fail_request(e->request_id, Error{ErrorCategory::peer, static_cast<int64_t>(e->code), "client", e->reason});
   } else if (auto *c = std::get_if<proto::ChannelClosed>(&message)) {
     channel_closed(*c);
+  } else if (auto *rr = std::get_if<proto::RelayResumed>(&message)) {
+    relay_resumed(*rr);
   } else {
     coordinator_->close(channel::kErrorProtocol,
                         std::string("unexpected ") + std::string(proto::message_name(message)) + " from the coordinator");
@@ -138,16 +205,30 @@ void Client::on_control(proto::ControlMessage message) {
 void Client::disconnected(const Error &error) {
   if (disconnected_) return;
   disconnected_ = true;
+  bool was_registered = registered_;
   registered_ = false;
   Error reason = link_handler_->refused.value_or(error);
-  CONEC_INFO("client: coordinator connection over: {}", reason.message);
   std::vector<uint64_t> ids;
   for (auto &[id, req] : requests_) ids.push_back(id);
   for (uint64_t id : ids) fail_request(id, Error{ErrorCategory::transport, 0, "client", "coordinator connection lost"});
+  if (worth_reconnecting(reason)) {
+    if (was_registered) {
+      CONEC_INFO("client: lost the coordinator ({}); reconnecting, {} peer channel(s) kept", reason.message,
+                 links_.size());
+      handler_.on_coordinator_lost(*this, reason);
+    } else {
+      CONEC_INFO("client: reconnection to the coordinator failed: {}", reason.message);
+    }
+    if (!closing_) schedule_reconnect();
+    return;
+  }
+  CONEC_INFO("client: coordinator connection over: {}", reason.message);
   handler_.on_disconnected(*this, reason);
 }
 
 void Client::close() {
+  closing_ = true;
+  if (reconnect_timer_) reconnect_timer_->stop();
   for (auto &[id, link] : links_)
     if (link->channel) link->channel->close(0, "client closing");
   if (coordinator_) coordinator_->close(0, "client closing");

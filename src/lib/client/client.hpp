@@ -3,7 +3,9 @@
 // keepalive), asks the coordinator for channels to peers, accepts channels
 // the coordinator sends it, and runs each peer channel as its own
 // end-to-end QUIC connection over the same UDP socket (ARCHITECTURE D1, D2),
-// relayed through the coordinator (D3).
+// relayed through the coordinator (D3) or direct (D4, D5). With
+// ClientOptions::reconnect it keeps its registration across a lost or
+// restarted coordinator, and its relayed channels resume.
 //
 // Threading: single-threaded on the caller's loop. Ownership: the caller
 // owns the Client; the Client owns its channels. A peer channel reference
@@ -35,6 +37,18 @@ struct ClientOptions {
   Duration request_timeout = 15 * kSecond; // a channel request with no answer fails
   PeerTrustOptions peer_trust;          // how we check peers ourselves (pins, CA, known peers)
   net::PathPolicy path_policy = net::PathPolicy::automatic; // relay / direct paths for peer channels
+  // Once registered, a lost coordinator connection (gone, unreachable,
+  // restarted, or shut down; not a refusal or a failed TLS check) is made
+  // again from the same socket after reconnect_delay, doubling per failed
+  // attempt up to reconnect_max_delay (each +-25 %). Registered again, the
+  // Client re-presents the relays of its live peer channels
+  // (proto::RelayResume), so relayed channels resume where they stalled;
+  // direct ones never notice. Peer channels are not cut meanwhile: a relay
+  // that does not come back ends its channel by the channel's own liveness
+  // (quic::Config::unresponsive_timeout, idle_timeout) or a ChannelClosed.
+  bool reconnect = false;
+  Duration reconnect_delay = 250 * kMillisecond;
+  Duration reconnect_max_delay = 30 * kSecond;
 };
 
 class Client;
@@ -45,9 +59,15 @@ public:
   virtual ~ClientHandler() = default;
   // The coordinator accepted our hello.
   virtual void on_registered(Client &) {}
-  // The coordinator connection is over (refused, lost, closed). `error`
-  // category: tls (untrusted), refused (code in error.code), timeout, ...
+  // The coordinator connection is over for good (refused, lost, closed;
+  // with ClientOptions::reconnect: refused, untrusted, or lost before the
+  // first registration). `error` category: tls (untrusted), peer (refused:
+  // proto::RefuseCode in error.code), timeout, transport, ...
   virtual void on_disconnected(Client &, const Error &) {}
+  // ClientOptions::reconnect: the coordinator connection was lost after
+  // registration and the Client is reconnecting; on_registered follows
+  // once it is registered again. Peer channels stay open.
+  virtual void on_coordinator_lost(Client &, const Error &) {}
   // The coordinator offers a channel from `peer`: accept it?
   virtual bool on_channel_offer(Client &, const std::string & /*peer*/) { return true; }
   // A peer channel we accepted is open (channels we asked for are handed
@@ -84,6 +104,8 @@ public:
   void open_channel(const std::string &peer, OpenCallback done);
 
   bool registered() const { return registered_; }
+  // Registrations after the first (ClientOptions::reconnect).
+  unsigned reregistrations() const { return reregistrations_; }
   const std::string &id() const { return options_.id; }
   // Our address as the coordinator sees it (after registration).
   const SockAddr &observed_address() const { return observed_; }
@@ -106,11 +128,17 @@ private:
   // coordinator conversation (client.cpp)
   void on_control(proto::ControlMessage message);
   void disconnected(const Error &error);
+  bool worth_reconnecting(const Error &reason) const;
+  void schedule_reconnect();
+  void connect_coordinator();
   void fail_request(uint64_t request_id, Error error);
   // peer channels (peers.cpp)
   void introduced(const proto::Introduction &intro);
   void joined(const proto::ChannelJoined &joined);
   void channel_closed(const proto::ChannelClosed &closed);
+  void relay_lost(PeerLink &link, const std::string &why); // the coordinator no longer relays for it
+  void resume_relays();
+  void relay_resumed(const proto::RelayResumed &resumed);
   void link_open(PeerLink &link);
   bool await_direct(PeerLink &link); // true: not direct yet, link_open resumes later
   std::vector<uint64_t> requests_for(const PeerLink &link) const;
@@ -133,8 +161,14 @@ private:
   std::unique_ptr<net::Endpoint> endpoint_;
   std::unique_ptr<CoordinatorLink> link_handler_;
   std::unique_ptr<channel::Channel> coordinator_;
+  std::shared_ptr<tls::Credentials> coordinator_credentials_;
   bool registered_ = false;
   bool disconnected_ = false;
+  bool ever_registered_ = false;
+  bool closing_ = false; // close() was called: no reconnecting
+  unsigned reregistrations_ = 0;
+  unsigned reconnect_failures_ = 0; // attempts since the last registration
+  std::unique_ptr<loop::Timer> reconnect_timer_;
   SockAddr observed_;
   uint64_t next_request_ = 1;
   std::map<uint64_t, PendingRequest> requests_;

@@ -235,24 +235,74 @@ bool Client::has_direct_channel() const {
 void Client::channel_closed(const proto::ChannelClosed &closed) {
   for (bool initiator : {false, true}) {
     auto it = links_.find({closed.channel_id, initiator});
-    if (it == links_.end()) continue;
-    PeerLink &link = *it->second;
-    if (link.channel && link.channel->session().on_direct_path()) {
-      // Only the relay is gone (the peer lost its coordinator connection,
-      // say); the channel does not need it. Should the peer itself be gone,
-      // its close or the direct path's liveness ends the channel.
-      CONEC_INFO("client: the coordinator dropped the relay of channel {} to '{}' ({}); it goes on over its direct "
-                 "path",
-                 link.channel_id, link.peer, closed.reason);
-    } else if (link.channel) {
-      link.channel->close(0, "channel closed by the coordinator: " + closed.reason);
-    } else {
-      // Never connected: nothing else will report it.
-      endpoint_->remove_relay(link.token);
-      dead_links_.push_back(std::move(it->second));
-      links_.erase(it);
-      reaper_->schedule();
+    if (it != links_.end()) relay_lost(*it->second, "channel closed by the coordinator: " + closed.reason);
+  }
+}
+
+void Client::relay_lost(PeerLink &link, const std::string &why) {
+  if (link.channel && link.channel->session().on_direct_path()) {
+    // Only the relay is gone (the peer lost its coordinator connection,
+    // say); the channel does not need it. Should the peer itself be gone,
+    // its close or the direct path's liveness ends the channel.
+    CONEC_INFO("client: channel {} to '{}' lost its relay ({}); it goes on over its direct path", link.channel_id,
+               link.peer, why);
+  } else if (link.channel) {
+    link.channel->close(0, why);
+  } else {
+    // Never connected: nothing else will report it.
+    auto it = links_.find({link.channel_id, link.initiator});
+    if (it == links_.end() || it->second.get() != &link) return;
+    endpoint_->remove_relay(link.token);
+    dead_links_.push_back(std::move(it->second));
+    links_.erase(it);
+    reaper_->schedule();
+  }
+}
+
+// Registered again after a lost connection: the coordinator learns which
+// relays we still use (it may have restarted and know none of them).
+void Client::resume_relays() {
+  proto::RelayResume resume;
+  size_t total = 0;
+  auto send = [&] {
+    if (resume.relays.empty()) return;
+    total += resume.relays.size();
+    (void)coordinator_->send_control(resume);
+    resume.relays.clear();
+  };
+  for (const auto &[key, link] : links_) {
+    if (link->closed) continue;
+    resume.relays.push_back({link->token, link->peer, uint8_t(link->initiator ? 0 : 1)});
+    if (resume.relays.size() == proto::kMaxResumedRelays) send();
+  }
+  send();
+  if (total) CONEC_INFO("client: re-presented the relays of {} peer channel(s)", total);
+}
+
+void Client::relay_resumed(const proto::RelayResumed &resumed) {
+  std::vector<PeerLink *> matching;
+  for (const auto &[key, link] : links_)
+    if (link->token == resumed.relay_token && !link->closed) matching.push_back(link.get());
+  for (PeerLink *link : matching) {
+    if (resumed.channel_id == 0) {
+      relay_lost(*link, "the coordinator could not restore its relay: " + resumed.reason);
+      continue;
     }
+    if (resumed.channel_id != link->channel_id) {
+      // The coordinator restarted and numbers channels anew.
+      auto it = links_.find({link->channel_id, link->initiator});
+      std::pair<uint64_t, bool> renamed{resumed.channel_id, link->initiator};
+      if (it == links_.end() || links_.contains(renamed)) {
+        CONEC_WARN("client: the coordinator renumbered channel {} to '{}' as {}, which is taken", link->channel_id,
+                   link->peer, resumed.channel_id);
+        continue;
+      }
+      auto owned = std::move(it->second);
+      links_.erase(it);
+      link->channel_id = resumed.channel_id;
+      links_.emplace(renamed, std::move(owned));
+    }
+    CONEC_INFO("client: the coordinator holds the relay of channel {} to '{}' again", link->channel_id, link->peer);
   }
 }
 

@@ -61,6 +61,7 @@ void ClientConn::send(const proto::ControlMessage &message) {
     // It asks and does not read the answers (withholds credit or acks):
     // the replies would pile up here without bound.
     over_limit_ = true;
+    closed_by_us_ = true;
     ++coord_.stats_.closed_over_limit;
     std::string why = "control backlog over " + std::to_string(limit >> 10) +
                       " KiB: the client does not read its control stream";
@@ -80,6 +81,7 @@ void ClientConn::refuse(proto::RefuseCode code, const std::string &reason) {
 
 void ClientConn::protocol_violation(const std::string &why) {
   ++coord_.stats_.protocol_errors;
+  closed_by_us_ = true;
   CONEC_WARN("coordinator: closing {} ({}): protocol violation: {}", address().to_string(),
              id_.empty() ? "no id yet" : id_, why);
   channel_->close(static_cast<uint64_t>(proto::RefuseCode::protocol), "protocol violation: " + why);
@@ -93,6 +95,7 @@ void ClientConn::on_control(channel::Channel &, proto::ControlMessage message) {
   if (!registered_) return protocol_violation(std::string(proto::message_name(message)) + " before Hello");
   if (auto *r = std::get_if<proto::ChannelRequest>(&message)) return coord_.request_channel(*this, *r);
   if (auto *r = std::get_if<proto::IntroductionReply>(&message)) return coord_.introduction_reply(*this, *r);
+  if (auto *r = std::get_if<proto::RelayResume>(&message)) return coord_.resume_relays(*this, *r);
   protocol_violation(std::string(proto::message_name(message)) + " is not a client message");
 }
 

@@ -43,6 +43,9 @@ public:
   SockAddr relay_address() const { return channel_->session().validated_address(); }
   channel::Channel &channel() { return *channel_; }
   bool gone() const { return gone_; }
+  // We closed it (protocol violation, a bound exceeded): its channels end
+  // with it rather than wait for it to come back.
+  bool closed_by_us() const { return closed_by_us_; }
 
   std::set<uint64_t> allocations; // channel ids this client takes part in
   std::string key_fingerprint;    // of its public key, once bindings checked it
@@ -63,6 +66,7 @@ private:
   bool gone_ = false;
   bool over_limit_ = false; // closed for exceeding a per-client bound
   bool over_capacity_ = false;
+  bool closed_by_us_ = false;
   std::string id_, key_;
   Bytes certificate_;
   std::vector<SockAddr> local_;
@@ -72,14 +76,20 @@ private:
 struct Allocation {
   uint64_t channel_id = 0;
   Bytes token;                   // 16 random bytes, the only way to use it
+  // The two ends: null while that client is away (lost its connection, or
+  // has not re-presented the token since a restart); relaying needs both.
   ClientConn *initiator = nullptr;
   ClientConn *acceptor = nullptr;
+  // Who the ends are (the ids they registered with); only they may take
+  // their end back.
+  std::string initiator_id, acceptor_id;
   uint64_t request_id = 0;       // the initiator's request
   // Requests by the acceptor for the initiator that this channel answers
   // (simultaneous A->B and B->A).
   std::vector<uint64_t> joined_requests;
   bool active = false;           // the acceptor accepted; relaying allowed
-  std::unique_ptr<loop::Timer> timeout;
+  std::unique_ptr<loop::Timer> timeout; // the introduction's answer
+  std::unique_ptr<loop::Timer> grace;   // an end is away: how long it may take to return
   // Token bucket for the relay budget.
   double tokens = 0;
   Timestamp refilled = 0;

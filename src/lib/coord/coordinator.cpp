@@ -9,7 +9,15 @@
 namespace conec::coord {
 
 Coordinator::Coordinator(loop::Loop &loop, CoordinatorOptions options, CoordinatorHandler *handler)
-    : loop_(loop), options_(std::move(options)), handler_(handler ? handler : &default_handler_) {}
+    : loop_(loop), options_(std::move(options)), handler_(handler ? handler : &default_handler_) {
+  // Channel ids start at a random point: clients keep the ids of channels
+  // a previous coordinator process made until those are resumed, and a
+  // restarted one counting from 1 would hand out the same numbers.
+  uint8_t start[5];
+  random_bytes(start);
+  for (uint8_t b : start) next_channel_id_ = (next_channel_id_ << 8) | b;
+  next_channel_id_ = (next_channel_id_ & ((uint64_t{1} << 40) - 1)) + 1;
+}
 
 Coordinator::~Coordinator() {
   save_bindings(); // last-seen of everyone still here
@@ -85,11 +93,17 @@ void Coordinator::departed(ClientConn &client, const Error &error) {
     if (bindings_) bindings_->touch(client.key(), std::time(nullptr));
     CONEC_INFO("coordinator: '{}' left: {}", client.id(), error.message);
   }
-  // Its allocations die with it; the other sides learn why.
+  // A client that lost its connection (rather than closed it, or was
+  // closed by us) may come back: its relayed channels wait for it
+  // (resume.cpp). Otherwise they end now, and the other sides learn why.
+  bool may_return = client.is_registered() && !client.closed_by_us() && error.category != ErrorCategory::peer &&
+                    options_.limits.resume_grace > 0;
   std::vector<uint64_t> ids(client.allocations.begin(), client.allocations.end());
   for (uint64_t id : ids) {
     auto it = allocations_.find(id);
-    if (it != allocations_.end()) drop_allocation(*it->second, "'" + client.id() + "' disconnected", proto::RefuseCode::unknown_peer);
+    if (it == allocations_.end()) continue;
+    if (may_return && it->second->active) keep_for_return(*it->second, client);
+    else drop_allocation(*it->second, "'" + client.id() + "' disconnected", proto::RefuseCode::unknown_peer);
   }
   if (client.is_registered()) handler_->on_client_left(client.id(), error);
   // Freed later: we may be inside the connection's own callbacks.
@@ -112,7 +126,7 @@ std::vector<ClientInfo> Coordinator::clients() const {
 std::vector<ChannelInfo> Coordinator::channels() const {
   std::vector<ChannelInfo> out;
   for (const auto &[id, a] : allocations_)
-    out.push_back({id, a->initiator->id(), a->acceptor->id(), a->active, a->relayed_datagrams, a->relayed_bytes});
+    out.push_back({id, a->initiator_id, a->acceptor_id, a->active, a->relayed_datagrams, a->relayed_bytes});
   return out;
 }
 

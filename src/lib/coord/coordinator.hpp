@@ -51,6 +51,12 @@ struct Limits {
   uint64_t relay_bytes_per_second = uint64_t{1} << 30;
   uint64_t relay_burst_bytes = 8 << 20;
   uint64_t relay_client_bytes_per_second = uint64_t{1} << 30;
+  // A relayed channel whose client lost its connection (without closing
+  // it) is kept this long for the client to come back and re-present the
+  // relay token (proto::RelayResume); after a coordinator restart, the
+  // first end's claim waits this long for the other's. 0: a channel ends
+  // with either client's connection.
+  Duration resume_grace = 10 * kSecond;
 };
 
 struct CoordinatorOptions {
@@ -103,6 +109,8 @@ struct CoordinatorStats {
   uint64_t relay_dropped_token = 0;   // unknown or dead allocation
   uint64_t relay_dropped_address = 0; // not from either side's authenticated address
   uint64_t relay_dropped_rate = 0;    // over the allocation's or the sender's budget
+  uint64_t relay_dropped_away = 0;    // one end has not come back yet (resume_grace)
+  uint64_t relays_resumed = 0;        // channels whose ends are both back (RelayResume)
   uint64_t closed_no_hello = 0;       // connections that did not register in time
   uint64_t closed_over_limit = 0;     // connections beyond max_clients, or over a per-client bound
   uint64_t streams_refused = 0;       // data streams no handler took (reset)
@@ -176,6 +184,12 @@ private:
   proto::Introduction tampered(proto::Introduction intro) const; // options_.tamper_introduction
   void introduction_timed_out(uint64_t channel_id);
   void drop_allocation(Allocation &a, const std::string &reason, proto::RefuseCode code);
+  // Relays that outlive a connection (resume.cpp)
+  void keep_for_return(Allocation &a, ClientConn &client);
+  void start_grace(Allocation &a);
+  void resume_relays(ClientConn &from, const proto::RelayResume &resume);
+  void resume_relay(ClientConn &from, const proto::ResumedRelay &relay);
+  void relay_restored(Allocation &a);
   size_t channel_count(const ClientConn &c) const;
   size_t pending_count(const ClientConn &c) const;
   // Relay (relay.cpp)
@@ -206,7 +220,7 @@ private:
   std::unique_ptr<IdBindings> bindings_;
   std::unique_ptr<loop::Timer> bindings_tick_, bindings_save_;
   Timestamp bindings_saved_ = 0; // monotonic, of the last save
-  uint64_t next_channel_id_ = 1;
+  uint64_t next_channel_id_ = 1; // from a random start (see the constructor)
   size_t pending_ = 0;
   CoordinatorStats stats_;
 };

@@ -83,6 +83,8 @@ void Coordinator::request_channel(ClientConn &from, const proto::ChannelRequest 
   random_bytes(a->token);
   a->initiator = &from;
   a->acceptor = &peer;
+  a->initiator_id = from.id();
+  a->acceptor_id = peer.id();
   a->request_id = request.request_id;
   a->tokens = double(limits.relay_burst_bytes);
   a->refilled = monotonic_now();
@@ -128,7 +130,7 @@ void Coordinator::introduction_timed_out(uint64_t channel_id) {
   auto it = allocations_.find(channel_id);
   if (it == allocations_.end()) return;
   Allocation &a = *it->second;
-  std::string reason = "'" + a.acceptor->id() + "' did not answer the introduction within " +
+  std::string reason = "'" + a.acceptor_id + "' did not answer the introduction within " +
                        std::to_string(options_.limits.introduction_timeout / kSecond) + " s";
   drop_allocation(a, reason, RefuseCode::timeout);
 }
@@ -136,8 +138,8 @@ void Coordinator::introduction_timed_out(uint64_t channel_id) {
 void Coordinator::drop_allocation(Allocation &a, const std::string &reason, proto::RefuseCode code) {
   if (a.active)
     CONEC_INFO("coordinator: channel {} between '{}' and '{}' ended ({}); relayed {} datagrams, {} bytes",
-               a.channel_id, a.initiator->id(), a.acceptor->id(), reason, a.relayed_datagrams, a.relayed_bytes);
-  if (!a.active) {
+               a.channel_id, a.initiator_id, a.acceptor_id, reason, a.relayed_datagrams, a.relayed_bytes);
+  if (!a.active) { // both ends are here: only active channels wait for an end
     // Requests still waiting for this channel fail with the reason.
     --pending_;
     if (!a.initiator->gone()) a.initiator->send(proto::ChannelError{a.request_id, code, reason});
@@ -145,7 +147,7 @@ void Coordinator::drop_allocation(Allocation &a, const std::string &reason, prot
       for (uint64_t joined : a.joined_requests) a.acceptor->send(proto::ChannelError{joined, code, reason});
   }
   for (ClientConn *side : {a.initiator, a.acceptor}) {
-    if (!side->allocations.erase(a.channel_id)) continue; // a channel to oneself: tell once
+    if (!side || !side->allocations.erase(a.channel_id)) continue; // away, or a channel to oneself: tell once
     if (!side->gone()) side->send(proto::ChannelClosed{a.channel_id, reason});
   }
   if (auto it = by_token_.find(as_chars(a.token)); it != by_token_.end()) by_token_.erase(it);

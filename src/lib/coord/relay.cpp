@@ -14,6 +14,10 @@ void Coordinator::relay(const net::Datagram &d) {
     return;
   }
   Allocation &a = *it->second;
+  if (!a.initiator || !a.acceptor) {
+    ++stats_.relay_dropped_away; // QUIC retransmits once the end is back
+    return;
+  }
   // Only the two authenticated clients may use it, from the addresses their
   // coordinator connections validated last: a NAT rebinding is followed
   // once QUIC has validated the new path, and a relay packet's own source

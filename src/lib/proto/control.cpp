@@ -23,7 +23,7 @@ constexpr uint8_t kFamilyV6 = 6;
 
 constexpr std::array<std::string_view, std::variant_size_v<ControlMessage>> kNames = {
     "Hello",         "Welcome",      "Refused",      "ChannelRequest", "Introduction", "IntroductionReply",
-    "ChannelJoined", "ChannelError", "ChannelClosed"};
+    "ChannelJoined", "ChannelError", "ChannelClosed",  "RelayResume",  "RelayResumed"};
 
 std::string count_of(size_t n, std::string_view unit) {
   return std::to_string(n) + " " + std::string(unit) + (n == 1 ? "" : "s");
@@ -50,6 +50,11 @@ struct Writer {
   // Left out when empty, so a peer that predates the field reads the rest.
   void optional_addrs(std::string_view field, const std::vector<SockAddr> &v, size_t max) {
     if (!v.empty()) addrs(field, v, max);
+  }
+  // A list of records, each written with its own fields().
+  template <class T> void list(std::string_view, const std::vector<T> &v, size_t) {
+    varint_append(out, v.size());
+    for (const T &element : v) fields(*this, element);
   }
 
   void addr(std::string_view, const SockAddr &a) {
@@ -140,6 +145,19 @@ public:
     if (ok() && in_.empty()) return v.clear();
     addrs(field, v, max);
     if (ok() && v.empty()) problem(field, "an empty list is left out, not sent");
+  }
+
+  template <class T> void list(std::string_view field, std::vector<T> &v, size_t max) {
+    auto n = varint(field);
+    if (!n) return;
+    if (*n > max)
+      return void(problem(field, std::to_string(*n) + " entries exceeds the maximum of " + std::to_string(max)));
+    v.clear();
+    for (size_t i = 0; i < *n && ok(); ++i) {
+      T element;
+      fields(*this, element);
+      v.push_back(std::move(element));
+    }
   }
 
   void addr(std::string_view field, SockAddr &v) {
@@ -262,6 +280,20 @@ template <class IO, Is<ChannelError> M> void fields(IO &io, M &m) {
   io.text("reason", m.reason, kMaxReasonLength);
 }
 template <class IO, Is<ChannelClosed> M> void fields(IO &io, M &m) {
+  io.num("channel_id", m.channel_id);
+  io.text("reason", m.reason, kMaxReasonLength);
+}
+
+template <class IO, Is<ResumedRelay> M> void fields(IO &io, M &m) {
+  io.exact("relay_token", m.relay_token, kRelayTokenLength);
+  io.text("peer", m.peer, kMaxIdLength);
+  io.small("role", m.role, 1);
+}
+template <class IO, Is<RelayResume> M> void fields(IO &io, M &m) {
+  io.list("relays", m.relays, kMaxResumedRelays);
+}
+template <class IO, Is<RelayResumed> M> void fields(IO &io, M &m) {
+  io.exact("relay_token", m.relay_token, kRelayTokenLength);
   io.num("channel_id", m.channel_id);
   io.text("reason", m.reason, kMaxReasonLength);
 }

@@ -29,6 +29,9 @@ inline constexpr size_t kMaxReasonLength = 512;
 inline constexpr size_t kMaxCertificateLength = 16 * 1024;
 inline constexpr size_t kRelayTokenLength = 16;
 inline constexpr size_t kMaxAddresses = 8;
+// Relays one RelayResume message may re-present (a client with more sends
+// several messages).
+inline constexpr size_t kMaxResumedRelays = 256;
 // Largest control message (anything bigger closes the control stream).
 inline constexpr size_t kMaxControlMessage = 64 * 1024;
 
@@ -130,8 +133,40 @@ struct ChannelClosed {
   bool operator==(const ChannelClosed &) const = default;
 };
 
+// One relay a client still uses when it registers again (RelayResume).
+struct ResumedRelay {
+  Bytes relay_token;   // kRelayTokenLength bytes, from the channel's Introduction
+  std::string peer;    // the id at the other end
+  uint8_t role = 0;    // ours on the channel: 0 initiator, 1 acceptor
+
+  bool operator==(const ResumedRelay &) const = default;
+};
+// Client -> coordinator, after a Welcome that followed a lost connection:
+// the relays of its peer channels that are still alive. A coordinator that
+// still holds a relay gives it back to the client; one that restarted and
+// never saw the token restores the relay once both ends presented it,
+// naming each other in opposite roles (the token is the proof: only the
+// two clients and the coordinator that made it know it).
+struct RelayResume {
+  std::vector<ResumedRelay> relays;
+
+  bool operator==(const RelayResume &) const = default;
+};
+// Coordinator -> client: the answer for one resumed relay. `channel_id` is
+// its number from now on (a restarted coordinator numbers anew; later
+// messages about it use this one); 0 means it was refused and `reason`
+// says why. Relaying starts once both ends are back; an end that does not
+// come back in time ends it with ChannelClosed.
+struct RelayResumed {
+  Bytes relay_token;
+  uint64_t channel_id = 0;
+  std::string reason;
+
+  bool operator==(const RelayResumed &) const = default;
+};
+
 using ControlMessage = std::variant<Hello, Welcome, Refused, ChannelRequest, Introduction, IntroductionReply,
-                                    ChannelJoined, ChannelError, ChannelClosed>;
+                                    ChannelJoined, ChannelError, ChannelClosed, RelayResume, RelayResumed>;
 
 // Encodes `message` as a frame payload (without the frame length). Integers
 // must be <= kVarintMax. The kMax* bounds are not enforced here (the sender is

@@ -102,6 +102,12 @@ std::vector<ControlMessage> samples() {
   out.push_back(ChannelError{1, RefuseCode::timeout, max_reason});
   out.push_back(ChannelClosed{9, ""});
   out.push_back(ChannelClosed{(uint64_t{1} << 30) - 1, max_reason});
+  out.push_back(RelayResume{});
+  out.push_back(RelayResume{{{pattern(kRelayTokenLength, 5), "bob", 0}, {Bytes(kRelayTokenLength, 0xff), "b", 1}}});
+  out.push_back(RelayResume{std::vector<ResumedRelay>(kMaxResumedRelays,
+                                                      ResumedRelay{pattern(kRelayTokenLength, 7), id_of(kMaxIdLength), 1})});
+  out.push_back(RelayResumed{pattern(kRelayTokenLength, 1), 42, ""});
+  out.push_back(RelayResumed{Bytes(kRelayTokenLength, 0), 0, max_reason});
   return out;
 }
 
@@ -176,6 +182,17 @@ TEST_CASE("control message wire layout is byte-exact", "[proto]") {
   // An empty address is family 0 alone.
   CHECK(encode(Welcome{"", SockAddr(), 0}) == hex({0x02, 0x00, 0x00, 0x00}));
   CHECK(encode(ChannelJoined{64, 0}) == hex({0x07, 0x40, 0x40, 0x00}));
+  // type 10, one relay: token length 16 + token, peer "b", role 1
+  Bytes resume = hex({0x0a, 0x01, 0x10});
+  resume.insert(resume.end(), 16, 0xab);
+  resume.insert(resume.end(), {0x01, 'b', 0x01});
+  CHECK(encode(RelayResume{{{Bytes(16, 0xab), "b", 1}}}) == resume);
+  CHECK(encode(RelayResume{}) == hex({0x0a, 0x00}));
+  // type 11: token, channel id 300 (two-byte varint), empty reason
+  Bytes resumed = hex({0x0b, 0x10});
+  resumed.insert(resumed.end(), 16, 0x01);
+  resumed.insert(resumed.end(), {0x41, 0x2c, 0x00});
+  CHECK(encode(RelayResumed{Bytes(16, 0x01), 300, ""}) == resumed);
   CHECK(encode(IntroductionReply{3, true, "no"}) == hex({0x06, 0x03, 0x01, 0x02, 'n', 'o'}));
   CHECK(encode(ChannelError{2, RefuseCode::unknown_peer, ""}) == hex({0x08, 0x02, 0x06, 0x00}));
   CHECK(encode(ChannelClosed{1, ""}) == hex({0x09, 0x01, 0x00}));
@@ -215,6 +232,21 @@ TEST_CASE("each bound violated by one names the field", "[proto]") {
   CHECK_THAT(message_of(ChannelError{1, RefuseCode::limit, long_reason}),
              StartsWith("ChannelError: reason: 513"));
   CHECK_THAT(message_of(ChannelClosed{1, long_reason}), StartsWith("ChannelClosed: reason: 513"));
+
+  ResumedRelay relay{pattern(kRelayTokenLength, 2), "bob", 0};
+  CHECK_THAT(message_of(RelayResume{std::vector<ResumedRelay>(kMaxResumedRelays + 1, relay)}),
+             Equals("RelayResume: relays: 257 entries exceeds the maximum of 256"));
+  ResumedRelay wrong = relay;
+  wrong.relay_token.resize(15);
+  CHECK_THAT(message_of(RelayResume{{relay, wrong}}), Equals("RelayResume: relay_token: expected 16 bytes, got 15"));
+  wrong = relay;
+  wrong.peer = long_id;
+  CHECK_THAT(message_of(RelayResume{{wrong}}), StartsWith("RelayResume: peer: 65 bytes"));
+  wrong = relay;
+  wrong.role = 2;
+  CHECK_THAT(message_of(RelayResume{{wrong}}), Equals("RelayResume: role: 2 is not in 0..1"));
+  CHECK_THAT(message_of(RelayResumed{Bytes(17, 0), 1, ""}), Equals("RelayResumed: relay_token: expected 16 bytes, got 17"));
+  CHECK_THAT(message_of(RelayResumed{Bytes(16, 0), 1, long_reason}), StartsWith("RelayResumed: reason: 513 bytes"));
 
   auto intro = full_introduction();
   intro.peer = long_id;
@@ -283,7 +315,7 @@ TEST_CASE("trailing bytes and unknown types are errors", "[proto]") {
 
   CHECK_THAT(must_fail(hex({0x40, 77})).message, Equals("unknown control message type 77"));
   CHECK_THAT(must_fail(hex({0x00})).message, Equals("unknown control message type 0"));
-  CHECK_THAT(must_fail(hex({0x0a, 0x01})).message, Equals("unknown control message type 10"));
+  CHECK_THAT(must_fail(hex({0x0c, 0x01})).message, Equals("unknown control message type 12"));
   CHECK_THAT(must_fail(hex({0x40})).message, Equals("control message: type: truncated"));
   Bytes big_type;
   varint_append(big_type, kVarintMax);
@@ -378,6 +410,8 @@ TEST_CASE("names of messages and refuse codes", "[proto]") {
   CHECK(message_name(Hello{}) == "Hello");
   CHECK(message_name(Introduction{}) == "Introduction");
   CHECK(message_name(ChannelClosed{}) == "ChannelClosed");
+  CHECK(message_name(RelayResume{}) == "RelayResume");
+  CHECK(message_name(RelayResumed{}) == "RelayResumed");
   std::set<std::string_view> names;
   for (RefuseCode code : kAllCodes) names.insert(to_string(code));
   CHECK(names.size() == std::size(kAllCodes));
