@@ -89,6 +89,9 @@ int ClientRun::exit_code_for(const Error &e) {
 int ClientRun::run() {
   auto options = make_client_options(args_);
   if (!options) return report_error(options.error().message, kExitUsage);
+  // A transfer in progress outlives a lost or restarted coordinator (the
+  // subcommand decides, on_coordinator_loss).
+  options->reconnect = true;
   std::string coord_text = options->coordinator.to_string();
   own_cert_pem_ = options->identity.cert_pem;
   auto client = client::Client::create(loop_, *options, *this);
@@ -158,12 +161,22 @@ void ClientRun::open_channel(const std::string &peer, std::function<void(channel
   });
 }
 
-void ClientRun::on_registered(client::Client &) {
-  if (on_ready) on_ready();
+void ClientRun::on_registered(client::Client &c) {
+  if (c.reregistrations() == 0) {
+    if (on_ready) on_ready();
+  } else {
+    CONEC_INFO("registered with the coordinator again");
+    if (on_registered_again) on_registered_again();
+  }
+}
+
+void ClientRun::on_coordinator_lost(client::Client &, const Error &error) {
+  if (finished() || (on_coordinator_loss && on_coordinator_loss(error, true))) return;
+  finish(exit_code_for(error), coordinator_error_text(error, args_.coord, own_cert_pem_));
 }
 
 void ClientRun::on_disconnected(client::Client &, const Error &error) {
-  if (on_coordinator_lost && on_coordinator_lost(error)) return;
+  if (finished() || (on_coordinator_loss && on_coordinator_loss(error, false))) return;
   finish(exit_code_for(error), coordinator_error_text(error, args_.coord, own_cert_pem_));
 }
 

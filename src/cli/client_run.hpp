@@ -48,15 +48,18 @@ public:
   void open_channel(const std::string &peer, std::function<void(channel::Channel &)> opened);
 
   // What the subcommand does; set before run().
-  std::function<void()> on_ready;                                // registered
+  std::function<void()> on_ready;                                // registered (the first time)
+  std::function<void()> on_registered_again;                     // after a lost coordinator
   std::function<bool(const std::string &peer)> on_offer;         // default: accept
   std::function<void(channel::Channel &)> on_channel;            // channels offered to us
   std::function<void(channel::Channel &, channel::Stream &)> on_stream;
   std::function<void(channel::Channel &, const Error &)> on_channel_closed;
-  // The coordinator connection ended after registration; returns true if
-  // the subcommand finished the run itself (a transfer in progress is cut:
-  // exit 6), false for the default (exit_code_for).
-  std::function<bool(const Error &)> on_coordinator_lost;
+  // The coordinator connection ended after registration, and the Client
+  // is `reconnecting` (ClientOptions::reconnect) or gave up. Returns true
+  // if the subcommand goes on or finished the run itself (a transfer in
+  // progress is cut: exit 6), false for the default: finish with
+  // exit_code_for.
+  std::function<bool(const Error &, bool reconnecting)> on_coordinator_loss;
   // SIGHUP/SIGINT/SIGTERM; default: finish(129/130/143, "interrupted").
   std::function<void(int signum)> on_signal;
 
@@ -79,6 +82,7 @@ public:
 private:
   void on_registered(client::Client &) override;
   void on_disconnected(client::Client &, const Error &error) override;
+  void on_coordinator_lost(client::Client &, const Error &error) override;
   bool on_channel_offer(client::Client &, const std::string &peer) override;
   void on_peer_channel(client::Client &, channel::Channel &ch) override;
   void on_peer_stream(client::Client &, channel::Channel &ch, channel::Stream &s) override;

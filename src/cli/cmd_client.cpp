@@ -21,19 +21,19 @@
 //    get SIGTERM first).
 //
 // The coordinator connection is kept: once registered, a lost connection
-// (coordinator gone or unreachable) is re-established with exponential
-// backoff (0.5 s doubling to 30 s, with jitter) and the id registered
-// again. Streams in flight when it is lost are cut (their channels are
-// relayed by the coordinator). A refusal, an untrusted coordinator or a
-// failure before the first registration still ends the command with the
-// exit code of SPEC §5; "id in use" after a reconnection is retried, since
-// the coordinator may still hold our previous connection.
+// (coordinator gone, unreachable or restarted) is re-established by the
+// Client from the same socket (ClientOptions::reconnect: 0.25 s doubling to
+// 30 s, with jitter) and the id registered again. Streams in flight go on:
+// on direct channels they never needed the coordinator, and relayed ones
+// resume once both ends re-presented their relay. A refusal, an untrusted
+// coordinator or a failure before the first registration still ends the
+// command with the exit code of SPEC §5; "id in use" after a reconnection
+// is retried, since the coordinator may still hold our previous connection.
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <deque>
 #include <list>
-#include <random>
 
 #include "client_run.hpp"
 #include "util/escape.hpp"
@@ -74,11 +74,6 @@ public:
   // Before connecting: prepare outputs. Errors are usage errors.
   virtual Result<void> open() { return {}; }
   virtual void arrived(channel::Channel &ch, channel::Stream &s) = 0;
-  // The coordinator connection is lost. Streams on channels `kept` says
-  // yes to (direct ones: they need no coordinator) go on; every other one
-  // is cut now and never touched again (its Client may be destroyed).
-  using KeepChannel = std::function<bool(channel::Channel &)>;
-  virtual void connection_lost(const std::string &why, const KeepChannel &kept) = 0;
   // The run is over: let go of every stream, ask children to stop.
   virtual void stop() = 0;
   // Nothing left to wait for after stop() (children exited).
@@ -92,15 +87,8 @@ public:
 
 class Service final : public client::ClientHandler {
 public:
-  explicit Service(const ClientCmdArgs &args)
-      : args_(args), drop_timer_(loop_, [this] { old_client_.reset(); }),
-        retire_timer_(loop_, [this] { drop_idle_retired(); }), retry_timer_(loop_, [this] { reconnect(); }),
-        rng_(std::random_device{}()) {}
-  ~Service() override {
-    client_.reset();
-    old_client_.reset();
-    retired_.clear();
-  }
+  explicit Service(const ClientCmdArgs &args) : args_(args) {}
+  ~Service() override { client_.reset(); }
 
   void set_server(Server &server) { server_ = &server; }
   int run();
@@ -116,20 +104,23 @@ public:
   const ClientCmdArgs &args() const { return args_; }
 
 private:
-  bool current(const client::Client &c) const { return client_ && &c == client_.get(); }
-  void reconnect();
-  void schedule_retry();
-
   void on_registered(client::Client &c) override {
-    if (!current(c)) return;
-    if (ever_registered_) CONEC_INFO("reconnected to the coordinator as '{}'", c.id());
-    ever_registered_ = true;
-    failures_ = 0;
+    if (c.reregistrations()) CONEC_INFO("reconnected to the coordinator as '{}'", c.id());
   }
-  void on_disconnected(client::Client &c, const Error &error) override;
-  bool on_channel_offer(client::Client &c, const std::string &) override { return current(c); }
-  void on_peer_stream(client::Client &c, channel::Channel &ch, channel::Stream &s) override {
-    if (!current(c) || finished()) return s.reset();
+  // The Client reconnects by itself (ClientOptions::reconnect); its peer
+  // channels, and the streams on them, stay: direct ones need no
+  // coordinator, relayed ones resume once it is back (or end by their
+  // channel's liveness checks if it is not back in time).
+  void on_coordinator_lost(client::Client &, const Error &error) override {
+    CONEC_WARN("lost the connection to coordinator {}: {}; reconnecting", args_.client.coord, error.message);
+  }
+  void on_disconnected(client::Client &, const Error &error) override {
+    if (finished()) return;
+    finish(ClientRun::exit_code_for(error),
+           ClientRun::coordinator_error_text(error, args_.client.coord, options_.identity.cert_pem));
+  }
+  void on_peer_stream(client::Client &, channel::Channel &ch, channel::Stream &s) override {
+    if (finished()) return s.reset();
     if (!maybe_answer_ping(s)) server_->arrived(ch, s);
   }
 
@@ -138,20 +129,6 @@ private:
   client::ClientOptions options_;
   Server *server_ = nullptr;
   std::unique_ptr<client::Client> client_;
-  std::unique_ptr<client::Client> old_client_; // lost; destroyed outside its callbacks
-  loop::Timer drop_timer_;
-  // Lost their coordinator while channels of theirs went direct: kept until
-  // those end (checked every second), taking no new streams.
-  std::vector<std::unique_ptr<client::Client>> retired_;
-  loop::Timer retire_timer_;
-  void drop_idle_retired() {
-    std::erase_if(retired_, [](const auto &c) { return !c->has_direct_channel(); });
-    if (retired_.empty()) retire_timer_.stop();
-  }
-  loop::Timer retry_timer_;
-  std::mt19937 rng_;
-  bool ever_registered_ = false;
-  unsigned failures_ = 0; // consecutive failed (re)connections
   std::optional<int> exit_code_;
   std::string error_;
 };
@@ -160,6 +137,7 @@ int Service::run() {
   auto options = make_client_options(args_.client);
   if (!options) return report_error(options.error().message, kExitUsage);
   options_ = *options;
+  options_.reconnect = true;
   if (auto r = server_->open(); !r) return report_error(r.error().message, kExitUsage);
   auto client = client::Client::create(loop_, options_, *this);
   if (!client) {
@@ -181,7 +159,6 @@ int Service::run() {
   }
   while (!exit_code_ && loop_.run_once()) {
   }
-  retry_timer_.stop();
 
   // Wind down: streams let go, children asked to stop (bounded wait), the
   // coordinator told goodbye, outputs closed.
@@ -191,11 +168,10 @@ int Service::run() {
   limit.start(2000);
   while (!server_->idle() && !waited && loop_.run_once()) {
   }
-  if (client_) client_->close();
-  for (auto &r : retired_) r->close();
+  client_->close();
   waited = false;
   limit.start(300);
-  while (!waited && !(client_ && client_->closes_sent()) && client_ && loop_.run_once()) {
+  while (!waited && !client_->closes_sent() && loop_.run_once()) {
   }
   bool closed = false;
   server_->close_output([&] { closed = true; });
@@ -206,57 +182,6 @@ int Service::run() {
   hold_exit_signals(); // the watchers above go with this frame
   if (!error_.empty()) report_error(error_, exit_code_.value_or(kExitFailure));
   return exit_code_.value_or(kExitFailure);
-}
-
-void Service::on_disconnected(client::Client &c, const Error &error) {
-  if (!current(c) || finished()) return;
-  int code = ClientRun::exit_code_for(error);
-  bool id_in_use = error.category == ErrorCategory::peer &&
-                   error.code == static_cast<int64_t>(proto::RefuseCode::id_in_use);
-  bool retry = ever_registered_ && ((code == kExitCoordinator && error.category != ErrorCategory::tls) || id_in_use);
-  if (!retry) {
-    return finish(code, ClientRun::coordinator_error_text(error, args_.client.coord, options_.identity.cert_pem));
-  }
-  // Streams on direct channels go on: then the lost Client is retired
-  // until its channels end; otherwise it is destroyed right after this
-  // callback (not inside it), and every stream of it is cut now.
-  server_->connection_lost("the coordinator connection was lost: " + error.message,
-                           [](channel::Channel &ch) { return ch.session().on_direct_path(); });
-  if (client_->has_direct_channel()) {
-    retired_.push_back(std::move(client_));
-    if (!retire_timer_.active()) retire_timer_.start(1000, 1000);
-  } else {
-    old_client_ = std::move(client_);
-    drop_timer_.start(0);
-  }
-  if (finished()) return;
-  if (failures_ == 0)
-    CONEC_WARN("lost the connection to coordinator {}: {}; reconnecting", args_.client.coord, error.message);
-  else
-    CONEC_INFO("reconnection to coordinator {} failed: {}", args_.client.coord, error.message);
-  schedule_retry();
-}
-
-void Service::schedule_retry() {
-  // 0.5 s, 1, 2, 4 ... capped at 30 s, each +-25 % so a coordinator restart
-  // does not bring every client back at the same instant.
-  double delay = 0.5 * double(1u << std::min(failures_, 6u));
-  delay = std::min(delay * std::uniform_real_distribution<double>(0.75, 1.25)(rng_), 30.0);
-  ++failures_;
-  CONEC_INFO("reconnecting to coordinator {} in {:.1f} s", args_.client.coord, delay);
-  retry_timer_.start(static_cast<uint64_t>(delay * 1000));
-}
-
-void Service::reconnect() {
-  if (finished()) return;
-  CONEC_INFO("connecting to coordinator {} as '{}' (attempt {})", args_.client.coord, options_.id, failures_);
-  auto client = client::Client::create(loop_, options_, *this);
-  if (!client) {
-    if (client.error().category == ErrorCategory::usage) return finish(kExitUsage, client.error().message);
-    CONEC_INFO("reconnection to coordinator {} failed: {}", args_.client.coord, client.error().message);
-    return schedule_retry();
-  }
-  client_ = std::move(*client);
 }
 
 // ---------------------------------------------------------------------------
@@ -313,22 +238,6 @@ public:
     check_done();
   }
 
-  void connection_lost(const std::string &why, const KeepChannel &kept) override {
-    channel::Channel *ch = current_ ? current_->stream.channel() : nullptr;
-    if (ch && kept(*ch)) {
-      CONEC_WARN("lost the coordinator ({}); the stream from '{}' goes on over its direct path", why, peer_);
-      std::erase_if(queue_, [&](Item &i) {
-        channel::Channel *c = i.stream.channel();
-        if (c && kept(*c)) return false;
-        i.stream.clear_handler();
-        sink_.forget(i.stream);
-        return true;
-      });
-      return;
-    }
-    if (current_) cut(why);
-    detach_all();
-  }
   void stop() override { detach_all(); }
   void close_output(std::function<void()> done) override { sink_.close(std::move(done)); }
 
@@ -625,22 +534,6 @@ public:
       serve(std::move(w));
     }
   }
-  void connection_lost(const std::string &, const KeepChannel &kept) override {
-    std::vector<ExecSession *> cut;
-    for (auto &s : sessions_) {
-      channel::Channel *ch = s->channel();
-      if (!ch || !kept(*ch)) cut.push_back(s.get());
-    }
-    if (cut.size() < sessions_.size())
-      CONEC_WARN("lost the coordinator; {} command(s) on direct paths go on", sessions_.size() - cut.size());
-    for (ExecSession *s : cut) s->detach(); // may finish it (moving it to dead_)
-    std::erase_if(waiting_, [&](Waiting &w) {
-      channel::Channel *ch = w.stream.channel();
-      if (ch && kept(*ch)) return false;
-      w.stream.clear_handler();
-      return true;
-    });
-  }
   void stop() override { detach_all(); }
   bool idle() const override {
     for (auto &s : sessions_)
@@ -831,9 +724,12 @@ Command add_client_command(CLI::App &root, GlobalOptions &global) {
   prose.description =
       "Connects to the coordinator as ID and stays connected, serving the bidirectional streams that peers open "
       "with `conec open ID` - the listening side of open, like `nc -l`. If the coordinator goes away after we "
-      "registered, client reconnects with exponential backoff (0.5 s doubling up to 30 s, with jitter) and "
-      "registers again; streams in flight at that moment are cut, unless their channel has gone direct (hole-punched): "
-      "those go on without the coordinator. A refusal (id in use at start-up, id bound to "
+      "registered, client reconnects from the same socket with exponential backoff (0.25 s doubling up to 30 s, "
+      "with jitter), registers again and re-presents the relays of its live channels: streams in flight go on. "
+      "Those on a direct (hole-punched) channel never needed the coordinator; relayed ones stall and resume once "
+      "the coordinator relays for both ends again, which it does after a restart too, provided both come back "
+      "within its resume grace (10 s) and before the channel's own liveness check gives up (5 s without an answer "
+      "while data waits, or the idle timeout). A refusal (id in use at start-up, id bound to "
       "another key, not authorized), an untrusted coordinator, or a coordinator that cannot be reached at "
       "start-up still ends it (exit 4, 3).\n\n"
       "Without --exec, the first incoming stream is bridged to standard input and output exactly like open does: "

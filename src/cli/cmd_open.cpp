@@ -99,10 +99,17 @@ public:
   }
   // On a direct path the session outlives the coordinator; a relayed one
   // ends with it (the default: the coordinator's exit code).
-  bool coordinator_lost(const Error &e) {
+  bool coordinator_lost(const Error &e, bool reconnecting) {
     channel::Channel *ch = stream_.channel();
-    if (!ch || run_.finished() || !ch->session().on_direct_path()) return false;
-    CONEC_WARN("lost the coordinator ({}); the session with '{}' goes on over its direct path", e.message,
+    if (!ch || run_.finished()) return false;
+    if (ch->session().on_direct_path()) {
+      if (reconnecting)
+        CONEC_WARN("lost the coordinator ({}); the session with '{}' goes on over its direct path", e.message,
+                   printable(args_.peer));
+      return true;
+    }
+    if (!reconnecting) return false;
+    CONEC_WARN("lost the coordinator ({}); the session with '{}' waits for its relay to come back", e.message,
                printable(args_.peer));
     return true;
   }
@@ -181,7 +188,7 @@ int run_open(const OpenArgs &args, const GlobalOptions &global) {
     Opener opener(run, args, sink);
     run.on_ready = [&] { run.open_channel(args.peer, [&](channel::Channel &ch) { opener.start(ch); }); };
     run.on_channel_closed = [&](channel::Channel &, const Error &e) { opener.channel_closed(e); };
-    run.on_coordinator_lost = [&](const Error &e) { return opener.coordinator_lost(e); };
+    run.on_coordinator_loss = [&](const Error &e, bool reconnecting) { return opener.coordinator_lost(e, reconnecting); };
     run.on_offer = [](const std::string &) { return false; }; // we only open
     int code = run.run();
     bool closed = false;

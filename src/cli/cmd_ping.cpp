@@ -19,6 +19,7 @@
 #include "client_run.hpp"
 #include "exit_codes.hpp"
 #include "ping_echo.hpp"
+#include "util/escape.hpp"
 #include "util/log.hpp"
 
 namespace conec::cli {
@@ -46,6 +47,13 @@ public:
 
   void requested() { requested_at_ = monotonic_now(); }
 
+  // Pings go on over an open channel while the Client reconnects: direct,
+  // or through the relay once it is back (lost pings count as lost).
+  bool coordinator_lost(const Error &e, bool reconnecting) {
+    if (!channel_ || !reconnecting) return false;
+    CONEC_WARN("lost the coordinator ({}); pinging '{}' goes on", e.message, printable(args_.peer));
+    return true;
+  }
   void start(channel::Channel &ch) {
     channel_ = &ch;
     path_ = path_of(ch);
@@ -213,6 +221,7 @@ int run_ping(const PingArgs &args, const GlobalOptions &global) {
   };
   run.on_stream = [&](channel::Channel &ch, channel::Stream &s) { pinger.incoming(ch, s); };
   run.on_channel_closed = [&](channel::Channel &ch, const Error &e) { pinger.channel_closed(ch, e); };
+  run.on_coordinator_loss = [&](const Error &e, bool reconnecting) { return pinger.coordinator_lost(e, reconnecting); };
   int code = run.run();
   pinger.summary(); // also after SIGINT, --timeout or a lost channel
   return code;

@@ -83,7 +83,7 @@ public:
     if (args_.transfer.stats) stats();
     current_.reset();
     if (!args_.keep) return run_.finish(kExitOk);
-    if (lost_) return run_.finish(lost_->first, lost_->second); // -k: nothing more can come
+    if (lost_ && queue_.empty()) return run_.finish(lost_->first, lost_->second); // -k: nothing more can come
     if (!queue_.empty()) {
       Item next = queue_.front();
       queue_.pop_front();
@@ -95,22 +95,27 @@ public:
     std::erase_if(queue_, [&](const Item &i) { return i.channel == &ch; });
     announced_.erase(&ch);
   }
-  // The coordinator is gone: a relayed stream in progress is cut (its relay
-  // went with it), which is exit 6, not 3. A stream on a direct path goes on;
-  // nothing new can arrive, so recv ends after it (-k: with the loss's exit
-  // code). Returns whether the loss is handled here.
-  bool coordinator_lost(const Error &e, int code, std::string text) {
+  // The coordinator is gone during a stream. While the Client reconnects,
+  // the stream goes on: over its direct path, or once its relay is back
+  // (the channel's liveness ends it otherwise). Should the coordinator not
+  // be back when the streams we have end, -k ends with the loss's exit
+  // code. A relayed stream whose coordinator is gone for good is cut
+  // (exit 6, not 3). Returns whether the loss is handled here.
+  bool coordinator_lost(const Error &e, bool reconnecting, int code, std::string text) {
     if (!current_ || confirmed_) return false;
-    if (channel::Channel *ch = current_->stream.channel(); ch && ch->session().on_direct_path()) {
-      CONEC_WARN("lost the coordinator ({}); the transfer from '{}' goes on over its direct path", e.message,
-                 printable(current_->peer));
-      lost_ = {code, std::move(text)};
-      queue_.clear();
+    channel::Channel *ch = current_->stream.channel();
+    bool direct = ch && ch->session().on_direct_path();
+    if (!direct && !reconnecting) {
+      cut("lost the coordinator: " + e.message);
       return true;
     }
-    cut("lost the coordinator: " + e.message);
+    if (reconnecting)
+      CONEC_WARN("lost the coordinator ({}); the transfer from '{}' {}", e.message, printable(current_->peer),
+                 direct ? "goes on over its direct path" : "waits for its relay to come back");
+    lost_ = {code, std::move(text)};
     return true;
   }
+  void registered_again() { lost_.reset(); }
   // A sender announced its size (size_announce.hpp) on `ch`; it may come
   // before or after its data stream. One per channel is kept.
   void announced(const channel::Channel *ch, uint64_t size) {
@@ -208,7 +213,7 @@ private:
   std::deque<Item> queue_;
   std::map<const channel::Channel *, uint64_t> announced_; // sizes whose stream has not arrived
   size_t taken_ = 0;
-  std::optional<std::pair<int, std::string>> lost_; // the coordinator's loss, once a direct stream outlived it
+  std::optional<std::pair<int, std::string>> lost_; // the coordinator's loss, while a stream outlives it
   uint64_t received_ = 0;
   bool confirmed_ = false;
   Timestamp started_ = 0, ended_ = 0; // the current stream's arrival and end (--stats)
@@ -240,9 +245,10 @@ int run_recv(const RecvArgs &args, const GlobalOptions &global) {
     if (!maybe_answer_ping(s, size_stream)) receiver.arrived(ch, s);
   };
   run.on_channel_closed = [&](channel::Channel &ch, const Error &e) { receiver.channel_closed(ch, e); };
-  run.on_coordinator_lost = [&](const Error &e) {
-    return receiver.coordinator_lost(e, ClientRun::exit_code_for(e), run.coordinator_error_text(e));
+  run.on_coordinator_loss = [&](const Error &e, bool reconnecting) {
+    return receiver.coordinator_lost(e, reconnecting, ClientRun::exit_code_for(e), run.coordinator_error_text(e));
   };
+  run.on_registered_again = [&] { receiver.registered_again(); };
   run.on_signal = [&](int signum) {
     if (args.keep && receiver.between_streams()) return run.finish(kExitOk);
     run.finish(signal_exit_code(signum), receiver.interrupted_text());

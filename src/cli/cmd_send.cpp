@@ -70,10 +70,18 @@ public:
   // relay goes with it): exit 6 with the byte count, not 3. On a direct
   // path the transfer goes on; should that path fail later, the channel's
   // end (no relay to fall back to) ends it.
-  bool coordinator_lost(const Error &e) {
+  bool coordinator_lost(const Error &e, bool reconnecting) {
     if (!pump_ || run_.finished()) return false;
     if (channel::Channel *ch = stream_.channel(); ch && ch->session().on_direct_path()) {
-      CONEC_WARN("lost the coordinator ({}); the transfer to '{}' goes on over its direct path", e.message,
+      if (reconnecting)
+        CONEC_WARN("lost the coordinator ({}); the transfer to '{}' goes on over its direct path", e.message,
+                   printable(args_.peer));
+      return true;
+    }
+    if (reconnecting) {
+      // The relay stalls; it resumes once both ends are back with the
+      // coordinator (and the channel ends by its own liveness otherwise).
+      CONEC_WARN("lost the coordinator ({}); the transfer to '{}' waits for its relay to come back", e.message,
                  printable(args_.peer));
       return true;
     }
@@ -136,7 +144,7 @@ int run_send(const SendArgs &args, const GlobalOptions &global) {
   Sender sender(run, args, fd, size);
   run.on_ready = [&] { run.open_channel(args.peer, [&](channel::Channel &ch) { sender.start(ch); }); };
   run.on_channel_closed = [&](channel::Channel &, const Error &e) { sender.channel_closed(e); };
-  run.on_coordinator_lost = [&](const Error &e) { return sender.coordinator_lost(e); };
+  run.on_coordinator_loss = [&](const Error &e, bool reconnecting) { return sender.coordinator_lost(e, reconnecting); };
   run.on_offer = [](const std::string &) { return false; }; // we only send
   return run.run();
 }

@@ -291,7 +291,7 @@ TEST_CASE("a coordinator killed and restarted mid-session: client --exec's and o
   s.coord.process.signal(SIGKILL);
   REQUIRE(s.coord.process.wait(10) == 128 + SIGKILL);
   // Both notice (idle timeout 3 s), and say the session goes on.
-  REQUIRE(server.wait_for_stderr("command(s) on direct paths go on", 15));
+  REQUIRE(server.wait_for_stderr("lost the connection to coordinator", 15));
   REQUIRE(open.wait_for_stderr("goes on over its direct path", 15));
   REQUIRE(in.send("while it is down\n"));
   REQUIRE(open.wait_for_stdout("WHILE IT IS DOWN\n", 10));
@@ -314,6 +314,39 @@ TEST_CASE("a coordinator killed and restarted mid-session: client --exec's and o
   CHECK(second.wait(15) == 0);
   CHECK(second.out == "NEW\n");
 
+  server.signal(SIGTERM);
+  CHECK(server.wait(10) == 143);
+  again.process.signal(SIGTERM);
+  CHECK(again.process.wait(10) == 0);
+}
+
+TEST_CASE("a coordinator killed and restarted mid-session: the relayed session of client --exec and open resumes "
+          "once both ends re-presented its relay",
+          "[cli][relay]") {
+  Setup s;
+  REQUIRE(s.coord.ready);
+  Process server(s.command({"client", "-v", "-i", "svc", "--relay-only", "--exec", "stdbuf -oL tr a-z A-Z"}));
+  REQUIRE(server.wait_for_stderr("registered as 'svc'"));
+  StdinPipe in;
+  Process open(s.command({"open", "-v", "svc", "--relay-only"}), in.read_end);
+  in.close_read();
+  REQUIRE(in.send("before the crash\n"));
+  REQUIRE(open.wait_for_stdout("BEFORE THE CRASH\n", 10));
+
+  s.coord.process.signal(SIGKILL);
+  REQUIRE(s.coord.process.wait(10) == 128 + SIGKILL);
+  RunningCoordinator again(s.dir, s.port);
+  REQUIRE(again.ready);
+  // Data waiting on the stalled relay makes each side check its
+  // coordinator connection; the new process answers with a stateless reset.
+  REQUIRE(in.send("after the restart\n"));
+  REQUIRE(open.wait_for_stdout("BEFORE THE CRASH\nAFTER THE RESTART\n", 15));
+  in.close_write();
+  CHECK(open.wait(15) == 0);
+  INFO(open.err << "\n---\n" << server.err);
+  CHECK(open.out == "BEFORE THE CRASH\nAFTER THE RESTART\n");
+  CHECK(open.err.find("the session with 'svc' waits for its relay to come back") != std::string::npos);
+  CHECK(server.wait_for_stderr("reconnected to the coordinator as 'svc'", 5));
   server.signal(SIGTERM);
   CHECK(server.wait(10) == 143);
   again.process.signal(SIGTERM);

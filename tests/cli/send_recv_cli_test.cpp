@@ -264,6 +264,46 @@ TEST_CASE("a transfer on a direct path outlives its coordinator: send and recv e
   test::remove_tree(dir);
 }
 
+TEST_CASE("a relayed transfer outlives a coordinator restart: send and recv exit 0, the data whole",
+          "[cli][exit][relay]") {
+  int sig = GENERATE(SIGTERM, SIGKILL);
+  INFO((sig == SIGTERM ? "SIGTERM: the coordinator says goodbye" : "SIGKILL: silence"));
+  std::string dir = test::make_temp_dir();
+  auto coord = std::make_unique<CliCoordinator>(dir);
+  REQUIRE(coord->ready);
+  uint16_t port = coord->port;
+  std::string out = dir + "/out";
+  Receiver bob(*coord, {"recv", "-i", "bob", "-o", out, "--relay-only", "--stats"});
+  REQUIRE(bob.ready);
+  test::StdinPipe in;
+  Process alice(test::conec_argv(*coord, {"send", "-v", "-i", "alice", "bob", "--relay-only", "--stats"}), in.read_end);
+  in.close_read();
+  std::string first(250000, 'a'), second(2500000, 'b');
+  REQUIRE(in.send(first));
+  for (int i = 0; i < 300 && (!std::filesystem::exists(out + ".part") || std::filesystem::file_size(out + ".part") < 250000); ++i)
+    usleep(50000);
+  REQUIRE(std::filesystem::file_size(out + ".part") == 250000);
+  coord->process.signal(sig);
+  CHECK(coord->process.wait(15) == (sig == SIGTERM ? 0 : 128 + SIGKILL));
+  coord.reset();
+  // Same port and state directory: same key, hence the same reset secret.
+  Process again({CONEC_BINARY, "coordinator", "-v", "--listen", "127.0.0.1:" + std::to_string(port), "--state-dir", dir});
+  REQUIRE(again.wait_for_stderr("clients connect with:"));
+  REQUIRE(in.send(second));
+  in.close_write();
+  CHECK(alice.wait(30) == 0);
+  CHECK(bob.process.wait(30) == 0);
+  INFO(alice.err << "\n---\n" << bob.process.err << "\n---\n" << again.err);
+  CHECK(test::read_file(out) == first + second);
+  CHECK(alice.err.find("the transfer to 'bob' waits for its relay to come back") != std::string::npos);
+  CHECK(bob.process.err.find("the transfer from 'alice' waits for its relay to come back") != std::string::npos);
+  CHECK(alice.err.find("path relay") != std::string::npos);
+  again.signal(SIGTERM);
+  CHECK(again.wait(10) == 0);
+  CHECK(again.err.find("between 'alice' and 'bob' relays again") != std::string::npos);
+  test::remove_tree(dir);
+}
+
 TEST_CASE("a client notices a crashed and restarted coordinator at its next keepalive", "[cli][exit]") {
   std::string dir = test::make_temp_dir();
   auto coord = std::make_unique<CliCoordinator>(dir);

@@ -302,8 +302,9 @@ void Client::relay_resumed(const proto::RelayResumed &resumed) {
       link->channel_id = resumed.channel_id;
       links_.emplace(renamed, std::move(owned));
     }
-    CONEC_INFO("client: the coordinator holds the relay of channel {} to '{}' again", link->channel_id, link->peer);
+    CONEC_INFO("client: {} channel {} to '{}'", resumed.relaying ? "the coordinator relays again for" : "the coordinator holds our end of the relay of", link->channel_id, link->peer);
   }
+  if (resumed.relaying && !matching.empty()) endpoint_->relay_restored(resumed.relay_token);
 }
 
 void Client::link_closed(PeerLink &link, const Error &error) {

@@ -54,7 +54,7 @@ void Coordinator::resume_relays(ClientConn &from, const proto::RelayResume &resu
 
 void Coordinator::resume_relay(ClientConn &from, const proto::ResumedRelay &relay) {
   if (!proto::valid_id(relay.peer)) return from.protocol_violation("RelayResume names an invalid peer id");
-  auto refuse = [&](const std::string &why) { from.send(proto::RelayResumed{relay.relay_token, 0, why}); };
+  auto refuse = [&](const std::string &why) { from.send(proto::RelayResumed{relay.relay_token, 0, false, why}); };
   const size_t max = options_.limits.max_channels_per_client;
   bool initiator = relay.role == 0;
   std::string peer_key = proto::canonical_id(relay.peer);
@@ -68,16 +68,16 @@ void Coordinator::resume_relay(ClientConn &from, const proto::ResumedRelay &rela
     // a token holder learns nothing it did not know.
     if (!a.active || proto::canonical_id(mine) != from.key() || proto::canonical_id(theirs) != peer_key)
       return refuse("no relay of yours has this token");
-    if (end == &from) return from.send(proto::RelayResumed{a.token, a.channel_id, ""}); // said twice
+    if (end == &from) // said twice
+      return from.send(proto::RelayResumed{a.token, a.channel_id, a.initiator && a.acceptor, ""});
     if (end) return refuse("the relay is in use by another connection of '" + from.id() + "'");
     if (channel_count(from) >= max)
       return refuse("you have the maximum of " + std::to_string(max) + " channels");
     end = &from;
     from.allocations.insert(a.channel_id);
     CONEC_INFO("coordinator: channel {}: '{}' is back", a.channel_id, from.id());
-    from.send(proto::RelayResumed{a.token, a.channel_id, ""});
-    if (a.initiator && a.acceptor) relay_restored(a);
-    return;
+    if (a.initiator && a.acceptor) return relay_restored(a);
+    return from.send(proto::RelayResumed{a.token, a.channel_id, false, ""});
   }
 
   // A token we never made: we restarted (or it is made up). It becomes a
@@ -99,7 +99,7 @@ void Coordinator::resume_relay(ClientConn &from, const proto::ResumedRelay &rela
   Allocation &ref = *a;
   allocations_.emplace(ref.channel_id, std::move(a));
   start_grace(ref);
-  from.send(proto::RelayResumed{ref.token, ref.channel_id, ""});
+  from.send(proto::RelayResumed{ref.token, ref.channel_id, false, ""});
 }
 
 void Coordinator::relay_restored(Allocation &a) {
@@ -107,6 +107,10 @@ void Coordinator::relay_restored(Allocation &a) {
   ++stats_.relays_resumed;
   CONEC_INFO("coordinator: channel {} between '{}' and '{}' relays again", a.channel_id, a.initiator_id,
              a.acceptor_id);
+  // Both ends hear it, so their connections stop waiting out backed-off
+  // retransmission timers (net::Endpoint::relay_restored).
+  a.initiator->send(proto::RelayResumed{a.token, a.channel_id, true, ""});
+  if (a.acceptor != a.initiator) a.acceptor->send(proto::RelayResumed{a.token, a.channel_id, true, ""});
 }
 
 } // namespace conec::coord

@@ -206,7 +206,12 @@ void Endpoint::route(const Datagram &d, Timestamp now, PeerPath *via) {
     if (e.path->punching() && !was_punching) watch_paths();
   }
   PathKind kind = via ? PathKind::relay : PathKind::direct;
-  e.conn->receive(e.path->quic_path(kind, e.conn->is_server(), local_address()), d.data, d.ecn, now);
+  quic::Path path = e.path->quic_path(kind, e.conn->is_server(), local_address());
+  // The initiator's relay path may be on its alternate local address
+  // (Endpoint::relay_restored): relayed packets arrive on the one in use.
+  if (kind == PathKind::relay && !e.conn->is_server() && e.path->kind_of(e.conn->path()) == PathKind::relay)
+    path = e.conn->path();
+  e.conn->receive(path, d.data, d.ecn, now);
   after_peer_receive(e, now);
   schedule(e);
 }
@@ -292,8 +297,7 @@ void Endpoint::accept(const Datagram &d, Timestamp now, PeerPath *via) {
   if (!via && !admit(d, retried_from)) return;
   auto entry = std::make_unique<Entry>(*this);
   quic::Path path{local_address(), d.from};
-  quic::Config config = options_.quic;
-  if (via) config.max_udp_payload = kRelayedMaxUdpPayload;
+  quic::Config config = via ? peer_config() : options_.quic;
   auto credentials = via ? via->accept_credentials_ : options_.server_credentials;
   auto conn = quic::Connection::accept(config, credentials, path, d.data, *entry, now,
                                        retried_from ? &*retried_from : nullptr);

@@ -144,6 +144,13 @@ public:
   SockAddr add_relay(ByteView token, const SockAddr &relay, PeerPathOptions options = {});
   // Forgets the relay: its connections can no longer send or receive.
   void remove_relay(ByteView token);
+  // The coordinator relays for both ends of `token` again (after it was
+  // lost or restarted): connections on it stop waiting out their
+  // backed-off retransmission timers. The initiator migrates its relay
+  // path to its other local address, which restarts congestion control
+  // and retransmission at once (QUIC lets only clients migrate); the
+  // acceptor's liveness check gives the peer a fresh chance to answer.
+  void relay_restored(ByteView token);
   // Starts a QUIC client connection to the peer behind the relay.
   Result<std::unique_ptr<Session>> connect_relayed(ByteView token, std::shared_ptr<tls::Credentials> credentials,
                                                    const std::string &server_name, quic::ConnectionHandler &handler);
@@ -205,6 +212,9 @@ private:
   // Relayed data unanswered this long pokes the coordinator link (see endpoint.cpp).
   static constexpr Duration kRelayStallPoke = 250 * kMillisecond;
   void poke_relay_if_stalled(Entry &e, Timestamp now);
+  // Settings of peer connections: relayed packets leave room for the relay
+  // header; PeerPath::kPeerKeepalive.
+  quic::Config peer_config() const;
   void accept(const Datagram &d, Timestamp now, PeerPath *via);
   // Admission control for a new server connection: true to accept it now
   // (with `retried_from` set after a valid Retry token); false if the

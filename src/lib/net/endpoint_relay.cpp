@@ -35,7 +35,8 @@ SockAddr Endpoint::add_relay(ByteView token, const SockAddr &relay, PeerPathOpti
     // A candidate of the other address family cannot be reached from our socket.
     std::erase_if(options.candidates, [&](const SockAddr &a) { return a.family() != local_address().family(); });
     slot = std::make_unique<PeerPath>(std::string(token_key(token)), relay, relay_virtual_address(token),
-                                      direct_virtual_address(token), std::move(options));
+                                      direct_virtual_address(token), relay_alternate_local_address(token),
+                                      std::move(options));
     by_probe_id_[std::string(token_key(slot->probe_key_.path_id))] = slot.get();
   }
   return slot->virtual_addr_;
@@ -204,6 +205,35 @@ void Endpoint::after_peer_receive(Entry &e, Timestamp now) {
   watch_paths();
 }
 
+quic::Config Endpoint::peer_config() const {
+  quic::Config config = options_.quic;
+  config.max_udp_payload = kRelayedMaxUdpPayload;
+  config.keepalive = config.keepalive ? std::min(config.keepalive, PeerPath::kPeerKeepalive) : PeerPath::kPeerKeepalive;
+  return config;
+}
+
+void Endpoint::relay_restored(ByteView token) {
+  auto it = relays_.find(token_key(token));
+  if (it == relays_.end()) return;
+  PeerPath &p = *it->second;
+  Timestamp now = monotonic_now();
+  for (auto &[key, e] : entries_) {
+    if (e->path != &p || e->conn->state() != quic::State::established) continue;
+    if (!e->conn->is_server() && p.current_ == PathKind::relay && e->conn->awaiting_since() &&
+        e->conn->handshake_confirmed()) {
+      if (auto r = e->conn->migrate(p.other_relay_path(e->conn->path(), local_address()), false, now); !r) {
+        CONEC_DEBUG("net: cannot restart the relayed channel's transmission: {}", r.error().message);
+        e->conn->refresh_liveness(now);
+      } else {
+        CONEC_INFO("net: relay back: the channel's transmission restarts at once");
+      }
+    } else {
+      e->conn->refresh_liveness(now);
+    }
+    schedule(*e);
+  }
+}
+
 void Endpoint::watch_paths() {
   if (!path_timer_->active()) path_timer_->start(0);
 }
@@ -228,8 +258,7 @@ Result<std::unique_ptr<Session>> Endpoint::connect_relayed(ByteView token,
   if (it == relays_.end() || it->second->removed_)
     return fail(ErrorCategory::usage, "net", "no such relay allocation");
   auto entry = std::make_unique<Entry>(*this);
-  quic::Config config = options_.quic;
-  config.max_udp_payload = kRelayedMaxUdpPayload;
+  quic::Config config = peer_config();
   auto conn = quic::Connection::connect(config, std::move(credentials), server_name,
                                         quic::Path{local_address(), it->second->virtual_addr_}, *entry,
                                         monotonic_now());

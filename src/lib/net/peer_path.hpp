@@ -72,10 +72,11 @@ struct PeerPathOptions {
 
 class PeerPath {
 public:
-  PeerPath(std::string token, SockAddr relay, SockAddr virtual_addr, SockAddr direct_virtual, PeerPathOptions options)
+  PeerPath(std::string token, SockAddr relay, SockAddr virtual_addr, SockAddr direct_virtual,
+           SockAddr relay_alternate, PeerPathOptions options)
       : token_(std::move(token)), relay_(std::move(relay)), virtual_addr_(std::move(virtual_addr)),
-        direct_virtual_(std::move(direct_virtual)), options_(std::move(options)),
-        probe_key_(probe_key(as_bytes(token_))) {}
+        direct_virtual_(std::move(direct_virtual)), relay_alternate_(std::move(relay_alternate)),
+        options_(std::move(options)), probe_key_(probe_key(as_bytes(token_))) {}
 
   // The relay token (kRelayTokenLength bytes) this path was introduced with.
   std::string_view token() const { return token_; }
@@ -127,6 +128,11 @@ public:
   // otherwise flap between the two).
   static constexpr Duration kFirstHoldoff = 2 * kSecond;
   static constexpr Duration kMaxHoldoff = 60 * kSecond;
+  // Peer connections say something at least this often (a PING when idle):
+  // on the relay, a side that only receives notices within about a second
+  // that nothing comes any more (its unanswered PING pokes its coordinator
+  // link: a restarted coordinator answers that with a stateless reset).
+  static constexpr Duration kPeerKeepalive = 1 * kSecond;
   // Sources of the peer's authentic probes remembered (see heard_from_).
   static constexpr size_t kMaxHeardFrom = 4;
 
@@ -146,6 +152,11 @@ public:
   // Which path a virtual QUIC path stands for.
   PathKind kind_of(const quic::Path &path) const {
     return path.local == direct_virtual_ || path.remote == direct_virtual_ ? PathKind::direct : PathKind::relay;
+  }
+  // The initiator's other relay path than `current` (a relay path): its
+  // local address switches between our socket's `local` and a virtual one.
+  quic::Path other_relay_path(const quic::Path &current, const SockAddr &local) const {
+    return quic::Path{current.local == relay_alternate_ ? local : relay_alternate_, virtual_addr_};
   }
 
 private:
@@ -186,6 +197,9 @@ private:
   SockAddr relay_;
   SockAddr virtual_addr_;
   SockAddr direct_virtual_;
+  // The initiator's relay path uses our socket's address as its local one,
+  // or this one once relay_restored() moved it (and back the next time).
+  SockAddr relay_alternate_;
   PeerPathOptions options_;
   PathKind current_ = PathKind::relay;
   unsigned switches_to_direct_ = 0, fallbacks_ = 0;

@@ -21,5 +21,6 @@ SockAddr virtual_address(ByteView token, uint8_t kind) {
 
 SockAddr relay_virtual_address(ByteView token) { return virtual_address(token, 0); }
 SockAddr direct_virtual_address(ByteView token) { return virtual_address(token, 1); }
+SockAddr relay_alternate_local_address(ByteView token) { return virtual_address(token, 2); }
 
 } // namespace conec::net

@@ -38,5 +38,9 @@ inline ByteView relay_payload_of(ByteView datagram) { return datagram.subspan(kR
 // real migration to QUIC (fresh congestion state), not a NAT rebinding.
 SockAddr relay_virtual_address(ByteView token);
 SockAddr direct_virtual_address(ByteView token);
+// The initiator's second local address on the relay: moving between the
+// two is a migration that restarts transmission at once when a relay
+// comes back (PeerPath, Endpoint::relay_restored).
+SockAddr relay_alternate_local_address(ByteView token);
 
 } // namespace conec::net

@@ -295,6 +295,7 @@ template <class IO, Is<RelayResume> M> void fields(IO &io, M &m) {
 template <class IO, Is<RelayResumed> M> void fields(IO &io, M &m) {
   io.exact("relay_token", m.relay_token, kRelayTokenLength);
   io.num("channel_id", m.channel_id);
+  io.flag("relaying", m.relaying);
   io.text("reason", m.reason, kMaxReasonLength);
 }
 

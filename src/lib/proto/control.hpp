@@ -155,11 +155,13 @@ struct RelayResume {
 // Coordinator -> client: the answer for one resumed relay. `channel_id` is
 // its number from now on (a restarted coordinator numbers anew; later
 // messages about it use this one); 0 means it was refused and `reason`
-// says why. Relaying starts once both ends are back; an end that does not
-// come back in time ends it with ChannelClosed.
+// says why. Relaying starts once both ends are back: then both hear it
+// with `relaying` set. An end that does not come back in time ends it with
+// ChannelClosed.
 struct RelayResumed {
   Bytes relay_token;
   uint64_t channel_id = 0;
+  bool relaying = false; // both ends are back: it relays now
   std::string reason;
 
   bool operator==(const RelayResumed &) const = default;

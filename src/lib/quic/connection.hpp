@@ -151,6 +151,13 @@ public:
   // Since when ack-eliciting packets of ours wait for any packet from the
   // peer (0: none waiting, or the peer spoke since).
   Timestamp awaiting_since() const { return awaiting_since_; }
+  // The way to the peer works again (a relay came back): data waiting for
+  // an answer gets a fresh unresponsive_timeout from `now`, so the next
+  // retransmission, backed off while nothing got through, is still waited
+  // for.
+  void refresh_liveness(Timestamp now) {
+    if (awaiting_since_) awaiting_since_ = now;
+  }
   // When the last packet from the peer was processed (0: none yet).
   Timestamp last_received() const { return last_received_; }
 

@@ -106,8 +106,8 @@ std::vector<ControlMessage> samples() {
   out.push_back(RelayResume{{{pattern(kRelayTokenLength, 5), "bob", 0}, {Bytes(kRelayTokenLength, 0xff), "b", 1}}});
   out.push_back(RelayResume{std::vector<ResumedRelay>(kMaxResumedRelays,
                                                       ResumedRelay{pattern(kRelayTokenLength, 7), id_of(kMaxIdLength), 1})});
-  out.push_back(RelayResumed{pattern(kRelayTokenLength, 1), 42, ""});
-  out.push_back(RelayResumed{Bytes(kRelayTokenLength, 0), 0, max_reason});
+  out.push_back(RelayResumed{pattern(kRelayTokenLength, 1), 42, true, ""});
+  out.push_back(RelayResumed{Bytes(kRelayTokenLength, 0), 0, false, max_reason});
   return out;
 }
 
@@ -188,11 +188,11 @@ TEST_CASE("control message wire layout is byte-exact", "[proto]") {
   resume.insert(resume.end(), {0x01, 'b', 0x01});
   CHECK(encode(RelayResume{{{Bytes(16, 0xab), "b", 1}}}) == resume);
   CHECK(encode(RelayResume{}) == hex({0x0a, 0x00}));
-  // type 11: token, channel id 300 (two-byte varint), empty reason
+  // type 11: token, channel id 300 (two-byte varint), relaying, empty reason
   Bytes resumed = hex({0x0b, 0x10});
   resumed.insert(resumed.end(), 16, 0x01);
-  resumed.insert(resumed.end(), {0x41, 0x2c, 0x00});
-  CHECK(encode(RelayResumed{Bytes(16, 0x01), 300, ""}) == resumed);
+  resumed.insert(resumed.end(), {0x41, 0x2c, 0x01, 0x00});
+  CHECK(encode(RelayResumed{Bytes(16, 0x01), 300, true, ""}) == resumed);
   CHECK(encode(IntroductionReply{3, true, "no"}) == hex({0x06, 0x03, 0x01, 0x02, 'n', 'o'}));
   CHECK(encode(ChannelError{2, RefuseCode::unknown_peer, ""}) == hex({0x08, 0x02, 0x06, 0x00}));
   CHECK(encode(ChannelClosed{1, ""}) == hex({0x09, 0x01, 0x00}));
@@ -245,8 +245,8 @@ TEST_CASE("each bound violated by one names the field", "[proto]") {
   wrong = relay;
   wrong.role = 2;
   CHECK_THAT(message_of(RelayResume{{wrong}}), Equals("RelayResume: role: 2 is not in 0..1"));
-  CHECK_THAT(message_of(RelayResumed{Bytes(17, 0), 1, ""}), Equals("RelayResumed: relay_token: expected 16 bytes, got 17"));
-  CHECK_THAT(message_of(RelayResumed{Bytes(16, 0), 1, long_reason}), StartsWith("RelayResumed: reason: 513 bytes"));
+  CHECK_THAT(message_of(RelayResumed{Bytes(17, 0), 1, false, ""}), Equals("RelayResumed: relay_token: expected 16 bytes, got 17"));
+  CHECK_THAT(message_of(RelayResumed{Bytes(16, 0), 1, false, long_reason}), StartsWith("RelayResumed: reason: 513 bytes"));
 
   auto intro = full_introduction();
   intro.peer = long_id;
