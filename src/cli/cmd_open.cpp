@@ -97,8 +97,9 @@ public:
     closed_ = true; // both directions ended cleanly
     check_done();
   }
-  // On a direct path the session outlives the coordinator; a relayed one
-  // ends with it (the default: the coordinator's exit code).
+  // The session outlives the coordinator: on a direct path it never needs
+  // it; a relayed one waits while the Client reconnects and resumes its
+  // relay. Gone for good, a relayed one ends (the coordinator's exit code).
   bool coordinator_lost(const Error &e, bool reconnecting) {
     channel::Channel *ch = stream_.channel();
     if (!ch || run_.finished()) return false;

@@ -276,8 +276,10 @@ Command add_recv_command(CLI::App &root, GlobalOptions &global) {
   prose.description =
       "Connects to the coordinator as ID and waits for a peer to send a stream (conec send). The stream is written "
       "to standard output (or FILE); once all of it is written, recv confirms it to the sender and exits 0. A stream "
-      "cut short (the sender, its connection or the coordinator lost; a stream on a direct path outlives the "
-      "coordinator) is exit 6, with a message saying how many bytes arrived.\n\n"
+      "cut short (the sender or its connection lost) is exit 6, with a message saying how many bytes arrived. A "
+      "stream outlives a lost or restarted coordinator: on a direct path it does not need it, and a relayed one "
+      "resumes once recv and the sender have reconnected and re-presented its relay (if that takes longer than the "
+      "channel's liveness allows, about 5 s, it is cut).\n\n"
       "With -o FILE the stream is written to FILE.part, which is renamed to FILE once the stream ended cleanly (an "
       "existing FILE is replaced only then); on a cut or an interruption FILE.part is kept and the error names it. A "
       "FILE that is a device or a fifo is written directly. With -k, FILE appears with the first complete stream and "

@@ -27,7 +27,7 @@ PORT = 1719
 class Scenario:
     kind_a: str
     kind_b: str
-    test: str              # the Run method: "transfer", "ping", "rebind", "blackhole" or "direct_only"
+    test: str              # the Run method: "transfer", "ping", "rebind", "blackhole", "coord_restart" or "direct_only"
     path: str              # the path the channel's data must take: "direct" or "relay"
     same_lan: bool = False
     about: str = ""
@@ -54,6 +54,12 @@ SCENARIOS = {
                                     "direct: falls back to the relay and completes"),
     "blackhole": Scenario("eim", "eim", "blackhole", "direct",
                           about="the direct path blackholed mid-transfer, then restored: relay, then direct again"),
+    "coord-restart-relay": Scenario("eim", "symmetric", "coord_restart", "relay",
+                                    about="the coordinator SIGKILLed and restarted mid-transfer, relayed: "
+                                          "both ends re-present the relay and the transfer completes"),
+    "coord-restart-direct": Scenario("eim", "eim", "coord_restart", "direct",
+                                     about="the coordinator SIGKILLed and restarted mid-transfer, direct: "
+                                           "the transfer does not need it"),
     "direct-only-symmetric": Scenario("symmetric", "symmetric", "direct_only", "relay",
                                       about="send --direct-only where no direct path can be made: exit 5"),
 }
@@ -360,6 +366,44 @@ class Run:
             f"(at {recv.nbytes} bytes received)")
         # Part of the data crossed the relay, so the wire check does not apply.
         self.lab.timings["transfer"] = self.finish_transfer(recv, send, digest, size, t0, wire=False)
+        self.stop_coordinator()
+
+    def coord_restart(self):
+        """alice's uplink at 8 Mbit/s, 4 MiB (~4 s). With a quarter at bob (on the
+        direct path once it is direct), the coordinator is SIGKILLed and started
+        again at once (same key, hence the same stateless-reset secret): the
+        transfer completes byte-exact. Relayed, both clients notice (a stalled
+        relay pokes their coordinator links, which the new process resets),
+        register again and re-present the relay; direct, nothing waits for it."""
+        lab = self.lab
+        lab.x("rA", "tc", "qdisc", "add", "dev", "wan0", "root", "tbf", "rate", "8mbit", "burst", "32kbit",
+              "latency", "400ms")
+        self.start_coordinator()
+        size = 4 * 1024 * 1024
+        recv, send, digest, t0 = self.start_transfer(size)
+        direct = self.scenario.path == "direct"
+        if direct:
+            send.wait_stderr(r"net: channel now direct to ", timeout=30)
+        recv.wait_bytes(size // 4, timeout=30)
+        t_kill, at = time.monotonic(), recv.nbytes
+        self.coordinator.terminate(signal.SIGKILL)
+        self.coordinator.expect_exit(-signal.SIGKILL)
+        log(f"coord-restart: coordinator SIGKILLed at {at} bytes received ({t_kill - t0:.2f} s into the transfer)")
+        self.start_coordinator()
+        t_up = time.monotonic()
+        if not direct:
+            m = send.wait_stderr(r"the transfer to 'bob' waits for its relay to come back", timeout=15)
+            send.wait_stderr(r"client: the coordinator relays again for channel \d+ to 'bob'", timeout=15)
+            log(f"coord-restart: the new coordinator relays for both again {time.monotonic() - t_up:.2f} s "
+                f"after it was up")
+        elapsed = self.finish_transfer(recv, send, digest, size, t0, wire=False)
+        lab.timings["transfer"] = elapsed
+        samples = [(t0, 0)] + recv.samples
+        gaps = [(b[0] - a[0], a[0]) for a, b in zip(samples, samples[1:]) if b[0] >= t_kill]
+        stall, start = max(gaps) if gaps else (0.0, t_kill)
+        lab.timings["stall"] = stall
+        log(f"coord-restart: RECORDED data stall {stall:.2f} s (from {start - t_kill:+.2f} s relative to the kill; "
+            f"restarted coordinator up {t_up - t_kill:.2f} s after it)")
         self.stop_coordinator()
 
     def direct_only(self):

@@ -113,7 +113,7 @@ void Client::connect_coordinator() {
   coordinator_ = std::make_unique<channel::Channel>(std::move(*session), "coordinator", *link_handler_, co);
 }
 
-void Client::schedule_reconnect() {
+void Client::schedule_reconnect(bool at_once) {
   // Doubling from reconnect_delay, capped, each +-25 % so that a restarted
   // coordinator does not get every client back at the same instant.
   unsigned doublings = std::min(reconnect_failures_, 16u);
@@ -122,6 +122,7 @@ void Client::schedule_reconnect() {
   uint8_t r[2];
   random_bytes(r);
   delay *= 0.75 + 0.5 * double(r[0] << 8 | r[1]) / 65535.0;
+  if (at_once) delay = 0;
   ++reconnect_failures_;
   CONEC_INFO("client: reconnecting to the coordinator in {:.2f} s", delay / double(kSecond));
   reconnect_timer_->start(std::max<uint64_t>(1, static_cast<uint64_t>(delay / double(kMillisecond))));
@@ -219,7 +220,9 @@ void Client::disconnected(const Error &error) {
     } else {
       CONEC_INFO("client: reconnection to the coordinator failed: {}", reason.message);
     }
-    if (!closing_) schedule_reconnect();
+    // A stateless reset comes from a coordinator that is up again (with
+    // our coordinator's key): no reason to wait before the first attempt.
+    if (!closing_) schedule_reconnect(was_registered && quic::ended_by_stateless_reset(reason));
     return;
   }
   CONEC_INFO("client: coordinator connection over: {}", reason.message);

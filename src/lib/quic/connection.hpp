@@ -68,6 +68,14 @@ inline std::optional<uint8_t> peer_tls_alert(const Error &e) {
   return static_cast<uint8_t>(e.code - kCryptoErrorBase);
 }
 
+// The Error code (category transport) of a connection ended by the peer's
+// stateless reset: it lost the connection's state (it restarted), and is
+// there again to say so.
+inline constexpr int64_t kStatelessResetCode = 0x5e7;
+inline bool ended_by_stateless_reset(const Error &e) {
+  return e.category == ErrorCategory::transport && e.code == kStatelessResetCode && e.layer == "quic";
+}
+
 // Application error code given to streams cut by the end of their connection.
 inline constexpr uint64_t kStreamErrorConnectionClosed = 0xc10;
 

@@ -30,7 +30,8 @@ static std::string transport_error_name(uint64_t code) {
 
 Error describe_peer_close(const ngtcp2_connection_close_error &ccerr, bool stateless_reset) {
   if (stateless_reset)
-    return Error{ErrorCategory::transport, 0, "quic", "peer reset the connection (stateless reset: it lost the connection state)"};
+    return Error{ErrorCategory::transport, kStatelessResetCode, "quic",
+                 "peer reset the connection (stateless reset: it lost the connection state)"};
   std::string reason(reinterpret_cast<const char *>(ccerr.reason), ccerr.reasonlen);
   std::string suffix = reason.empty() ? "" : " (" + reason + ")";
   switch (ccerr.type) {
