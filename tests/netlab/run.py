@@ -33,6 +33,8 @@ class Scenario:
     about: str = ""
     wan_mtu: int = 0       # MTU of every link of "the Internet" (0: the default 1500)
     end_path: str = ""     # the path --stats must name at the end, if not `path` (after a fallback)
+    cut: str = ""          # outage: whose link goes down, "coordinator" or "alice"
+    outage: float = 0.0    # outage: for how long (s)
 
 
 SCENARIOS = {
@@ -60,6 +62,12 @@ SCENARIOS = {
     "coord-restart-direct": Scenario("eim", "eim", "coord_restart", "direct",
                                      about="the coordinator SIGKILLed and restarted mid-transfer, direct: "
                                            "the transfer does not need it"),
+    "outage-coordinator": Scenario("eim", "symmetric", "outage", "relay", cut="coordinator", outage=8.0,
+                                   about="the coordinator's link down for 8 s mid-transfer, relayed: both ends "
+                                         "wait (neither gives the other up), and the data resumes at once after"),
+    "outage-alice": Scenario("eim", "symmetric", "outage", "relay", cut="alice", outage=3.0,
+                             about="alice's uplink down for 3 s mid-transfer, relayed: the data resumes at once "
+                                   "after"),
     "direct-only-symmetric": Scenario("symmetric", "symmetric", "direct_only", "relay",
                                       about="send --direct-only where no direct path can be made: exit 5"),
 }
@@ -404,6 +412,39 @@ class Run:
         lab.timings["stall"] = stall
         log(f"coord-restart: RECORDED data stall {stall:.2f} s (from {start - t_kill:+.2f} s relative to the kill; "
             f"restarted coordinator up {t_up - t_kill:.2f} s after it)")
+        self.stop_coordinator()
+
+    def outage(self):
+        """alice's uplink at 8 Mbit/s, 4 MiB relayed. With a quarter at bob, every
+        packet to and from the coordinator (cut="coordinator", in inet) or across
+        alice's router (cut="alice", in rA) is dropped for `outage` seconds. The
+        transfer must complete byte-exact, and the data resume promptly after the
+        link's return (the time is recorded: backed-off retransmission timers
+        would make it about one outage-length)."""
+        lab, sc = self.lab, self.scenario
+        lab.x("rA", "tc", "qdisc", "add", "dev", "wan0", "root", "tbf", "rate", "8mbit", "burst", "32kbit",
+              "latency", "400ms")
+        self.start_coordinator()
+        size = 4 * 1024 * 1024
+        recv, send, digest, t0 = self.start_transfer(size)
+        recv.wait_bytes(size // 4, timeout=30)
+        if sc.cut == "coordinator":
+            where, rules = "inet", [["-s", COORD_ADDR], ["-d", COORD_ADDR]]
+        else:
+            where, rules = "rA", [[]]
+        for r in rules:
+            lab.x(where, "iptables", "-w", "-I", "FORWARD", "1", *r, "-j", "DROP")
+        t_cut, at_cut = time.monotonic(), recv.nbytes
+        log(f"outage: {sc.cut}'s link cut at {at_cut} bytes received ({t_cut - t0:.2f} s into the transfer)")
+        time.sleep(sc.outage)
+        for r in rules:
+            lab.x(where, "iptables", "-w", "-D", "FORWARD", *r, "-j", "DROP")
+        t_back, at_back = time.monotonic(), recv.nbytes
+        recv.wait_bytes(at_back + 64 * 1024, timeout=15)
+        resumed = next((t for t, n in recv.samples if t >= t_back and n > at_back), time.monotonic())
+        lab.timings["resume"] = resumed - t_back
+        log(f"outage: link back after {t_back - t_cut:.2f} s; RECORDED data resumed {resumed - t_back:.2f} s later")
+        lab.timings["transfer"] = self.finish_transfer(recv, send, digest, size, t0)
         self.stop_coordinator()
 
     def direct_only(self):

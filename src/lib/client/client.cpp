@@ -85,8 +85,9 @@ Result<std::unique_ptr<Client>> Client::create(loop::Loop &loop, ClientOptions o
   c->reconnect_timer_ = std::make_unique<loop::Timer>(loop, [self] { self->connect_coordinator(); });
   c->link_handler_ = std::make_unique<CoordinatorLink>(*c);
   c->coordinator_credentials_ = *credentials;
+  auto link_config = c->coordinator_config();
   auto session = c->endpoint_->connect(c->options_.coordinator, *credentials, c->options_.coordinator_name,
-                                       placeholder_handler);
+                                       placeholder_handler, &link_config);
   if (!session) return fail(session.error());
   channel::ChannelOptions co;
   co.max_message = c->options_.max_message;
@@ -94,13 +95,25 @@ Result<std::unique_ptr<Client>> Client::create(loop::Loop &loop, ClientOptions o
   return c;
 }
 
+// The coordinator link is given up only by its idle timeout, not for a few
+// seconds without answers: those may be an outage of our own network, which
+// the peer channels survive too (net::Endpoint::hold_if_cut_off), and a
+// restarted coordinator says at once that it lost the connection (stateless
+// reset).
+quic::Config Client::coordinator_config() const {
+  quic::Config config = options_.quic;
+  config.unresponsive_timeout = 0;
+  return config;
+}
+
 // A new coordinator connection from the same socket (ClientOptions::reconnect).
 void Client::connect_coordinator() {
   if (closing_) return;
   CONEC_INFO("client: connecting to the coordinator {} again as '{}' (attempt {})", options_.coordinator.to_string(),
              options_.id, reconnect_failures_);
+  auto link_config = coordinator_config();
   auto session = endpoint_->connect(options_.coordinator, coordinator_credentials_, options_.coordinator_name,
-                                    placeholder_handler);
+                                    placeholder_handler, &link_config);
   if (!session) {
     CONEC_INFO("client: cannot connect to the coordinator: {}", session.error().message);
     return schedule_reconnect();

@@ -129,6 +129,7 @@ private:
   void on_control(proto::ControlMessage message);
   void disconnected(const Error &error);
   bool worth_reconnecting(const Error &reason) const;
+  quic::Config coordinator_config() const;
   void schedule_reconnect(bool at_once = false);
   void connect_coordinator();
   void fail_request(uint64_t request_id, Error error);

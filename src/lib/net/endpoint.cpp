@@ -83,6 +83,7 @@ std::unique_ptr<Session> Endpoint::attach(std::unique_ptr<Entry> owned, std::uni
   e.conn = std::move(conn);
   e.timer = std::make_unique<loop::Timer>(loop_, [this, &e] {
     Timestamp now = monotonic_now();
+    if (e.path) hold_if_cut_off(e, now);
     e.conn->handle_timeout(now);
     if (e.path) poke_relay_if_stalled(e, now);
     schedule(e);
@@ -103,12 +104,12 @@ std::unique_ptr<Session> Endpoint::attach(std::unique_ptr<Entry> owned, std::uni
 Result<std::unique_ptr<Session>> Endpoint::connect(const SockAddr &remote,
                                                    std::shared_ptr<tls::Credentials> credentials,
                                                    const std::string &server_name,
-                                                   quic::ConnectionHandler &handler) {
+                                                   quic::ConnectionHandler &handler, const quic::Config *config) {
   if (remote.family() != local_address().family())
     return fail(ErrorCategory::usage, "net",
                 "cannot reach " + remote.to_string() + " from a socket bound to " + local_address().to_string());
   auto entry = std::make_unique<Entry>(*this);
-  auto conn = quic::Connection::connect(options_.quic, std::move(credentials), server_name,
+  auto conn = quic::Connection::connect(config ? *config : options_.quic, std::move(credentials), server_name,
                                         quic::Path{local_address(), remote}, *entry, monotonic_now());
   if (!conn) return fail(conn.error());
   return attach(std::move(entry), std::move(*conn), &handler, nullptr);
@@ -192,8 +193,14 @@ void Endpoint::route(const Datagram &d, Timestamp now, PeerPath *via) {
   }
   Entry &e = *it->second;
   if (!e.path) {
+    Timestamp waited = e.conn->awaiting_since();
     e.conn->receive(quic::Path{local_address(), d.from}, d.data, d.ecn, now);
-    return schedule(e);
+    schedule(e);
+    // Heard from the coordinator after a stall (our pokes went unanswered):
+    // the way out works again, relayed channels need not wait out PTOs.
+    if (waited && e.conn->awaiting_since() != waited && !relays_.empty() && now - waited >= stall_threshold(*e.conn))
+      way_out_back(d.from, now);
+    return;
   }
   // A peer connection: relayed packets arrive on the relay's virtual path;
   // direct ones only from addresses the path knows, on the direct one.
@@ -359,15 +366,47 @@ void Endpoint::answer_unknown(const Datagram &d, const quic::PacketHeader &h) {
 // validated, which it learns from our coordinator link — idle, it would
 // speak only at its next keepalive (seconds). A PING on it now shows the
 // coordinator our current address, which it validates in one round trip.
+//
+// The PING goes even while earlier ones are unanswered (every
+// kRelayStallPoke while the stall lasts): its own retransmissions back off
+// too, and its answer is how we learn that the way out works again
+// (way_out_back).
 void Endpoint::poke_relay_if_stalled(Entry &e, Timestamp now) {
   Timestamp waiting = e.conn->awaiting_since();
   if (!waiting || now - waiting < kRelayStallPoke || now - e.path->last_poke_ < kRelayStallPoke) return;
   e.path->last_poke_ = now;
-  for (auto &[key, other] : entries_) {
-    if (other->path || other->conn->is_closed() || !(other->conn->path().remote == e.path->relay_)) continue;
-    other->conn->poke();
-    schedule(*other);
+  if (Entry *link = coordinator_link(e.path->relay_)) {
+    link->conn->poke(true);
+    schedule(*link);
   }
+  watch_paths(); // tend_paths keeps the pace while the stall lasts
+}
+
+Entry *Endpoint::coordinator_link(const SockAddr &relay) {
+  for (auto &[key, other] : entries_)
+    if (!other->path && !other->conn->is_closed() && other->conn->path().remote == relay) return other.get();
+  return nullptr;
+}
+
+bool Endpoint::cut_off_from(const SockAddr &relay, Timestamp now) {
+  Entry *link = coordinator_link(relay);
+  if (!link || link->conn->state() != quic::State::established) return true;
+  Timestamp waited = link->conn->awaiting_since();
+  return waited && now - waited >= stall_threshold(*link->conn);
+}
+
+// Waiting this long for any answer is a stall, not a round trip.
+Duration Endpoint::stall_threshold(const quic::Connection &conn) {
+  return std::max<Duration>(kRelayStallPoke, 4 * conn.stats().smoothed_rtt);
+}
+
+void Endpoint::hold_if_cut_off(Entry &e, Timestamp now) {
+  bool held = e.path->current_ == PathKind::relay && cut_off_from(e.path->relay_, now);
+  if (held == e.conn->liveness_held()) return;
+  CONEC_DEBUG("net: relayed channel: {}", held ? "the coordinator does not answer either: waiting for the way out, "
+                                                 "not giving the peer up"
+                                               : "the coordinator answers: the peer must answer too");
+  e.conn->hold_liveness(held, now);
 }
 
 // Sends a batch, through the entry's relay if it has one. Returns false when

@@ -132,8 +132,10 @@ public:
   std::function<void(std::unique_ptr<Session>)> on_accept;
 
   // Starts a client connection to `remote`. Events go to `handler`.
+  // `config`: its settings, if not the endpoint's.
   Result<std::unique_ptr<Session>> connect(const SockAddr &remote, std::shared_ptr<tls::Credentials> credentials,
-                                           const std::string &server_name, quic::ConnectionHandler &handler);
+                                           const std::string &server_name, quic::ConnectionHandler &handler,
+                                           const quic::Config *config = nullptr);
 
   // --- relayed peer connections (client side; ARCHITECTURE D3/D4) ---
   // Registers the peer path of relay `token` (kRelayTokenLength bytes)
@@ -212,6 +214,21 @@ private:
   // Relayed data unanswered this long pokes the coordinator link (see endpoint.cpp).
   static constexpr Duration kRelayStallPoke = 250 * kMillisecond;
   void poke_relay_if_stalled(Entry &e, Timestamp now);
+  // Our connection to `relay` (the coordinator), if any.
+  Entry *coordinator_link(const SockAddr &relay);
+  // The coordinator does not answer us (or we have no connection to it):
+  // our own way out is likely down, so a relayed peer's silence proves
+  // nothing (quic::Connection::hold_liveness).
+  bool cut_off_from(const SockAddr &relay, Timestamp now);
+  static Duration stall_threshold(const quic::Connection &conn);
+  void hold_if_cut_off(Entry &e, Timestamp now);
+  // The coordinator answers again after a stall: relayed connections that
+  // wait restart their transmission (restart_transmission).
+  void way_out_back(const SockAddr &relay, Timestamp now);
+  // The initiator migrates its relay path to its other local address
+  // (fresh congestion and loss-recovery state: no backed-off PTO to wait
+  // out); the acceptor, which cannot migrate, restarts its liveness window.
+  void restart_transmission(Entry &e, Timestamp now);
   // Settings of peer connections: relayed packets leave room for the relay
   // header; PeerPath::kPeerKeepalive.
   quic::Config peer_config() const;

@@ -105,6 +105,17 @@ void Endpoint::tend_paths(Timestamp now) {
       // waits for the handshake's confirmation or the holdoff after a fallback.
       bool waiting = p.direct_validated_ && !e->conn->is_server() && p.current_ == PathKind::relay;
       if (p.current_ == PathKind::direct || p.migrating_since_ || waiting) sooner(now + kTendInterval);
+      // And while relayed data stalls: the coordinator link is probed at a
+      // steady pace (not the backed-off one of retransmissions), so its
+      // answer tells at once that the way out works again.
+      if (p.current_ == PathKind::relay && e->conn->state() == quic::State::established) {
+        Timestamp w = e->conn->awaiting_since();
+        if ((w && now - w >= kRelayStallPoke) || e->conn->liveness_held()) {
+          hold_if_cut_off(*e, now);
+          poke_relay_if_stalled(*e, now);
+          sooner(now + kTendInterval);
+        }
+      }
     }
   }
   std::vector<PeerPath::Outgoing> out;
@@ -212,25 +223,39 @@ quic::Config Endpoint::peer_config() const {
   return config;
 }
 
+void Endpoint::restart_transmission(Entry &e, Timestamp now) {
+  PeerPath &p = *e.path;
+  e.conn->hold_liveness(false, now);
+  if (!e.conn->is_server() && p.current_ == PathKind::relay && e.conn->awaiting_since() &&
+      e.conn->handshake_confirmed()) {
+    if (auto r = e.conn->migrate(p.other_relay_path(e.conn->path(), local_address()), false, now); !r) {
+      CONEC_DEBUG("net: cannot restart the relayed channel's transmission: {}", r.error().message);
+      e.conn->refresh_liveness(now);
+    } else {
+      CONEC_INFO("net: the relay works again: the channel's transmission restarts at once");
+    }
+  } else {
+    e.conn->refresh_liveness(now);
+  }
+  schedule(e);
+}
+
 void Endpoint::relay_restored(ByteView token) {
   auto it = relays_.find(token_key(token));
   if (it == relays_.end()) return;
-  PeerPath &p = *it->second;
   Timestamp now = monotonic_now();
+  for (auto &[key, e] : entries_)
+    if (e->path == it->second.get() && e->conn->state() == quic::State::established) restart_transmission(*e, now);
+}
+
+void Endpoint::way_out_back(const SockAddr &relay, Timestamp now) {
   for (auto &[key, e] : entries_) {
-    if (e->path != &p || e->conn->state() != quic::State::established) continue;
-    if (!e->conn->is_server() && p.current_ == PathKind::relay && e->conn->awaiting_since() &&
-        e->conn->handshake_confirmed()) {
-      if (auto r = e->conn->migrate(p.other_relay_path(e->conn->path(), local_address()), false, now); !r) {
-        CONEC_DEBUG("net: cannot restart the relayed channel's transmission: {}", r.error().message);
-        e->conn->refresh_liveness(now);
-      } else {
-        CONEC_INFO("net: relay back: the channel's transmission restarts at once");
-      }
-    } else {
-      e->conn->refresh_liveness(now);
-    }
-    schedule(*e);
+    if (!e->path || !(e->path->relay_ == relay) || e->path->current_ != PathKind::relay ||
+        e->conn->state() != quic::State::established)
+      continue;
+    Timestamp waited = e->conn->awaiting_since();
+    if (waited && now - waited >= stall_threshold(*e->conn)) restart_transmission(*e, now);
+    else e->conn->hold_liveness(false, now);
   }
 }
 

@@ -153,7 +153,7 @@ Timestamp Connection::expiry() const {
   if (state_ == State::closed) return kNever;
   if (state_ == State::closing || state_ == State::draining) return terminal_deadline_;
   Timestamp t = ngtcp2_conn_get_expiry(conn_.get());
-  if (state_ == State::established && awaiting_since_ && config_.unresponsive_timeout)
+  if (state_ == State::established && awaiting_since_ && config_.unresponsive_timeout && !liveness_held_)
     t = std::min(t, awaiting_since_ + config_.unresponsive_timeout);
   if (state_ == State::established && unreachable_since_) t = std::min(t, unreachable_since_ + unreachable_grace());
   return t;
@@ -161,13 +161,13 @@ Timestamp Connection::expiry() const {
 
 // Keeps awaiting_since_: set when ack-eliciting data is outstanding and
 // nothing was heard since it went out; a packet from the peer restarts it.
-void Connection::note_in_flight(Timestamp now, bool heard_from_peer) {
+void Connection::note_in_flight(Timestamp now, bool heard_from_peer, bool wrote) {
   ngtcp2_conn_stat cs;
   ngtcp2_conn_get_conn_stat(conn_.get(), &cs);
   if (cs.bytes_in_flight == 0) awaiting_since_ = 0;
   else if (heard_from_peer || !awaiting_since_) awaiting_since_ = now;
   if (heard_from_peer) unreachable_since_ = 0;
-  if (probe_forced_ && (cs.bytes_in_flight > 0 || heard_from_peer)) {
+  if (probe_forced_ && ((wrote && cs.bytes_in_flight > 0) || heard_from_peer)) {
     probe_forced_ = false; // the PING is out (or the peer spoke): normal keepalive again
     ngtcp2_conn_set_keep_alive_timeout(conn_.get(), keepalive_);
   }
@@ -186,11 +186,11 @@ void Connection::note_unreachable(Timestamp now) {
   }
 }
 
-void Connection::poke() {
+void Connection::poke(bool even_in_flight) {
   if (state_ != State::established || probe_forced_) return;
   ngtcp2_conn_stat cs;
   ngtcp2_conn_get_conn_stat(conn_.get(), &cs);
-  if (cs.bytes_in_flight > 0) return; // retransmissions will carry our address anyway
+  if (cs.bytes_in_flight > 0 && !even_in_flight) return; // retransmissions will carry our address anyway
   probe_forced_ = true;
   ngtcp2_conn_set_keep_alive_timeout(conn_.get(), 1);
 }
@@ -235,7 +235,8 @@ std::optional<std::string> Connection::liveness_failure(Timestamp now) const {
   if (state_ != State::established) return std::nullopt;
   if (unreachable_since_ && now >= unreachable_since_ + unreachable_grace())
     return "the peer is gone: its address answered ICMP port unreachable and it sent nothing since";
-  if (config_.unresponsive_timeout && awaiting_since_ && now >= awaiting_since_ + config_.unresponsive_timeout)
+  if (config_.unresponsive_timeout && awaiting_since_ && !liveness_held_ &&
+      now >= awaiting_since_ + config_.unresponsive_timeout)
     return "the peer stopped answering: no packets for " +
            std::to_string(config_.unresponsive_timeout / kMillisecond) +
            " ms while data waited for its acknowledgement";

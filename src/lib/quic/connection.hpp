@@ -154,8 +154,11 @@ public:
   // Makes the next write carry a PING if nothing else would (an idle
   // connection says something now): lets the peer see our current address
   // at once, e.g. after our NAT rebound (net/ pokes the coordinator link
-  // when relayed traffic stalls).
-  void poke();
+  // when relayed traffic stalls). `even_in_flight`: also while packets of
+  // ours are outstanding, whose retransmissions back off (net/ probes the
+  // coordinator link every 250 ms while relayed data stalls, to learn at
+  // once when the way out works again).
+  void poke(bool even_in_flight = false);
   // Since when ack-eliciting packets of ours wait for any packet from the
   // peer (0: none waiting, or the peer spoke since).
   Timestamp awaiting_since() const { return awaiting_since_; }
@@ -166,6 +169,16 @@ public:
   void refresh_liveness(Timestamp now) {
     if (awaiting_since_) awaiting_since_ = now;
   }
+  // Our own way out is down (net/ decides: the coordinator link does not
+  // answer either), so the peer's silence proves nothing: while held, only
+  // the idle timeout ends the connection, not unresponsive_timeout. A
+  // release restarts the unresponsive window from `now`.
+  void hold_liveness(bool held, Timestamp now) {
+    if (held == liveness_held_) return;
+    liveness_held_ = held;
+    if (!held) refresh_liveness(now);
+  }
+  bool liveness_held() const { return liveness_held_; }
   // When the last packet from the peer was processed (0: none yet).
   Timestamp last_received() const { return last_received_; }
 
@@ -256,7 +269,7 @@ private:
   void after_stream_closed(StreamId id, std::optional<uint64_t> app_error);
   void close_finished_remote_uni(StreamId id, std::optional<uint64_t> app_error);
 
-  void note_in_flight(Timestamp now, bool heard_from_peer);
+  void note_in_flight(Timestamp now, bool heard_from_peer, bool wrote = false);
   Duration unreachable_grace() const;
   void fit_keepalive_to_peer();
   std::optional<std::string> liveness_failure(Timestamp now) const;
@@ -267,6 +280,7 @@ private:
   // unreachable with no packet from the peer since (0: none).
   Timestamp unreachable_since_ = 0;
   bool probe_forced_ = false; // keepalive shortened to make ngtcp2 send a PING now
+  bool liveness_held_ = false; // hold_liveness()
   Duration keepalive_ = 0;    // the keepalive in force (fitted to the peer)
   // Since when ack-eliciting packets of ours wait for the peer's first
   // packet (0: nothing unacknowledged, or the peer spoke since it was sent).

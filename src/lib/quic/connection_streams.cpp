@@ -249,7 +249,7 @@ PacketBatch Connection::write(MutableByteView buffer, size_t max_packets, Timest
     if (n < batch.segment_size) break; // a short packet must end the batch
   }
   stats_bytes_sent_ += batch.size;
-  if (batch.size) note_in_flight(now, false);
+  if (batch.size) note_in_flight(now, false, true);
   // 0.12.1 paces with srtt=initial_rtt until the first RTT sample, stalling
   // the handshake ~20 ms; only start pacing once a sample exists (the fix
   // upstream made in v0.14.0 uses 1 ms instead).
