@@ -4,27 +4,14 @@
 #include <catch2/catch.hpp>
 
 #include "support/coord_fixture.hpp"
+#include "support/stream_sinks.hpp"
 
 using namespace conec;
 using test::ClientEvents;
 using test::CoordFixture;
+using Sink = test::HashSink;
 
 namespace {
-struct Sink : channel::StreamHandler {
-  size_t bytes = 0;
-  bool ended = false;
-  std::optional<Error> error;
-  test::Sha256 hash;
-  void on_message(channel::Stream &, Bytes m) override {
-    bytes += m.size();
-    hash.update(m);
-  }
-  void on_end(channel::Stream &, const std::optional<Error> &e) override {
-    ended = true;
-    error = e;
-  }
-};
-
 struct Tap : coord::CoordinatorHandler {
   uint64_t relayed = 0;
   void on_relayed(ByteView d) override { relayed += d.size(); }
@@ -52,28 +39,13 @@ TEST_CASE("a channel goes direct, and 64 MiB arrive whole while the coordinator 
   auto s = (*ch)->open_stream(false);
   REQUIRE(s);
   constexpr size_t kMessage = 1 << 20, kCount = 64;
-  test::Sha256 sent;
-  size_t next = 0;
-  struct Pump : channel::StreamHandler {
-    std::function<void(channel::Stream &)> fn;
-    void on_writable(channel::Stream &st) override { fn(st); }
-  } pump;
-  pump.fn = [&](channel::Stream &st) {
-    while (next < kCount) {
-      Bytes m = test::pattern_block(7, next++, kMessage);
-      sent.update(m);
-      auto w = st.send(m);
-      REQUIRE(w);
-      if (*w == quic::WriteState::would_block) return;
-    }
-    REQUIRE(st.finish());
-  };
+  test::BlockPump pump(7, kMessage, kCount);
   s->set_handler(pump);
-  pump.fn(*s);
+  pump.fill(*s);
   REQUIRE(f.run_until([&] { return sink.ended; }, 120));
   CHECK_FALSE(sink.error);
   CHECK(sink.bytes == kMessage * kCount);
-  CHECK(sink.hash.hex() == sent.hex());
+  CHECK(sink.hash.hex() == pump.sent.hex());
   // The data took the direct path: the relay saw a few keepalives at most,
   // and the coordinator's count for the channel says so.
   CHECK(tap.relayed - relayed_before < 64 * 1024);

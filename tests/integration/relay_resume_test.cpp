@@ -5,44 +5,14 @@
 #include <catch2/catch.hpp>
 
 #include "support/coord_fixture.hpp"
+#include "support/stream_sinks.hpp"
 
 using namespace conec;
 using test::ClientEvents;
 using test::CoordFixture;
+using Sink = test::HashSink;
 
 namespace {
-struct Sink : channel::StreamHandler {
-  size_t bytes = 0;
-  bool ended = false;
-  std::optional<Error> error;
-  test::Sha256 hash;
-  void on_message(channel::Stream &, Bytes m) override {
-    bytes += m.size();
-    hash.update(m);
-  }
-  void on_end(channel::Stream &, const std::optional<Error> &e) override {
-    ended = true;
-    error = e;
-  }
-};
-
-// Writes `count` blocks of `size` bytes as fast as the stream takes them.
-struct Pump : channel::StreamHandler {
-  size_t size = 0, count = 0, next = 0;
-  test::Sha256 sent;
-  void on_writable(channel::Stream &s) override { fill(s); }
-  void fill(channel::Stream &s) {
-    while (next < count) {
-      Bytes m = test::pattern_block(3, next++, size);
-      sent.update(m);
-      auto w = s.send(m);
-      REQUIRE(w);
-      if (*w == quic::WriteState::would_block) return;
-    }
-    REQUIRE(s.finish());
-  }
-};
-
 // Relay tokens as the coordinator hands them out (tests play a client that
 // learned one, or guesses).
 struct TokenTap {
@@ -70,9 +40,7 @@ TEST_CASE("a relayed transfer survives a coordinator restart: both ends re-prese
   uint64_t old_id = f.coordinator->channels().at(0).id;
   auto s = (*ch)->open_stream(false);
   REQUIRE(s);
-  Pump pump;
-  pump.size = 1 << 20;
-  pump.count = 24;
+  test::BlockPump pump(3, 1 << 20, 24);
   s->set_handler(pump);
   pump.fill(*s);
   REQUIRE(f.run_until([&] { return sink.bytes >= 4u << 20; }, 30));
