@@ -229,6 +229,15 @@ TEST_CASE("client failures exit with the documented codes and one error line", "
   test::remove_tree(dir);
 }
 
+namespace {
+// Waits (up to 15 s) until the file at `path` holds `size` bytes; whether it does then.
+bool part_reaches(const std::string &path, uintmax_t size) {
+  for (int i = 0; i < 300 && (!std::filesystem::exists(path) || std::filesystem::file_size(path) < size); ++i)
+    usleep(50000);
+  return std::filesystem::exists(path) && std::filesystem::file_size(path) == size;
+}
+} // namespace
+
 TEST_CASE("a transfer on a direct path outlives its coordinator: send and recv exit 0, the data whole",
           "[cli][exit][direct]") {
   int sig = GENERATE(SIGTERM, SIGKILL);
@@ -245,9 +254,7 @@ TEST_CASE("a transfer on a direct path outlives its coordinator: send and recv e
   in.close_read();
   std::string first(250000, 'a'), second(250000, 'b');
   REQUIRE(in.send(first));
-  for (int i = 0; i < 300 && (!std::filesystem::exists(out + ".part") || std::filesystem::file_size(out + ".part") < 250000); ++i)
-    usleep(50000);
-  REQUIRE(std::filesystem::file_size(out + ".part") == 250000);
+  REQUIRE(part_reaches(out + ".part", 250000));
   coord->process.signal(sig);
   CHECK(coord->process.wait(15) == (sig == SIGTERM ? 0 : 128 + SIGKILL));
   // Long enough for both to notice the loss (idle timeout 3 s).
@@ -280,9 +287,7 @@ TEST_CASE("a relayed transfer outlives a coordinator restart: send and recv exit
   in.close_read();
   std::string first(250000, 'a'), second(2500000, 'b');
   REQUIRE(in.send(first));
-  for (int i = 0; i < 300 && (!std::filesystem::exists(out + ".part") || std::filesystem::file_size(out + ".part") < 250000); ++i)
-    usleep(50000);
-  REQUIRE(std::filesystem::file_size(out + ".part") == 250000);
+  REQUIRE(part_reaches(out + ".part", 250000));
   coord->process.signal(sig);
   CHECK(coord->process.wait(15) == (sig == SIGTERM ? 0 : 128 + SIGKILL));
   coord.reset();
@@ -341,9 +346,7 @@ TEST_CASE("a coordinator lost mid-transfer: send and recv exit 6 saying the stre
                 in.read_end);
   in.close_read();
   REQUIRE(in.send(std::string(250000, 'z')));
-  for (int i = 0; i < 300 && (!std::filesystem::exists(out + ".part") || std::filesystem::file_size(out + ".part") < 250000); ++i)
-    usleep(50000);
-  REQUIRE(std::filesystem::file_size(out + ".part") == 250000);
+  REQUIRE(part_reaches(out + ".part", 250000));
   coord->process.signal(sig);
   CHECK(coord->process.wait(15) == (sig == SIGTERM ? 0 : 128 + SIGKILL));
   CHECK(bob.process.wait(30) == 6);
