@@ -340,13 +340,13 @@ class Run:
 
 
     def blackhole(self):
-        """eim x eim, alice's uplink at 400 Mbit/s, 1 GiB (the issue's switch under
+        """eim x eim, alice's uplink at 1 Gbit/s, 1 GiB (the issue's switch under
         transfer). Once the channel is direct and bob has a quarter, rA drops
         everything between alice and rB (both ways) for 3 s: the channel must fall
         back to the relay and go on, then return to the direct path once it answers
         again; the data stays byte-exact."""
         lab = self.lab
-        lab.x("rA", "tc", "qdisc", "add", "dev", "wan0", "root", "tbf", "rate", "400mbit", "burst", "256kb",
+        lab.x("rA", "tc", "qdisc", "add", "dev", "wan0", "root", "tbf", "rate", "1gbit", "burst", "512kb",
               "latency", "100ms")
         self.start_coordinator()
         size = 1024 * 1024 * 1024
