@@ -210,6 +210,10 @@ void Client::on_control(proto::ControlMessage message) {
     channel_closed(*c);
   } else if (auto *rr = std::get_if<proto::RelayResumed>(&message)) {
     relay_resumed(*rr);
+  } else if (auto *pm = std::get_if<proto::PeerMoved>(&message)) {
+    for (bool initiator : {false, true})
+      if (auto it = links_.find({pm->channel_id, initiator}); it != links_.end() && !it->second->closed)
+        endpoint_->peer_moved(it->second->token, pm->observed);
   } else {
     coordinator_->close(channel::kErrorProtocol,
                         std::string("unexpected ") + std::string(proto::message_name(message)) + " from the coordinator");

@@ -134,7 +134,8 @@ void ClientConn::hello(const proto::Hello &hello) {
   local_ = hello.local;
   registered_ = true;
   coord_.registered(*this);
-  send(proto::Welcome{id_, relay_address(), coord_.options_.limits.max_message});
+  announced = relay_address();
+  send(proto::Welcome{id_, announced, coord_.options_.limits.max_message});
 }
 
 void ClientConn::on_closed(channel::Channel &, const Error &error) {

@@ -48,6 +48,7 @@ public:
   bool closed_by_us() const { return closed_by_us_; }
 
   std::set<uint64_t> allocations; // channel ids this client takes part in
+  SockAddr announced;             // the address its peers were last told (Welcome, Introduction, PeerMoved)
   std::string key_fingerprint;    // of its public key, once bindings checked it
   // Relay budget across all its channels (token bucket) and when the log
   // last said it was exceeded.

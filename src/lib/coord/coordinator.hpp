@@ -111,6 +111,7 @@ struct CoordinatorStats {
   uint64_t relay_dropped_rate = 0;    // over the allocation's or the sender's budget
   uint64_t relay_dropped_away = 0;    // one end has not come back yet (resume_grace)
   uint64_t relays_resumed = 0;        // channels whose ends are both back (RelayResume)
+  uint64_t peer_moves = 0;            // clients seen relaying from a new address (PeerMoved sent)
   uint64_t closed_no_hello = 0;       // connections that did not register in time
   uint64_t closed_over_limit = 0;     // connections beyond max_clients, or over a per-client bound
   uint64_t streams_refused = 0;       // data streams no handler took (reset)
@@ -195,6 +196,7 @@ private:
   // Relay (relay.cpp)
   void relay(const net::Datagram &d);
   void flush_relay();
+  void announce_move(ClientConn &client, const SockAddr &to);
 
   loop::Loop &loop_;
   CoordinatorOptions options_;

@@ -36,6 +36,7 @@ void Coordinator::relay(const net::Datagram &d) {
     ++stats_.relay_dropped_address;
     return;
   }
+  if (!(sender->announced == d.from)) announce_move(*sender, d.from);
   Timestamp now = monotonic_now();
   const Limits &limits = options_.limits;
   double size = double(d.data.size());
@@ -75,6 +76,27 @@ void Coordinator::relay(const net::Datagram &d) {
   b.closed = d.data.size() < b.segment;
   ++b.count;
   relay_flusher_->schedule();
+}
+
+// A client relays from a new (validated) address: its NAT gave it a new
+// mapping, which ends any direct path of its channels. Its peers learn the
+// address as a candidate to punch to again (their old one is dead).
+void Coordinator::announce_move(ClientConn &client, const SockAddr &to) {
+  client.announced = to;
+  size_t told = 0;
+  for (uint64_t id : client.allocations) {
+    auto it = allocations_.find(id);
+    if (it == allocations_.end() || !it->second->active) continue;
+    Allocation &a = *it->second;
+    for (ClientConn *other : {a.initiator, a.acceptor}) {
+      if (!other || other == &client) continue;
+      other->send(proto::PeerMoved{a.channel_id, to});
+      ++told;
+    }
+  }
+  ++stats_.peer_moves;
+  CONEC_INFO("coordinator: '{}' is now seen at {}; told the other end of {} channel(s)", client.id(), to.to_string(),
+             told);
 }
 
 void Coordinator::flush_relay() {

@@ -153,6 +153,10 @@ public:
   // and retransmission at once (QUIC lets only clients migrate); the
   // acceptor's liveness check gives the peer a fresh chance to answer.
   void relay_restored(ByteView token);
+  // The coordinator sees the peer of relay `token` at `observed` now (its
+  // NAT rebound): the address becomes the path's first candidate, probed at
+  // once if punching is on (PeerPath::peer_moved).
+  void peer_moved(ByteView token, const SockAddr &observed);
   // Starts a QUIC client connection to the peer behind the relay.
   Result<std::unique_ptr<Session>> connect_relayed(ByteView token, std::shared_ptr<tls::Credentials> credentials,
                                                    const std::string &server_name, quic::ConnectionHandler &handler);

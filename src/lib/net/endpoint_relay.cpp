@@ -248,6 +248,13 @@ void Endpoint::relay_restored(ByteView token) {
     if (e->path == it->second.get() && e->conn->state() == quic::State::established) restart_transmission(*e, now);
 }
 
+void Endpoint::peer_moved(ByteView token, const SockAddr &observed) {
+  auto it = relays_.find(token_key(token));
+  if (it == relays_.end() || observed.family() != local_address().family()) return;
+  it->second->peer_moved(observed, monotonic_now());
+  watch_paths();
+}
+
 void Endpoint::way_out_back(const SockAddr &relay, Timestamp now) {
   for (auto &[key, e] : entries_) {
     if (!e->path || !(e->path->relay_ == relay) || e->path->current_ != PathKind::relay ||

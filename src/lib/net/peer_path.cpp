@@ -64,6 +64,18 @@ void PeerPath::left_direct(Timestamp now, bool initiator) {
   start_punching(now, true);
 }
 
+void PeerPath::peer_moved(const SockAddr &observed, Timestamp now) {
+  if (options_.policy == PathPolicy::relay_only || removed_ || unreachable(observed)) return;
+  auto &c = options_.candidates;
+  std::erase(c, observed);
+  c.insert(c.begin(), observed);
+  CONEC_INFO("net: the peer is now seen at {}{}", observed.to_string(), punching_ ? ": probing it" : "");
+  if (punching_) {
+    next_probe_ = now;
+    interval_ = kFirstProbeInterval;
+  }
+}
+
 void PeerPath::learn_candidate(const SockAddr &from, Timestamp now) {
   if (unreachable(from) ||
       std::find(options_.candidates.begin(), options_.candidates.end(), from) != options_.candidates.end())

@@ -179,6 +179,10 @@ private:
   // it up; the acceptor saw it): probe again without giving up, and on the
   // initiator hold off going direct again, twice as long each time.
   void left_direct(Timestamp now, bool initiator);
+  // The coordinator saw the peer move to `observed` (proto::PeerMoved): it
+  // leads the candidates (the one probed after a fallback), and a punch
+  // round in progress starts over at once.
+  void peer_moved(const SockAddr &observed, Timestamp now);
   // Adds a reply's or a peer's source as a candidate of its own (bounded).
   void learn_candidate(const SockAddr &from, Timestamp now);
   // Probe targets of a round: every candidate, or after a fallback only the

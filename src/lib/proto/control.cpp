@@ -23,7 +23,8 @@ constexpr uint8_t kFamilyV6 = 6;
 
 constexpr std::array<std::string_view, std::variant_size_v<ControlMessage>> kNames = {
     "Hello",         "Welcome",      "Refused",      "ChannelRequest", "Introduction", "IntroductionReply",
-    "ChannelJoined", "ChannelError", "ChannelClosed",  "RelayResume",  "RelayResumed"};
+    "ChannelJoined", "ChannelError", "ChannelClosed",  "RelayResume",  "RelayResumed",
+    "PeerMoved"};
 
 std::string count_of(size_t n, std::string_view unit) {
   return std::to_string(n) + " " + std::string(unit) + (n == 1 ? "" : "s");
@@ -297,6 +298,11 @@ template <class IO, Is<RelayResumed> M> void fields(IO &io, M &m) {
   io.num("channel_id", m.channel_id);
   io.flag("relaying", m.relaying);
   io.text("reason", m.reason, kMaxReasonLength);
+}
+
+template <class IO, Is<PeerMoved> M> void fields(IO &io, M &m) {
+  io.num("channel_id", m.channel_id);
+  io.addr("observed", m.observed);
 }
 
 template <size_t I> Result<ControlMessage> decode_as(ByteView body) {

@@ -167,8 +167,18 @@ struct RelayResumed {
   bool operator==(const RelayResumed &) const = default;
 };
 
+// Coordinator -> client: the peer of a channel is seen at a new address
+// (its NAT gave it a new mapping). A hole-punching candidate: a direct path
+// that died with the old mapping can be punched again.
+struct PeerMoved {
+  uint64_t channel_id = 0;
+  SockAddr observed;
+
+  bool operator==(const PeerMoved &) const = default;
+};
+
 using ControlMessage = std::variant<Hello, Welcome, Refused, ChannelRequest, Introduction, IntroductionReply,
-                                    ChannelJoined, ChannelError, ChannelClosed, RelayResume, RelayResumed>;
+                                    ChannelJoined, ChannelError, ChannelClosed, RelayResume, RelayResumed, PeerMoved>;
 
 // Encodes `message` as a frame payload (without the frame length). Integers
 // must be <= kVarintMax. The kMax* bounds are not enforced here (the sender is

@@ -108,6 +108,8 @@ std::vector<ControlMessage> samples() {
                                                       ResumedRelay{pattern(kRelayTokenLength, 7), id_of(kMaxIdLength), 1})});
   out.push_back(RelayResumed{pattern(kRelayTokenLength, 1), 42, true, ""});
   out.push_back(RelayResumed{Bytes(kRelayTokenLength, 0), 0, false, max_reason});
+  out.push_back(PeerMoved{7, ip("203.0.113.9", 20001)});
+  out.push_back(PeerMoved{kVarintMax, ip("2001:db8::9", 1)});
   return out;
 }
 
@@ -193,6 +195,8 @@ TEST_CASE("control message wire layout is byte-exact", "[proto]") {
   resumed.insert(resumed.end(), 16, 0x01);
   resumed.insert(resumed.end(), {0x41, 0x2c, 0x01, 0x00});
   CHECK(encode(RelayResumed{Bytes(16, 0x01), 300, true, ""}) == resumed);
+  // type 12: channel id 5, 10.0.0.1:20000
+  CHECK(encode(PeerMoved{5, ip("10.0.0.1", 20000)}) == hex({0x0c, 0x05, 0x04, 10, 0, 0, 1, 0x4e, 0x20}));
   CHECK(encode(IntroductionReply{3, true, "no"}) == hex({0x06, 0x03, 0x01, 0x02, 'n', 'o'}));
   CHECK(encode(ChannelError{2, RefuseCode::unknown_peer, ""}) == hex({0x08, 0x02, 0x06, 0x00}));
   CHECK(encode(ChannelClosed{1, ""}) == hex({0x09, 0x01, 0x00}));
@@ -315,7 +319,7 @@ TEST_CASE("trailing bytes and unknown types are errors", "[proto]") {
 
   CHECK_THAT(must_fail(hex({0x40, 77})).message, Equals("unknown control message type 77"));
   CHECK_THAT(must_fail(hex({0x00})).message, Equals("unknown control message type 0"));
-  CHECK_THAT(must_fail(hex({0x0c, 0x01})).message, Equals("unknown control message type 12"));
+  CHECK_THAT(must_fail(hex({0x0d, 0x01})).message, Equals("unknown control message type 13"));
   CHECK_THAT(must_fail(hex({0x40})).message, Equals("control message: type: truncated"));
   Bytes big_type;
   varint_append(big_type, kVarintMax);
@@ -412,6 +416,7 @@ TEST_CASE("names of messages and refuse codes", "[proto]") {
   CHECK(message_name(ChannelClosed{}) == "ChannelClosed");
   CHECK(message_name(RelayResume{}) == "RelayResume");
   CHECK(message_name(RelayResumed{}) == "RelayResumed");
+  CHECK(message_name(PeerMoved{}) == "PeerMoved");
   std::set<std::string_view> names;
   for (RefuseCode code : kAllCodes) names.insert(to_string(code));
   CHECK(names.size() == std::size(kAllCodes));
