@@ -24,6 +24,14 @@ void Coordinator::keep_for_return(Allocation &a, ClientConn &client) {
   if (a.initiator == &client) a.initiator = nullptr;
   if (a.acceptor == &client) a.acceptor = nullptr;
   client.allocations.erase(a.channel_id);
+  if (!a.initiator && !a.acceptor) {
+    // Nobody is left for it to relay for, and no connected client's quota
+    // holds it: kept, the claims of a client that keeps losing its
+    // connections would pile up beyond its quota until their grace ran
+    // out. Ends that come back re-present the token and rebuild it, as
+    // after a restart.
+    return drop_allocation(a, "both ends lost their connections", proto::RefuseCode::timeout);
+  }
   CONEC_INFO("coordinator: channel {}: '{}' lost its connection; its relay waits {} for it to come back",
              a.channel_id, client.id(), seconds(options_.limits.resume_grace));
   start_grace(a);
