@@ -79,7 +79,8 @@ void Coordinator::resume_relay(ClientConn &from, const proto::ResumedRelay &rela
     if (end == &from) // said twice
       return from.send(proto::RelayResumed{a.token, a.channel_id, a.initiator && a.acceptor, ""});
     if (end) return refuse("the relay is in use by another connection of '" + from.id() + "'");
-    if (channel_count(from) >= max)
+    // A channel to oneself counts once: its first end back already did.
+    if (!from.allocations.contains(a.channel_id) && channel_count(from) >= max)
       return refuse("you have the maximum of " + std::to_string(max) + " channels");
     end = &from;
     from.allocations.insert(a.channel_id);
