@@ -24,6 +24,14 @@ void Coordinator::keep_for_return(Allocation &a, ClientConn &client) {
   if (a.initiator == &client) a.initiator = nullptr;
   if (a.acceptor == &client) a.acceptor = nullptr;
   client.allocations.erase(a.channel_id);
+  if (!a.initiator && !a.acceptor) {
+    // Nobody is left for it to relay for, and no connected client's quota
+    // holds it: kept, the claims of a client that keeps losing its
+    // connections would pile up beyond its quota until their grace ran
+    // out. Ends that come back re-present the token and rebuild it, as
+    // after a restart.
+    return drop_allocation(a, "both ends lost their connections", proto::RefuseCode::timeout);
+  }
   CONEC_INFO("coordinator: channel {}: '{}' lost its connection; its relay waits {} for it to come back",
              a.channel_id, client.id(), seconds(options_.limits.resume_grace));
   start_grace(a);
@@ -71,7 +79,8 @@ void Coordinator::resume_relay(ClientConn &from, const proto::ResumedRelay &rela
     if (end == &from) // said twice
       return from.send(proto::RelayResumed{a.token, a.channel_id, a.initiator && a.acceptor, ""});
     if (end) return refuse("the relay is in use by another connection of '" + from.id() + "'");
-    if (channel_count(from) >= max)
+    // A channel to oneself counts once: its first end back already did.
+    if (!from.allocations.contains(a.channel_id) && channel_count(from) >= max)
       return refuse("you have the maximum of " + std::to_string(max) + " channels");
     end = &from;
     from.allocations.insert(a.channel_id);
