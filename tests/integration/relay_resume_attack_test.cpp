@@ -42,14 +42,6 @@ bool transfer(CoordFixture &f, channel::Channel &ch, Sink &sink, size_t bytes) {
   return f.run_until([&] { return sink.ended; }, 10) && sink.bytes == bytes;
 }
 
-void remove_client(CoordFixture &f, const std::string &id) {
-  for (auto it = f.clients.begin(); it != f.clients.end(); ++it)
-    if (it->second->id() == id) {
-      f.clients.erase(it); // quietly: its socket goes with it
-      return;
-    }
-}
-
 Bytes made_up(uint8_t batch, size_t i) {
   Bytes t(16, batch);
   t[0] = uint8_t(i);

@@ -51,9 +51,10 @@ SCENARIOS = {
                                about="relayed (symmetric NAT) on an Internet of 1280-byte MTU: header + packet fit"),
     "rebind": Scenario("symmetric", "eim", "rebind", "relay",
                        about="alice's NAT mapping replaced mid-transfer (conntrack -D), relayed"),
-    "rebind-direct": Scenario("eim", "eim", "rebind", "direct", end_path="relay",
+    "rebind-direct": Scenario("eim", "eim", "rebind", "direct",
                               about="alice's NAT gives her a new port mid-transfer (conntrack -D, new port range), "
-                                    "direct: falls back to the relay and completes"),
+                                    "direct: falls back to the relay, bob hears alice's new address from the "
+                                    "coordinator and punches to it, and the channel goes direct again"),
     "blackhole": Scenario("eim", "eim", "blackhole", "direct",
                           about="the direct path blackholed mid-transfer, then restored: relay, then direct again"),
     "coord-restart-relay": Scenario("eim", "symmetric", "coord_restart", "relay",
@@ -326,6 +327,14 @@ class Run:
         if direct:
             m = send.wait_stderr(r"net: direct path to \S+ lost \([^)]*\); back on the relay", timeout=1)
             log(f"rebind: the sender fell back: {m.group(0)!r}")
+            # The coordinator told bob where alice is now; his probes open
+            # his NAT to her new port, and the channel goes direct again.
+            m = recv.wait_stderr(rf"net: the peer is now seen at 10\.99\.0\.1:{after[0]}\b", timeout=1)
+            rx = re.compile(r"net: channel now direct to ")
+            switches = sum(1 for _, line in send.stderr_lines if rx.search(line))
+            if switches < 2:
+                send.fail(f"the channel did not go direct again after the rebinding ({switches} switch(es))")
+            log(f"rebind: bob heard {m.group(0)!r}; the sender switched to the direct path {switches} times")
         lab.timings["transfer"] = elapsed
         # Longest interval without received data from the deletion on (recorded, not asserted).
         samples = [(t0, 0)] + recv.samples
