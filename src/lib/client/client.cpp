@@ -85,14 +85,22 @@ Result<std::unique_ptr<Client>> Client::create(loop::Loop &loop, ClientOptions o
   c->reconnect_timer_ = std::make_unique<loop::Timer>(loop, [self] { self->connect_coordinator(); });
   c->link_handler_ = std::make_unique<CoordinatorLink>(*c);
   c->coordinator_credentials_ = *credentials;
-  auto link_config = c->coordinator_config();
-  auto session = c->endpoint_->connect(c->options_.coordinator, *credentials, c->options_.coordinator_name,
-                                       placeholder_handler, &link_config);
+  if (auto r = c->open_coordinator_link(); !r) return fail(r.error());
+  return c;
+}
+
+// A coordinator connection from our socket; its events go to link_handler_.
+Result<void> Client::open_coordinator_link() {
+  auto link_config = coordinator_config();
+  auto session = endpoint_->connect(options_.coordinator, coordinator_credentials_, options_.coordinator_name,
+                                    placeholder_handler, &link_config);
   if (!session) return fail(session.error());
   channel::ChannelOptions co;
-  co.max_message = c->options_.max_message;
-  c->coordinator_ = std::make_unique<channel::Channel>(std::move(*session), "coordinator", *c->link_handler_, co);
-  return c;
+  co.max_message = options_.max_message;
+  link_handler_->refused.reset();
+  disconnected_ = false;
+  coordinator_ = std::make_unique<channel::Channel>(std::move(*session), "coordinator", *link_handler_, co);
+  return {};
 }
 
 // The coordinator link is given up only by its idle timeout, not for a few
@@ -111,19 +119,11 @@ void Client::connect_coordinator() {
   if (closing_) return;
   CONEC_INFO("client: connecting to the coordinator {} again as '{}' (attempt {})", options_.coordinator.to_string(),
              options_.id, reconnect_failures_);
-  auto link_config = coordinator_config();
-  auto session = endpoint_->connect(options_.coordinator, coordinator_credentials_, options_.coordinator_name,
-                                    placeholder_handler, &link_config);
-  if (!session) {
-    CONEC_INFO("client: cannot connect to the coordinator: {}", session.error().message);
-    return schedule_reconnect();
+  // Replaces the old channel: not inside its callbacks (this runs from a timer).
+  if (auto r = open_coordinator_link(); !r) {
+    CONEC_INFO("client: cannot connect to the coordinator: {}", r.error().message);
+    schedule_reconnect();
   }
-  channel::ChannelOptions co;
-  co.max_message = options_.max_message;
-  link_handler_->refused.reset();
-  disconnected_ = false;
-  // Not inside the old channel's callbacks (this runs from a timer).
-  coordinator_ = std::make_unique<channel::Channel>(std::move(*session), "coordinator", *link_handler_, co);
 }
 
 void Client::schedule_reconnect(bool at_once) {

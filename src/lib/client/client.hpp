@@ -130,6 +130,7 @@ private:
   void disconnected(const Error &error);
   bool worth_reconnecting(const Error &reason) const;
   quic::Config coordinator_config() const;
+  Result<void> open_coordinator_link();
   void schedule_reconnect(bool at_once = false);
   void connect_coordinator();
   void fail_request(uint64_t request_id, Error error);

@@ -198,7 +198,7 @@ void Endpoint::route(const Datagram &d, Timestamp now, PeerPath *via) {
     schedule(e);
     // Heard from the coordinator after a stall (our pokes went unanswered):
     // the way out works again, relayed channels need not wait out PTOs.
-    if (waited && e.conn->awaiting_since() != waited && !relays_.empty() && now - waited >= stall_threshold(*e.conn))
+    if (!relays_.empty() && waited && e.conn->awaiting_since() != waited && now - waited >= stall_threshold(*e.conn))
       way_out_back(d.from, now);
     return;
   }
