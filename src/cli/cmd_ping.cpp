@@ -60,14 +60,12 @@ public:
     peer_key_ = peer_key_of(ch);
     CONEC_INFO("channel to '{}' open in {} ms (path {}, peer key {})", args_.peer,
                ms(monotonic_now() - requested_at_), path_, peer_key_);
-    auto stream = ch.open_stream(false);
+    auto stream = ch.open_stream(false, {proto::StreamKind::ping, {}});
     if (!stream)
       return run_.finish(kExitFailure,
                          "cannot open a stream to '" + args_.peer + "': " + stream.error().message);
     out_ = *stream;
     out_.set_handler(*this);
-    if (auto r = out_.send(as_bytes(kPingMagic)); !r)
-      return run_.finish(kExitFailure, "cannot ping '" + args_.peer + "': " + r.error().message);
     uint64_t every = std::max<uint64_t>(1, static_cast<uint64_t>(std::llround(args_.interval * 1000)));
     probe_timer_.emplace(run_.loop(), [this] { probe(); });
     probe_timer_->start(0, every);
@@ -81,19 +79,15 @@ public:
       if (!maybe_answer_ping(s)) s.reset();
       return;
     }
-    if (s.bidirectional() || in_) return s.reset();
+    if (s.bidirectional() || in_ || s.label().kind != proto::StreamKind::ping_echo) return s.reset();
     in_ = s;
     in_.set_handler(*this);
+    answered_ = true; // PEER knows pings: it opened the echo stream
   }
 
   void on_message(channel::Stream &s, Bytes m) override {
     if (s != in_) return;
     std::string_view text = as_chars(m);
-    if (!answered_) {
-      if (text != kPongMagic) return not_answering("it sent something that is not a ping reply");
-      answered_ = true;
-      return;
-    }
     uint64_t seq = 0;
     if (text.starts_with("seq=")) std::from_chars(text.data() + 4, text.data() + text.size(), seq);
     auto it = outstanding_.find(seq);

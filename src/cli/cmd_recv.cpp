@@ -236,11 +236,7 @@ int run_recv(const RecvArgs &args, const GlobalOptions &global) {
   run.on_offer = [&](const std::string &peer) {
     return args.from.empty() || proto::canonical_id(peer) == proto::canonical_id(args.from);
   };
-  auto size_stream = [&](const channel::Stream &s, ByteView first) {
-    auto size = parse_size_announcement(first);
-    if (size) receiver.announced(s.channel(), *size); // alive: called from its on_message
-    return size.has_value();
-  };
+  auto size_stream = [&](channel::Channel &ch, uint64_t size) { receiver.announced(&ch, size); };
   run.on_stream = [&](channel::Channel &ch, channel::Stream &s) {
     if (!maybe_answer_ping(s, size_stream)) receiver.arrived(ch, s);
   };

@@ -112,7 +112,7 @@ private:
   }
   // Best effort: the size only feeds the receiver's progress line.
   static void announce(channel::Channel &ch, uint64_t size) {
-    auto side = ch.open_stream(false);
+    auto side = ch.open_stream(false, {proto::StreamKind::size, {}});
     if (!side) return;
     (void)side->send(as_bytes(size_announcement(size)));
     (void)side->finish();

@@ -3,28 +3,44 @@
 #include <map>
 #include <memory>
 
+#include "size_announce.hpp"
 #include "util/log.hpp"
 
 namespace conec::cli {
 namespace {
 
-class Echo;
+class SideStream;
 
-// Owns every Echo until both of its streams are closed. A Channel destroyed
-// without closing its streams reports nothing more, so its Echo stays here
-// (harmless, never touched again) until exit frees it.
-std::map<Echo *, std::unique_ptr<Echo>> &echoes() {
-  static std::map<Echo *, std::unique_ptr<Echo>> all;
+// Owns every SideStream until its streams are closed. A Channel destroyed
+// without closing its streams reports nothing more, so its SideStream stays
+// here (harmless, never touched again) until exit frees it.
+std::map<SideStream *, std::unique_ptr<SideStream>> &side_streams() {
+  static std::map<SideStream *, std::unique_ptr<SideStream>> all;
   return all;
 }
 
-class Echo final : public channel::StreamHandler {
+// Answers one ping stream (echo) or reads one size announcement.
+class SideStream final : public channel::StreamHandler {
 public:
-  Echo(const channel::Stream &in, OtherUniStream other) : in_(in), other_(std::move(other)) {}
+  SideStream(const channel::Stream &in, SizeAnnounced size) : in_(in), size_(std::move(size)) {}
+
+  // Opens the echo stream of a ping; false if that failed (both reset).
+  bool answer() {
+    channel::Channel *ch = in_.channel();
+    auto out = ch->open_stream(false, {proto::StreamKind::ping_echo, {}});
+    if (!out) {
+      abandon("cannot open the echo stream: " + out.error().message);
+      return false;
+    }
+    out_ = *out;
+    out_.set_handler(*this);
+    CONEC_INFO("answering a ping from '{}'", ch->peer());
+    return true;
+  }
 
   void on_message(channel::Stream &s, Bytes m) override {
-    if (s != in_ || claimed_) return; // the pinger does not write on our echo stream
-    if (!out_) return first(m);
+    if (s != in_) return;
+    if (!out_) return size_message(m);
     if (m.size() > kMaxPingMessage)
       return abandon("probe larger than " + std::to_string(kMaxPingMessage) + " bytes");
     auto sent = out_.send(m);
@@ -47,26 +63,19 @@ public:
     // stream even once that is gone).
     if (s == in_) in_ = {};
     if (s == out_) out_ = {};
-    if (!in_ && !out_) echoes().erase(this); // last use of `this`
+    if (!in_ && !out_) side_streams().erase(this); // last use of `this`
   }
 
 private:
-  void first(const Bytes &m) {
-    channel::Channel *ch = in_.channel(); // alive: we are in its on_message
-    if (as_chars(m) != kPingMagic && other_ && other_(in_, m)) {
-      claimed_ = true; // someone else's convention (size_announce.hpp)
+  void size_message(const Bytes &m) {
+    if (sized_) return; // one announcement per stream
+    sized_ = true;
+    auto size = parse_size_announcement(m);
+    if (!size) {
+      CONEC_DEBUG("ignoring a malformed size announcement from '{}'", in_.channel()->peer());
       return;
     }
-    if (as_chars(m) != kPingMagic) {
-      CONEC_DEBUG("ping echo: unidirectional stream from '{}' is not a ping; reset", ch->peer());
-      return in_.reset();
-    }
-    auto out = ch->open_stream(false);
-    if (!out) return abandon("cannot open the echo stream: " + out.error().message);
-    out_ = *out;
-    out_.set_handler(*this);
-    CONEC_INFO("answering a ping from '{}'", ch->peer());
-    if (auto r = out_.send(as_bytes(kPongMagic)); !r) abandon("cannot echo: " + r.error().message);
+    if (size_) size_(*in_.channel(), *size); // alive: we are in its on_message
   }
   void abandon(const std::string &why) {
     CONEC_DEBUG("ping echo: {}", why);
@@ -76,21 +85,31 @@ private:
   }
 
   channel::Stream in_, out_; // empty until opened / once closed
-  OtherUniStream other_;
-  bool claimed_ = false;
+  SizeAnnounced size_;
+  bool sized_ = false;
 };
 
 } // namespace
 
-bool maybe_answer_ping(const channel::Stream &incoming, OtherUniStream other) {
-  if (incoming.bidirectional() || !incoming.incoming()) return false;
-  auto echo = std::make_unique<Echo>(incoming, std::move(other));
-  incoming.set_handler(*echo);
-  Echo *raw = echo.get();
-  echoes().emplace(raw, std::move(echo));
+bool maybe_answer_ping(const channel::Stream &incoming, SizeAnnounced size) {
+  proto::StreamLabel label = incoming.label();
+  bool ping = label.kind == proto::StreamKind::ping && !incoming.bidirectional();
+  bool announcement = label.kind == proto::StreamKind::size && !incoming.bidirectional();
+  if (label.kind == proto::StreamKind::data && incoming.bidirectional()) return false;
+  if (!ping && !announcement) {
+    CONEC_DEBUG("resetting a stream labelled {} ({}directional) from '{}'", proto::describe(label),
+                incoming.bidirectional() ? "bi" : "uni", incoming.channel() ? incoming.channel()->peer() : "");
+    incoming.reset();
+    return true;
+  }
+  auto side = std::make_unique<SideStream>(incoming, ping ? SizeAnnounced{} : std::move(size));
+  incoming.set_handler(*side);
+  SideStream *raw = side.get();
+  side_streams().emplace(raw, std::move(side));
+  if (ping) raw->answer();
   return true;
 }
 
-size_t ping_echoes_active() { return echoes().size(); }
+size_t ping_echoes_active() { return side_streams().size(); }
 
 } // namespace conec::cli

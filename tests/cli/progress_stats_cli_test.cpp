@@ -114,20 +114,20 @@ TEST_CASE("progress_line: total, percent stopped at 100, ETA only while bytes ar
   CHECK(cli::human_rate(uint64_t{3} << 20, kSecond * 2) == "1.5 MiB/s");
 }
 
-TEST_CASE("size announcements parse only as 'conec-size/1 DIGITS' within 64 bits", "[cli][progress]") {
+TEST_CASE("size announcements parse only as 1-20 decimal digits within 64 bits", "[cli][progress]") {
   auto parse = [](const std::string &s) { return cli::parse_size_announcement(as_bytes(s)); };
   CHECK(parse(cli::size_announcement(0)) == 0u);
   CHECK(parse(cli::size_announcement(UINT64_MAX)) == UINT64_MAX);
-  CHECK(parse("conec-size/1 18446744073709551616") == std::nullopt); // 2^64
-  CHECK(parse("conec-size/1 -5") == std::nullopt);
-  CHECK(parse("conec-size/1 +5") == std::nullopt);
-  CHECK(parse("conec-size/1 5 ") == std::nullopt);
-  CHECK(parse("conec-size/1 ") == std::nullopt);
-  CHECK(parse("conec-size/1") == std::nullopt);
-  CHECK(parse("conec-size/15") == std::nullopt);
-  CHECK(parse("conec-size/2 5") == std::nullopt);
-  CHECK(parse("conec-size/1 " + std::string(30, '0')) == std::nullopt); // longer than any real one
-  CHECK(parse(std::string("conec-size/1 5\0", 15)) == std::nullopt);
+  CHECK(parse("5") == 5u);
+  CHECK(parse("18446744073709551616") == std::nullopt); // 2^64
+  CHECK(parse("-5") == std::nullopt);
+  CHECK(parse("+5") == std::nullopt);
+  CHECK(parse("5 ") == std::nullopt);
+  CHECK(parse(" 5") == std::nullopt);
+  CHECK(parse("") == std::nullopt);
+  CHECK(parse("conec-size/1 5") == std::nullopt);
+  CHECK(parse(std::string(30, '0')) == std::nullopt); // longer than any real one
+  CHECK(parse(std::string("5\0", 2)) == std::nullopt);
 }
 
 TEST_CASE("recv --progress ends on a line with the announced total and 100%, send's too", "[cli][progress]") {
@@ -303,7 +303,7 @@ struct LyingSender : channel::StreamHandler {
   void on_end(channel::Stream &, const std::optional<Error> &) override { ended = true; }
   void start(channel::Channel &ch, const std::vector<std::string> &announcements, const std::string &data) {
     for (const auto &a : announcements) {
-      auto side = ch.open_stream(false);
+      auto side = ch.open_stream(false, {proto::StreamKind::size, {}});
       REQUIRE(side);
       (void)side->send(as_bytes(a));
       (void)side->finish();
@@ -350,10 +350,9 @@ TEST_CASE("recv ignores malformed size announcements and shows a lying one only 
     CHECK(sender.ack == "ok " + std::to_string(data.size()));
   };
   // Malformed ones (reset, ignored) and then a size far too small.
-  transfer("mallory", {"conec-size/1 18446744073709551616", "conec-size/1 -1", "conec-size/1 ",
-                       "conec-size/1 " + std::string(1000, '9'), "conec-size/1 1 2", "conec-size/1 5"});
+  transfer("mallory", {"18446744073709551616", "-1", "", std::string(1000, '9'), "1 2", "5"});
   // A size far too large: the percent stays low, nothing else changes.
-  transfer("trudy", {"conec-size/1 1099511627776"});
+  transfer("trudy", {"1099511627776"});
   auto finals = [&] {
     std::vector<std::string> lines;
     for (const auto &l : progress_lines(bob.err))

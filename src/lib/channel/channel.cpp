@@ -27,15 +27,18 @@ Channel::~Channel() {
   session_.reset(); // closes the connection (code 0) unless already closed
 }
 
-Result<Stream> Channel::open_stream(bool bidirectional) {
+Result<Stream> Channel::open_stream(bool bidirectional, const proto::StreamLabel &label) {
   if (!session_->is_open())
     return fail(ErrorCategory::transport, "channel", "cannot open a stream: the channel is closed");
   if (!session_->handshake_completed())
     return fail(ErrorCategory::usage, "channel", "cannot open a stream before the channel is open");
   auto id = session_->open_stream(bidirectional);
   if (!id) return fail(id.error());
-  auto stream = std::make_shared<StreamState>(*this, *id, false, options_.max_message);
+  auto stream = std::make_shared<StreamState>(*this, *id, false, options_.max_message, label);
   streams_.emplace(*id, stream);
+  Bytes frame;
+  proto::append_frame(frame, proto::encode_label(label));
+  if (auto r = session_->write(*id, std::move(frame)); !r) return fail(r.error());
   return stream->handle();
 }
 
@@ -59,11 +62,8 @@ void Channel::on_stream_opened(quic::StreamId id) {
     control_id_ = id; // the client's first bidirectional stream
     return;
   }
-  auto stream = std::make_shared<StreamState>(*this, id, true, options_.max_message);
-  streams_.emplace(id, stream);
-  Stream s = stream->handle();
-  stream.reset(); // the map is the only owner
-  handler_->on_stream(*this, s); // may destroy the Channel: nothing after this
+  // Reported to the application once its label arrived (StreamState::take_label).
+  streams_.emplace(id, std::make_shared<StreamState>(*this, id, true, options_.max_message, std::nullopt));
 }
 
 void Channel::on_stream_data(quic::StreamId id, ByteView data, bool fin) {

@@ -48,6 +48,7 @@
 #include "net/endpoint.hpp"
 #include "proto/control.hpp"
 #include "proto/framing.hpp"
+#include "proto/stream_label.hpp"
 
 namespace conec::channel {
 
@@ -105,6 +106,9 @@ public:
   quic::StreamId id() const { return id_; }
   bool bidirectional() const { return quic::Connection::is_bidirectional(id_); }
   bool incoming() const { return incoming_; } // opened by the peer
+  // What the stream is for, as its opener labelled it (proto/stream_label.hpp);
+  // a default label (data) once the stream is gone.
+  proto::StreamLabel label() const;
   // The Channel the stream belongs to; nullptr once the stream is gone.
   Channel *channel() const;
   // Sets who receives this stream's events (not owned; see Lifetime above).
@@ -158,8 +162,10 @@ public:
   // side the control stream exists once the client's first control
   // message arrived (the client speaks first); send_control fails before.
   virtual void on_open(Channel &) {}
-  // The peer opened a data stream: set its handler now (else its messages
-  // are discarded).
+  // The peer opened a data stream and its label arrived (Stream::label()
+  // says what it is for): set its handler now (else its messages are
+  // discarded). A stream whose label is malformed or too long is refused
+  // (reset with kErrorProtocol) and never reported.
   virtual void on_stream(Channel &, Stream &) {}
   // A control message arrived (malformed ones close the channel instead).
   virtual void on_control(Channel &, proto::ControlMessage) {}
@@ -202,10 +208,10 @@ public:
   // Why the channel ended, once on_closed has been reported.
   const std::optional<Error> &closed_error() const { return closed_error_; }
 
-  // Opens a data stream and returns a handle on it. Errors: usage (before
-  // on_open), limit (peer's stream credit; retry later), transport
-  // (channel closed).
-  Result<Stream> open_stream(bool bidirectional);
+  // Opens a data stream labelled `label` (its first frame, sent now) and
+  // returns a handle on it. Errors: usage (before on_open), limit (peer's
+  // stream credit; retry later), transport (channel closed).
+  Result<Stream> open_stream(bool bidirectional, const proto::StreamLabel &label = {});
   // Sends a control message. Error if the control stream is not open yet
   // (before on_open) or the channel is closed.
   Result<void> send_control(const proto::ControlMessage &message);

@@ -32,6 +32,10 @@ bool Stream::has_handler() const {
   auto s = state_.lock();
   return s && s->handler_;
 }
+proto::StreamLabel Stream::label() const {
+  auto s = state_.lock();
+  return s && s->label_ ? *s->label_ : proto::StreamLabel{};
+}
 bool Stream::paused() const {
   auto s = state_.lock();
   return s && s->paused_;
@@ -57,8 +61,9 @@ void Stream::resume_reading() const {
   if (auto s = state_.lock()) s->resume_reading();
 }
 
-StreamState::StreamState(Channel &channel, quic::StreamId id, bool incoming, size_t max_message)
-    : channel_(channel), id_(id), incoming_(incoming), reader_(max_message) {
+StreamState::StreamState(Channel &channel, quic::StreamId id, bool incoming, size_t max_message,
+                         std::optional<proto::StreamLabel> label)
+    : channel_(channel), id_(id), incoming_(incoming), label_(std::move(label)), reader_(max_message) {
   // A stream we may only send on has no read side to end: no on_end.
   read_ended_ = !has_read_side();
 }
@@ -145,6 +150,24 @@ bool StreamState::end_reading(const std::optional<Error> &error) {
   return !alive.expired();
 }
 
+bool StreamState::take_label(const Bytes &frame) {
+  auto label = proto::decode_label(frame);
+  if (!label) {
+    refuse(label.error().message);
+    return false;
+  }
+  label_ = std::move(*label);
+  return true;
+}
+
+void StreamState::refuse(const std::string &why) {
+  CONEC_DEBUG("channel {}: stream {} refused: {}", channel_.peer_, id_, why);
+  net::Session &session = *channel_.session_;
+  session.stop_reading(id_, kErrorProtocol);
+  if (has_write_side()) session.reset_stream(id_, kErrorProtocol);
+  read_ended_ = true; // nobody was told of the stream: nothing to report
+}
+
 void StreamState::receive(ByteView data, bool fin) {
   if (read_ended_ || channel_.failure_) {
     // After our reset(), a refused message or the channel's protocol
@@ -171,6 +194,12 @@ void StreamState::receive(ByteView data, bool fin) {
   while (!read_ended_) {
     std::optional<Bytes> message = reader_.next();
     if (!message) break;
+    if (!label_) {
+      if (!take_label(*message)) break;
+      channel_.handler_->on_stream(channel_, self); // the application meets the stream
+      if (alive.expired()) return;
+      continue;
+    }
     if (!handler_) continue; // nobody listens: discard, keep framing in step
     handler_->on_message(self, std::move(*message));
     if (alive.expired()) return;
@@ -178,6 +207,11 @@ void StreamState::receive(ByteView data, bool fin) {
   // The bytes of this chunk have been handed over (or are a partial message
   // the reader holds): their credit is due unless the reader paused.
   if (read_ended_) { // reset() from a callback
+    channel_.session_->consume(id_, data.size());
+    return;
+  }
+  if (!label_ && fed && reader_.buffered_bytes() > proto::kMaxLabel + 8) {
+    refuse("its label exceeds " + std::to_string(proto::kMaxLabel) + " bytes");
     channel_.session_->consume(id_, data.size());
     return;
   }

@@ -9,12 +9,16 @@
 #include <optional>
 
 #include "channel/channel.hpp"
+#include "proto/stream_label.hpp"
 
 namespace conec::channel {
 
 class StreamState : public std::enable_shared_from_this<StreamState> {
 public:
-  StreamState(Channel &channel, quic::StreamId id, bool incoming, size_t max_message);
+  // An incoming stream is unlabelled until its first frame (the label)
+  // arrives; only then does the application hear of it (on_stream).
+  StreamState(Channel &channel, quic::StreamId id, bool incoming, size_t max_message,
+              std::optional<proto::StreamLabel> label);
   StreamState(const StreamState &) = delete;
   StreamState &operator=(const StreamState &) = delete;
 
@@ -45,8 +49,13 @@ public:
   StreamHandler *handler_ = nullptr;
   bool read_ended_ = false; // on_end delivered (or no read side)
   bool paused_ = false;
+  std::optional<proto::StreamLabel> label_; // nullopt until an incoming stream's label arrived
 
 private:
+  // Handles the first frame of an incoming stream. Returns false if the
+  // stream was refused (bad label) and must not be read further.
+  bool take_label(const Bytes &frame);
+  void refuse(const std::string &why);
   bool has_read_side() const { return quic::Connection::is_bidirectional(id_) || incoming_; }
   bool has_write_side() const { return quic::Connection::is_bidirectional(id_) || !incoming_; }
   void return_credit(size_t bytes);
