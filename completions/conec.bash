@@ -14,26 +14,26 @@ _conec_spec() {
         _conec_valued='--log-format'
         ;;
     'coordinator')
-        _conec_opts='-h --help -v --verbose -q --quiet --log-format --listen --cert --key --client-ca --state-dir --bind-expiry --max-bindings --forget --max-clients --max-channels --max-pending --max-pending-per-client --idle-timeout --hello-timeout --retry --retry-above --max-handshakes --max-handshakes-per-host --max-message --relay-rate --client-relay-rate'
-        _conec_valued='--log-format --listen --cert --key --client-ca --state-dir --bind-expiry --max-bindings --forget --max-clients --max-channels --max-pending --max-pending-per-client --idle-timeout --hello-timeout --retry --retry-above --max-handshakes --max-handshakes-per-host --max-message --relay-rate --client-relay-rate'
+        _conec_opts='-h --help -v --verbose -q --quiet --log-format --listen --cert --key --client-ca --state-dir --bind-expiry --max-bindings --forget --max-clients --max-channels --max-pending --max-pending-per-client --max-groups --max-group-members --max-groups-per-client --group-max-message --group-queue --group-queue-messages --group-deadline --idle-timeout --hello-timeout --retry --retry-above --max-handshakes --max-handshakes-per-host --max-message --relay-rate --client-relay-rate'
+        _conec_valued='--log-format --listen --cert --key --client-ca --state-dir --bind-expiry --max-bindings --forget --max-clients --max-channels --max-pending --max-pending-per-client --max-groups --max-group-members --max-groups-per-client --group-max-message --group-queue --group-queue-messages --group-deadline --idle-timeout --hello-timeout --retry --retry-above --max-handshakes --max-handshakes-per-host --max-message --relay-rate --client-relay-rate'
         _conec_files='--cert --key --client-ca'
         _conec_dirs='--state-dir'
         ;;
     'send')
-        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --peer-pin --peer-ca --state-dir --timeout --idle-timeout --relay-only --direct-only --lines --null --progress --no-progress --stats'
+        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --peer-pin --peer-ca --state-dir --timeout --idle-timeout --relay-only --direct-only --lines --null --progress --no-progress --stats --lossless'
         _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --peer-pin --peer-ca --state-dir --timeout --idle-timeout'
         _conec_files='--cert --key --ca --peer-ca'
         _conec_dirs='--state-dir'
         _conec_posfiles=1
         ;;
     'recv')
-        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --peer-pin --peer-ca --state-dir --timeout --idle-timeout --relay-only --direct-only --from -o --output -k --keep --lines --null --tag --progress --no-progress --stats'
+        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --peer-pin --peer-ca --state-dir --timeout --idle-timeout --relay-only --direct-only --from -o --output -k --keep --lines --null --tag --progress --no-progress --stats --lossless'
         _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --peer-pin --peer-ca --state-dir --timeout --idle-timeout --from -o --output'
         _conec_files='--cert --key --ca --peer-ca -o --output'
         _conec_dirs='--state-dir'
         ;;
     'open')
-        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --peer-pin --peer-ca --state-dir --timeout --idle-timeout --relay-only --direct-only --lines --null --tag --progress --no-progress --stats'
+        _conec_opts='-h --help -v --verbose -q --quiet --log-format -c --coord -i --id --cert --key --ca --pin --peer-pin --peer-ca --state-dir --timeout --idle-timeout --relay-only --direct-only --lines --null --tag --progress --no-progress --stats --lossless --no-echo'
         _conec_valued='--log-format -c --coord -i --id --cert --key --ca --pin --peer-pin --peer-ca --state-dir --timeout --idle-timeout'
         _conec_files='--cert --key --ca --peer-ca'
         _conec_dirs='--state-dir'

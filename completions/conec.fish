@@ -36,6 +36,13 @@ complete -c conec -n '__fish_seen_subcommand_from coordinator' -l max-clients -x
 complete -c conec -n '__fish_seen_subcommand_from coordinator' -l max-channels -x -d 'Most channels (open or being introduced) per client'
 complete -c conec -n '__fish_seen_subcommand_from coordinator' -l max-pending -x -d 'Most introductions waiting for an answer, all clients together'
 complete -c conec -n '__fish_seen_subcommand_from coordinator' -l max-pending-per-client -x -d 'Most introductions one client may have waiting for an answer'
+complete -c conec -n '__fish_seen_subcommand_from coordinator' -l max-groups -x -d 'Most groups at once'
+complete -c conec -n '__fish_seen_subcommand_from coordinator' -l max-group-members -x -d 'Most members per group'
+complete -c conec -n '__fish_seen_subcommand_from coordinator' -l max-groups-per-client -x -d 'Most groups one client may be a member of'
+complete -c conec -n '__fish_seen_subcommand_from coordinator' -l group-max-message -x -d 'Largest group message, in KiB'
+complete -c conec -n '__fish_seen_subcommand_from coordinator' -l group-queue -x -d 'MiB of messages held per group member beyond its flow control before the group\'s policy acts (drop-oldest drops its oldest, lossless pauses the senders)'
+complete -c conec -n '__fish_seen_subcommand_from coordinator' -l group-queue-messages -x -d 'Messages held per group member, as --group-queue'
+complete -c conec -n '__fish_seen_subcommand_from coordinator' -l group-deadline -x -d 'Remove a group member that takes nothing this many seconds while messages wait for it'
 complete -c conec -n '__fish_seen_subcommand_from coordinator' -l idle-timeout -x -d 'Close a client connection silent this many seconds (a third of it while data waits for its acknowledgement); its channels\' peers are told'
 complete -c conec -n '__fish_seen_subcommand_from coordinator' -l hello-timeout -x -d 'Seconds a new connection has to register before it is closed'
 complete -c conec -n '__fish_seen_subcommand_from coordinator' -l retry -x -a 'auto always never' -d 'Address validation with QUIC Retry: auto (once --retry-above handshakes are in progress), always, or never'
@@ -69,6 +76,7 @@ complete -c conec -n '__fish_seen_subcommand_from send' -l null -d 'Like --lines
 complete -c conec -n '__fish_seen_subcommand_from send' -l progress -d 'Show the progress line on stderr even if it is not a terminal, or with -q'
 complete -c conec -n '__fish_seen_subcommand_from send' -l no-progress -d 'Never show the progress line (default: shown when stderr is a terminal)'
 complete -c conec -n '__fish_seen_subcommand_from send' -l stats -d 'Print bytes, time, throughput and path on stderr at the end'
+complete -c conec -n '__fish_seen_subcommand_from send' -l lossless -d 'With @GROUP: if this creates the group, pace every sender to the slowest member instead of dropping a slow member\'s oldest messages'
 complete -c conec -n '__fish_seen_subcommand_from send' -F
 
 # conec recv
@@ -98,6 +106,7 @@ complete -c conec -n '__fish_seen_subcommand_from recv' -l tag -d 'Prefix each r
 complete -c conec -n '__fish_seen_subcommand_from recv' -l progress -d 'Show the progress line on stderr even if it is not a terminal, or with -q'
 complete -c conec -n '__fish_seen_subcommand_from recv' -l no-progress -d 'Never show the progress line (default: shown when stderr is a terminal)'
 complete -c conec -n '__fish_seen_subcommand_from recv' -l stats -d 'Print bytes, time, throughput and path on stderr at the end'
+complete -c conec -n '__fish_seen_subcommand_from recv' -l lossless -d 'With @GROUP: if this creates the group, pace every sender to the slowest member instead of dropping a slow member\'s oldest messages'
 
 # conec open
 complete -c conec -n '__fish_seen_subcommand_from open' -s h -l help -d 'Print this help message and exit'
@@ -123,6 +132,8 @@ complete -c conec -n '__fish_seen_subcommand_from open' -l tag -d 'Prefix each r
 complete -c conec -n '__fish_seen_subcommand_from open' -l progress -d 'Show a progress line on stderr (off by default)'
 complete -c conec -n '__fish_seen_subcommand_from open' -l no-progress -d 'Never show a progress line (the default)'
 complete -c conec -n '__fish_seen_subcommand_from open' -l stats -d 'Print bytes, time, throughput and path on stderr at the end'
+complete -c conec -n '__fish_seen_subcommand_from open' -l lossless -d 'With @GROUP: if this creates the group, pace every sender to the slowest member instead of dropping a slow member\'s oldest messages'
+complete -c conec -n '__fish_seen_subcommand_from open' -l no-echo -d 'With @GROUP: do not print our own messages'
 
 # conec client
 complete -c conec -n '__fish_seen_subcommand_from client' -s h -l help -d 'Print this help message and exit'

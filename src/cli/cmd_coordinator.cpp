@@ -26,6 +26,9 @@ struct CoordinatorArgs {
   double client_relay_rate_mbps = 1024; // MB/s per sending client, all its channels
   double hello_timeout_s = 5;
   double idle_timeout_s = 15;
+  double group_deadline_s = 10;
+  size_t group_message_kib = 1024;
+  size_t group_queue_mib = 8;
   std::string retry = "auto";
   net::AdmissionOptions admission;
   unsigned bind_expiry_days = 30;
@@ -137,6 +140,9 @@ int run_coordinator(const CoordinatorArgs &o, const GlobalOptions &global) {
   co.limits.relay_bytes_per_second = static_cast<uint64_t>(o.relay_rate_mbps * 1e6);
   co.limits.relay_client_bytes_per_second = static_cast<uint64_t>(o.client_relay_rate_mbps * 1e6);
   co.limits.hello_timeout = static_cast<Duration>(o.hello_timeout_s * double(kSecond));
+  co.limits.group_member_deadline = static_cast<Duration>(o.group_deadline_s * double(kSecond));
+  co.limits.group_max_message = o.group_message_kib << 10;
+  co.limits.group_queue_bytes = o.group_queue_mib << 20;
   // Clients keep their links alive every third of their own idle timeout.
   co.quic.idle_timeout = static_cast<Duration>(o.idle_timeout_s * double(kSecond));
   co.quic.unresponsive_timeout = co.quic.idle_timeout / 3;
@@ -237,6 +243,30 @@ Command add_coordinator_command(CLI::App &root, GlobalOptions &global) {
   app->add_option("--max-pending-per-client", options->limits.max_pending_per_client,
                   "Most introductions one client may have waiting for an answer")
       ->default_val(options->limits.max_pending_per_client);
+  app->add_option("--max-groups", options->limits.max_groups, "Most groups at once")
+      ->default_val(options->limits.max_groups);
+  app->add_option("--max-group-members", options->limits.max_group_members, "Most members per group")
+      ->default_val(options->limits.max_group_members);
+  app->add_option("--max-groups-per-client", options->limits.max_groups_per_client,
+                  "Most groups one client may be a member of")
+      ->default_val(options->limits.max_groups_per_client);
+  app->add_option("--group-max-message", options->group_message_kib, "Largest group message, in KiB")
+      ->default_val(options->group_message_kib)
+      ->check(CLI::Range(1, 16384));
+  app->add_option("--group-queue", options->group_queue_mib,
+                  "MiB of messages held per group member beyond its flow control before the group's policy acts "
+                  "(drop-oldest drops its oldest, lossless pauses the senders)")
+      ->default_val(options->group_queue_mib)
+      ->check(CLI::Range(1, 4096));
+  app->add_option("--group-queue-messages", options->limits.group_queue_messages,
+                  "Messages held per group member, as --group-queue")
+      ->default_val(options->limits.group_queue_messages)
+      ->check(CLI::Range(size_t{1}, size_t{1} << 24));
+  app->add_option("--group-deadline", options->group_deadline_s,
+                  "Remove a group member that takes nothing this many seconds while messages wait for it")
+      ->default_val(options->group_deadline_s)
+      ->check(CLI::Range(0.1, 3600.0))
+      ->type_name("SECONDS");
   app->add_option("--idle-timeout", options->idle_timeout_s,
                   "Close a client connection silent this many seconds (a third of it while data waits for its "
                   "acknowledgement); its channels' peers are told")

@@ -16,6 +16,7 @@
 
 #include "client_run.hpp"
 #include "exit_codes.hpp"
+#include "group_session.hpp"
 #include "stream_codes.hpp"
 #include "transfer_args.hpp"
 #include "util/escape.hpp"
@@ -44,6 +45,7 @@ struct OpenArgs {
   ClientArgs client;
   TransferArgs transfer;
   std::string peer;
+  bool lossless = false, no_echo = false;
 };
 
 class Opener final : public channel::StreamHandler {
@@ -181,6 +183,13 @@ private:
 };
 
 int run_open(const OpenArgs &args, const GlobalOptions &global) {
+  if (is_group(args.peer)) {
+    GroupMode mode;
+    mode.send = mode.receive = true;
+    mode.echo = !args.no_echo;
+    mode.lossless = args.lossless;
+    return run_group(global, args.client, args.transfer, args.peer, mode, 0);
+  }
   ClientRun run(global, args.client);
   loop::Loop &loop = run.loop();
   OutputSink sink(loop, 1, args.transfer.framing(), args.transfer.tag);
@@ -205,11 +214,14 @@ Command add_open_command(CLI::App &root, GlobalOptions &global) {
   CLI::App *app =
       root.add_subcommand("open", "Open a bidirectional stream to PEER: stdin to PEER, PEER to stdout (like nc HOST PORT)");
   add_global_options(*app, global);
-  app->add_option("PEER", args->peer, "The client to connect to (its `conec client` serves the stream)")
+  app->add_option("PEER", args->peer,
+                  "The client to connect to (its `conec client` serves the stream), or @GROUP to talk with a group")
       ->required()
       ->type_name("PEER");
   add_client_options(*app, args->client, false);
   add_transfer_options(*app, args->transfer, true);
+  add_lossless_option(*app, args->lossless);
+  app->add_flag("--no-echo", args->no_echo, "With @GROUP: do not print our own messages");
   Prose prose;
   prose.description =
       "Connects to the coordinator (under a fresh random id unless --id is given), asks it for a channel to PEER "
@@ -225,11 +237,16 @@ Command add_open_command(CLI::App &root, GlobalOptions &global) {
       "exit 6, with a message saying how many bytes were sent and received; an unknown or refusing PEER is exit 5, "
       "and so is a `conec client --exec` PEER too busy to take the stream (--max-procs).\n\n"
       "With --lines (or --null) each input line (record) is one message and each message received is printed as "
-      "a line; --tag prefixes each received message with PEER's id.";
+      "a line; --tag prefixes each received message with PEER's id.\n\n"
+      "With PEER @GROUP, open joins the group: standard input goes to every member and every member's messages "
+      "(ours too, unless --no-echo) are written to standard output, like a chat; the end of standard input leaves "
+      "the group (exit 0 once the coordinator took every message). See conec-recv(1) for what happens to members "
+      "that fall behind.";
   prose.examples = {
       {"echo hello | conec open -c coord.example:1719 --pin sha256:... bob", "Send a line to bob's client and print its answer."},
       {"conec open bob < request.json > reply.json", "Use a `conec client -i bob --exec CMD` as a remote service."},
       {"conec open --lines chat", "An interactive line-by-line conversation with `conec client -i chat --lines`."},
+      {"conec open -i ann @team --lines --tag --no-echo", "Chat with everyone in @team."},
   };
   return Command{app, [args, &global] { return run_open(*args, global); }, prose};
 }

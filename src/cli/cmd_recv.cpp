@@ -12,6 +12,7 @@
 #include "exit_codes.hpp"
 #include "part_file.hpp"
 #include "ping_echo.hpp"
+#include "group_session.hpp"
 #include "size_announce.hpp"
 #include "transfer_args.hpp"
 #include "util/escape.hpp"
@@ -23,8 +24,8 @@ namespace {
 struct RecvArgs {
   ClientArgs client;
   TransferArgs transfer;
-  std::string from, output;
-  bool keep = false;
+  std::string from, output, group;
+  bool keep = false, lossless = false;
 };
 
 class Receiver final : public channel::StreamHandler {
@@ -220,6 +221,18 @@ private:
 };
 
 int run_recv(const RecvArgs &args, const GlobalOptions &global) {
+  if (!args.group.empty()) {
+    if (!is_group(args.group))
+      return report_error("'" + printable(args.group) + "' is not a group: recv takes @GROUP (streams from one "
+                          "peer: --from PEER)", kExitUsage);
+    if (!args.output.empty() || !args.from.empty())
+      return report_error("-o and --from are for streams, not with @GROUP", kExitUsage);
+    GroupMode mode;
+    mode.receive = true;
+    mode.keep = args.keep;
+    mode.lossless = args.lossless;
+    return run_group(global, args.client, args.transfer, args.group, mode, 0);
+  }
   int fd = 1;
   std::optional<PartFile> part;
   if (!args.output.empty() && args.output != "-") {
@@ -264,10 +277,13 @@ Command add_recv_command(CLI::App &root, GlobalOptions &global) {
   CLI::App *app = root.add_subcommand("recv", "Receive a stream and write it to stdout or a file");
   add_global_options(*app, global);
   add_client_options(*app, args->client, true);
+  app->add_option("GROUP", args->group, "@GROUP: print what the members of a group send (instead of a stream)")
+      ->type_name("@GROUP");
   app->add_option("--from", args->from, "Accept streams only from this peer (others get exit 5)")->type_name("PEER");
   app->add_option("-o,--output", args->output, "Write to FILE instead of stdout")->type_name("FILE");
   app->add_flag("-k,--keep", args->keep, "Keep receiving stream after stream, in arrival order, until interrupted");
   add_transfer_options(*app, args->transfer, true, true);
+  add_lossless_option(*app, args->lossless);
   Prose prose;
   prose.description =
       "Connects to the coordinator as ID and waits for a peer to send a stream (conec send). The stream is written "
@@ -284,9 +300,18 @@ Command add_recv_command(CLI::App &root, GlobalOptions &global) {
       "is shown when stderr is a terminal; --stats prints bytes, time, rate and path for each stream.\n\n"
       "With --from, channels from any other peer are refused (their send exits 5). With -k, recv keeps receiving "
       "streams one at a time in arrival order (later ones wait their turn) until interrupted; SIGINT between streams "
-      "exits 0.";
+      "exits 0.\n\n"
+      "With @GROUP, recv joins the group (creating it if needed; --lossless makes a new group lossless) and prints "
+      "every message its members send, in the one order the coordinator gives the group (--tag prefixes each with "
+      "its sender's id). It exits 0 once the first member it received from has left (as conec send @GROUP does at the "
+      "end of its input); with -k it runs until interrupted, and SIGINT or SIGTERM exit 0 once the output is "
+      "written. In a drop-oldest group (the default) a member that falls behind loses its oldest messages instead "
+      "of slowing the others: recv then prints 'conec: warning: lost N messages from @GROUP' and goes on. A member "
+      "that takes nothing for the coordinator's deadline (default 10 s) while messages wait is removed: exit 6. "
+      "A lossless group paces every sender to its slowest member instead.";
   prose.examples = {
       {"conec recv -i bob -o report.pdf", "Receive one file as bob."},
+      {"conec recv -i watcher @status -k --lines --tag", "Print every line sent to @status, with its sender."},
       {"conec recv -i bob --from alice | tar xz", "Unpack a stream, accepting it only from alice."},
       {"conec recv -i logs -k --lines --tag", "Collect lines from many senders, each prefixed with its id."},
   };

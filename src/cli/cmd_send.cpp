@@ -13,6 +13,7 @@
 
 #include "client_run.hpp"
 #include "exit_codes.hpp"
+#include "group_session.hpp"
 #include "size_announce.hpp"
 #include "util/log.hpp"
 #include "transfer_args.hpp"
@@ -25,6 +26,7 @@ struct SendArgs {
   ClientArgs client;
   TransferArgs transfer;
   std::string peer, file;
+  bool lossless = false;
 };
 
 class Sender final : public channel::StreamHandler {
@@ -133,6 +135,16 @@ private:
 
 int run_send(const SendArgs &args, const GlobalOptions &global) {
   int fd = 0;
+  if (is_group(args.peer)) {
+    if (!args.file.empty() && args.file != "-") {
+      fd = ::open(args.file.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) return report_error(errno_error("cli", "cannot read " + args.file, errno).message, kExitUsage);
+    }
+    GroupMode mode;
+    mode.send = true;
+    mode.lossless = args.lossless;
+    return run_group(global, args.client, args.transfer, args.peer, mode, fd);
+  }
   std::optional<uint64_t> size;
   if (!args.file.empty() && args.file != "-") {
     fd = ::open(args.file.c_str(), O_RDONLY | O_CLOEXEC);
@@ -155,10 +167,13 @@ Command add_send_command(CLI::App &root, GlobalOptions &global) {
   auto args = std::make_shared<SendArgs>();
   CLI::App *app = root.add_subcommand("send", "Send a file or stdin to PEER; exit 0 once PEER confirmed every byte");
   add_global_options(*app, global);
-  app->add_option("PEER", args->peer, "The receiving client's id")->required()->type_name("PEER");
+  app->add_option("PEER", args->peer, "The receiving client's id, or @GROUP to send to every member of a group")
+      ->required()
+      ->type_name("PEER");
   app->add_option("FILE", args->file, "File to send (default: stdin)")->type_name("FILE");
   add_client_options(*app, args->client, false);
   add_transfer_options(*app, args->transfer, false, true);
+  add_lossless_option(*app, args->lossless);
   Prose prose;
   prose.description =
       "Connects to the coordinator (under a fresh random id unless --id is given), asks it for a channel to PEER "
@@ -170,9 +185,13 @@ Command add_send_command(CLI::App &root, GlobalOptions &global) {
       "A progress line is shown when stderr is a terminal (-q or --no-progress hide it, --progress forces it); FILE's "
       "size is announced to the receiver for its own progress line. --stats prints bytes, time, rate and path.\n\n"
       "With --lines (or --null) each input line (record) is one message; otherwise the input is a byte stream cut "
-      "into messages.";
+      "into messages.\n\n"
+      "With PEER @GROUP the input goes to every member of the group, each message tagged with our id; send joins "
+      "the group (creating it if it does not exist: --lossless makes it a lossless group) and exits 0 once the "
+      "coordinator took every message. Members that fall behind may lose messages (see conec-recv(1)).";
   prose.examples = {
       {"conec send -c coord.example:1719 --pin sha256:... bob report.pdf", "Send a file to bob."},
+      {"uptime | conec send @status --lines", "Broadcast a line to every member of @status."},
       {"tar cz src | conec send bob", "Stream a pipeline (CONEC_COORD and CONEC_PIN set in the environment)."},
       {"conec send bob --lines < events.log", "One message per line."},
   };

@@ -13,9 +13,13 @@ constexpr size_t kOutputHigh = size_t{4} << 20; // pause streams above this much
 constexpr size_t kOutputLow = size_t{1} << 20;  // and resume below this
 } // namespace
 
-InputPump::InputPump(loop::Loop &loop, int fd, Framing framing, size_t max_message, channel::Stream stream,
+MessageOut MessageOut::to(channel::Stream stream) {
+  return {[stream](ByteView m) { return stream.send(m); }, [stream] { return stream.finish(); }};
+}
+
+InputPump::InputPump(loop::Loop &loop, int fd, Framing framing, size_t max_message, MessageOut out,
                      std::function<void(std::optional<Error>)> done)
-    : framing_(framing), max_message_(max_message), stream_(std::move(stream)), on_done_(std::move(done)),
+    : framing_(framing), max_message_(max_message), out_(std::move(out)), on_done_(std::move(done)),
       reader_(loop, fd, [this](ByteView d) { data(d); }, [this](std::optional<Error> e) { end(std::move(e)); }) {}
 
 Result<void> InputPump::start() { return reader_.open(); }
@@ -25,7 +29,7 @@ void InputPump::writable() {
 }
 
 bool InputPump::send(ByteView message) {
-  auto state = stream_.send(message);
+  auto state = out_.send(message);
   if (!state) {
     end(state.error());
     return false;
@@ -73,7 +77,7 @@ void InputPump::end(std::optional<Error> error) {
   done_ = true;
   reader_.pause();
   if (!error) {
-    if (auto r = stream_.finish(); !r) error = r.error();
+    if (auto r = out_.finish(); !r) error = r.error();
   }
   on_done_(std::move(error));
 }

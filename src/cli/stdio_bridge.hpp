@@ -18,16 +18,26 @@ namespace conec::cli {
 // message per line / per NUL-terminated record.
 enum class Framing { bytes, lines, null };
 
-// Reads `fd` to its end and sends it on `stream`, then finishes the stream.
-// It keeps a handle on the stream, so a stream that ends first (closed,
-// reset, its channel gone) only makes the next send or finish fail.
+// Where an InputPump's messages go: a data stream, or a group.
+struct MessageOut {
+  std::function<Result<quic::WriteState>(ByteView)> send;
+  std::function<Result<void>()> finish;
+  // A data stream: a handle, so a stream that ends first (closed, reset,
+  // its channel gone) only makes the next send or finish fail.
+  static MessageOut to(channel::Stream stream);
+};
+
+// Reads `fd` to its end and sends it as messages, then finishes.
 class InputPump {
 public:
+  InputPump(loop::Loop &loop, int fd, Framing framing, size_t max_message, MessageOut out,
+            std::function<void(std::optional<Error>)> done);
   // `done` runs once: nullopt after the whole input was handed to the
   // stream (and the stream finished), or the read/send error (usage if the
   // stream had already ended).
   InputPump(loop::Loop &loop, int fd, Framing framing, size_t max_message, channel::Stream stream,
-            std::function<void(std::optional<Error>)> done);
+            std::function<void(std::optional<Error>)> done)
+      : InputPump(loop, fd, framing, max_message, MessageOut::to(std::move(stream)), std::move(done)) {}
   Result<void> start();
   void writable(); // call from the stream's on_writable
   uint64_t bytes() const { return bytes_; }
@@ -40,7 +50,7 @@ private:
 
   Framing framing_;
   size_t max_message_;
-  channel::Stream stream_;
+  MessageOut out_;
   std::function<void(std::optional<Error>)> on_done_;
   loop::StreamReader reader_;
   Bytes partial_; // lines/null: the record not yet terminated

@@ -42,4 +42,11 @@ inline void add_transfer_options(CLI::App &app, TransferArgs &a, bool with_tag, 
   app.add_flag("--stats", a.stats, "Print bytes, time, throughput and path on stderr at the end");
 }
 
+// --lossless on send, recv and open: the policy of a group this member creates.
+inline void add_lossless_option(CLI::App &app, bool &lossless) {
+  app.add_flag("--lossless", lossless,
+               "With @GROUP: if this creates the group, pace every sender to the slowest member instead of dropping "
+               "a slow member's oldest messages");
+}
+
 } // namespace conec::cli

@@ -44,6 +44,10 @@ Result<quic::WriteState> Stream::send(ByteView message) const {
   if (auto s = state_.lock()) return s->send(message);
   return fail(gone(id_, "send"));
 }
+Result<quic::WriteState> Stream::send_frame(const SharedBytes &frame) const {
+  if (auto s = state_.lock()) return s->send_frame(frame);
+  return fail(gone(id_, "send"));
+}
 Result<void> Stream::finish() const {
   if (auto s = state_.lock()) return s->finish();
   return fail(gone(id_, "finish"));
@@ -68,23 +72,34 @@ StreamState::StreamState(Channel &channel, quic::StreamId id, bool incoming, siz
   read_ended_ = !has_read_side();
 }
 
-Result<quic::WriteState> StreamState::send(ByteView message) {
-  if (!has_write_side())
-    return fail(ErrorCategory::usage, "channel", "stream " + std::to_string(id_) + " is receive-only");
-  if (finished_)
-    return fail(ErrorCategory::usage, "channel", "send after finish() on stream " + std::to_string(id_));
-  if (reset_)
-    return fail(ErrorCategory::usage, "channel", "send after reset() on stream " + std::to_string(id_));
+std::optional<Error> StreamState::cannot_send(size_t size) const {
+  auto refuse = [](ErrorCategory c, std::string text) { return Error{c, 0, "channel", std::move(text)}; };
+  if (!has_write_side()) return refuse(ErrorCategory::usage, "stream " + std::to_string(id_) + " is receive-only");
+  if (finished_) return refuse(ErrorCategory::usage, "send after finish() on stream " + std::to_string(id_));
+  if (reset_) return refuse(ErrorCategory::usage, "send after reset() on stream " + std::to_string(id_));
   size_t max = reader_.max_message();
-  if (message.size() > max)
-    return fail(ErrorCategory::limit, "channel",
-                "message of " + std::to_string(message.size()) +
-                    " bytes exceeds the maximum message size of " + std::to_string(max) + " bytes");
+  if (size > max)
+    return refuse(ErrorCategory::limit, "message of " + std::to_string(size) +
+                                            " bytes exceeds the maximum message size of " + std::to_string(max) +
+                                            " bytes");
+  return std::nullopt;
+}
+
+Result<quic::WriteState> StreamState::send(ByteView message) {
+  if (auto e = cannot_send(message.size())) return fail(*e);
   // One allocation, one copy of the payload: header then message.
   Bytes frame;
   frame.reserve(varint_size(message.size()) + message.size());
   proto::append_frame(frame, message);
   return channel_.session_->write(id_, std::move(frame));
+}
+
+Result<quic::WriteState> StreamState::send_frame(const SharedBytes &frame) {
+  auto length = frame ? varint_decode(*frame) : std::nullopt;
+  if (!length || length->length + length->value != frame->size())
+    return fail(ErrorCategory::usage, "channel", "send_frame: not one whole frame");
+  if (auto e = cannot_send(length->value)) return fail(*e);
+  return channel_.session_->write_shared(id_, frame);
 }
 
 Result<void> StreamState::finish() {

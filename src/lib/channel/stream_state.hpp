@@ -27,6 +27,7 @@ public:
 
   // The operations behind Stream's (see channel.hpp for their contracts).
   Result<quic::WriteState> send(ByteView message);
+  Result<quic::WriteState> send_frame(const SharedBytes &frame);
   Result<void> finish();
   void reset(uint64_t code);
   void stop_reading(uint64_t code);
@@ -59,6 +60,8 @@ private:
   bool has_read_side() const { return quic::Connection::is_bidirectional(id_) || incoming_; }
   bool has_write_side() const { return quic::Connection::is_bidirectional(id_) || !incoming_; }
   void return_credit(size_t bytes);
+  // Why a message of `size` bytes may not be sent now, if it may not.
+  std::optional<Error> cannot_send(size_t size) const;
 
   proto::MessageReader reader_;
   bool finished_ = false; // we ended our side

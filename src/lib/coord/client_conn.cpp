@@ -1,6 +1,7 @@
 // ClientConn: one client's control conversation with the coordinator —
 // hello, authorization, and dispatch of later requests.
 #include "coord/client_conn.hpp"
+#include "coord/groups.hpp"
 
 #include <algorithm>
 
@@ -41,6 +42,8 @@ void ClientConn::on_open(channel::Channel &) {
 }
 
 void ClientConn::on_stream(channel::Channel &, channel::Stream &stream) {
+  if (registered_ && stream.label().kind == proto::StreamKind::group && stream.bidirectional())
+    return coord_.groups_->open(*this, stream); // the coordinator's own business
   if (registered_) {
     coord_.handler_->on_stream(id_, stream); // ClientConns are freed only by the reaper
     if (stream.has_handler()) return;

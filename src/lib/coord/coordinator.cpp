@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "coord/client_conn.hpp"
+#include "coord/groups.hpp"
 #include "util/log.hpp"
 
 namespace conec::coord {
@@ -21,6 +22,7 @@ Coordinator::Coordinator(loop::Loop &loop, CoordinatorOptions options, Coordinat
 
 Coordinator::~Coordinator() {
   save_bindings(); // last-seen of everyone still here
+  groups_.reset(); // members detach from their streams before the connections go
   // Sessions close (best effort) with the endpoint; no callbacks reach us after.
   allocations_.clear();
   by_token_.clear();
@@ -63,6 +65,7 @@ Result<std::unique_ptr<Coordinator>> Coordinator::create(loop::Loop &loop, Coord
   c->endpoint_->on_relay_datagram = [self](const net::Datagram &d) { self->relay(d); };
   c->reaper_ = std::make_unique<loop::Deferred>(loop, [self] { self->reap(); });
   c->relay_flusher_ = std::make_unique<loop::Deferred>(loop, [self] { self->flush_relay(); });
+  c->groups_ = std::make_unique<GroupHost>(loop, c->options_.limits, c->stats_);
   return c;
 }
 
@@ -122,6 +125,8 @@ std::vector<ClientInfo> Coordinator::clients() const {
     out.push_back({c->id(), c->address(), tls::fingerprint_of_der(c->certificate()), channel_count(*c)});
   return out;
 }
+
+std::vector<GroupInfo> Coordinator::groups() const { return groups_->groups(); }
 
 std::vector<ChannelInfo> Coordinator::channels() const {
   std::vector<ChannelInfo> out;

@@ -17,6 +17,7 @@
 #include "coord/bindings.hpp"
 #include "loop/loop.hpp"
 #include "net/endpoint.hpp"
+#include "proto/group.hpp"
 #include "tls/identity.hpp"
 
 namespace conec::coord {
@@ -57,6 +58,18 @@ struct Limits {
   // first end's claim waits this long for the other's. 0: a channel ends
   // with either client's connection.
   Duration resume_grace = 10 * kSecond;
+  // Groups (coord/groups.hpp): groups at once, members per group, groups
+  // one client may be in, the largest post, and what each member's queue
+  // holds beyond its stream's flow control before the group's policy acts
+  // (drop-oldest drops, lossless pauses the senders). A member that takes
+  // nothing for group_member_deadline while messages wait is removed.
+  size_t max_groups = 10'000;
+  size_t max_group_members = 1'000;
+  size_t max_groups_per_client = 64;
+  size_t group_max_message = 1 << 20;
+  size_t group_queue_bytes = 8 << 20;
+  size_t group_queue_messages = 65'536;
+  Duration group_member_deadline = 10 * kSecond;
 };
 
 struct CoordinatorOptions {
@@ -98,6 +111,13 @@ struct ChannelInfo {
   uint64_t relayed_datagrams = 0, relayed_bytes = 0; // forwarded for it so far
 };
 
+// One group as Coordinator::groups() shows it.
+struct GroupInfo {
+  std::string name; // as its creator spelled it
+  proto::GroupPolicy policy = proto::GroupPolicy::drop_oldest;
+  std::vector<std::string> members; // ids, in joining order
+};
+
 // Counters for tests, logs and benchmarks.
 struct CoordinatorStats {
   uint64_t clients_registered = 0;
@@ -115,6 +135,11 @@ struct CoordinatorStats {
   uint64_t closed_no_hello = 0;       // connections that did not register in time
   uint64_t closed_over_limit = 0;     // connections beyond max_clients, or over a per-client bound
   uint64_t streams_refused = 0;       // data streams no handler took (reset)
+  uint64_t groups_created = 0;
+  uint64_t group_posts = 0;           // messages members sent to their groups
+  uint64_t group_deliveries = 0;      // messages queued for members (one shared frame each post)
+  uint64_t group_dropped = 0;         // dropped for members that fell behind (drop-oldest)
+  uint64_t group_members_removed = 0; // stuck past the deadline, over the message limit, or malformed
 };
 
 // Events for programs that embed a coordinator. Defaults ignore them.
@@ -134,6 +159,7 @@ public:
 };
 
 class ClientConn;
+class GroupHost;
 struct Allocation;
 
 class Coordinator {
@@ -149,6 +175,8 @@ public:
   const SockAddr &local_address() const { return endpoint_->local_address(); }
   std::vector<ClientInfo> clients() const;
   std::vector<ChannelInfo> channels() const;
+  // The groups hosted now, with their members in joining order.
+  std::vector<GroupInfo> groups() const;
   // The coordinator's channel to a registered client (open data streams on
   // it), or null.
   channel::Channel *client_channel(const std::string &id);
@@ -219,6 +247,7 @@ private:
     Bytes data;
   } relay_batch_;
   std::unique_ptr<loop::Deferred> relay_flusher_;
+  std::unique_ptr<GroupHost> groups_; // before conns_ in destruction (members detach first)
   std::unique_ptr<IdBindings> bindings_;
   std::unique_ptr<loop::Timer> bindings_tick_, bindings_save_;
   Timestamp bindings_saved_ = 0; // monotonic, of the last save

@@ -43,6 +43,7 @@ public:
 
   Result<quic::StreamId> open_stream(bool bidirectional);
   Result<quic::WriteState> write(quic::StreamId id, Bytes data, bool fin = false);
+  Result<quic::WriteState> write_shared(quic::StreamId id, SharedBytes data, bool fin = false);
   bool writable(quic::StreamId id) const;
   uint64_t unacked_bytes(quic::StreamId id) const;
   void consume(quic::StreamId id, size_t bytes);

@@ -35,6 +35,13 @@ Result<quic::WriteState> Session::write(quic::StreamId id, Bytes data, bool fin)
   return r;
 }
 
+Result<quic::WriteState> Session::write_shared(quic::StreamId id, SharedBytes data, bool fin) {
+  if (!entry_) return fail(detached());
+  auto r = entry_->conn->write_shared(id, std::move(data), fin);
+  entry_->ep.schedule(*entry_);
+  return r;
+}
+
 bool Session::writable(quic::StreamId id) const { return entry_ && entry_->conn->writable(id); }
 uint64_t Session::unacked_bytes(quic::StreamId id) const { return entry_ ? entry_->conn->unacked_bytes(id) : 0; }
 

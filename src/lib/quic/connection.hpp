@@ -200,6 +200,11 @@ public:
   // Queues `data` (owned until acknowledged) and optionally the end of the
   // stream. Errors: unknown stream, sending side already finished or reset.
   Result<WriteState> write(StreamId id, Bytes data, bool fin = false);
+  // write() for shared, immutable bytes: the stream keeps a reference until
+  // they are acknowledged (or it closes) instead of a copy, so one buffer can
+  // be queued on many streams. Null or empty `data` queues nothing (a FIN
+  // alone is fine). Same checks, errors and WriteState as write().
+  Result<WriteState> write_shared(StreamId id, SharedBytes data, bool fin = false);
   // Whether a write() now would stay under the stream's send budget.
   bool writable(StreamId id) const;
   // Bytes written to the stream and not yet acknowledged by the peer.
@@ -264,6 +269,10 @@ private:
   PacketBatch emit_single(MutableByteView buffer, const Bytes &packet, const Path &path, uint8_t ecn);
   size_t write_one(uint8_t *out, size_t len, Path &path, uint8_t &ecn, Timestamp now, bool &error);
   void mark_ready(Stream &s);
+  // The common part of write() and write_shared(): checks that `id` takes
+  // data, lets `queue` append to its SendBuffer, then queues the FIN and
+  // reports the budget.
+  template <class Queue> Result<WriteState> write_with(StreamId id, bool fin, Queue &&queue);
   Stream *find(StreamId id);
   const Stream *find(StreamId id) const;
   void after_stream_closed(StreamId id, std::optional<uint64_t> app_error);

@@ -37,14 +37,14 @@ Result<StreamId> Connection::open_stream(bool bidirectional) {
   return id;
 }
 
-Result<WriteState> Connection::write(StreamId id, Bytes data, bool fin) {
+template <class Queue> Result<WriteState> Connection::write_with(StreamId id, bool fin, Queue &&queue) {
   Stream *s = find(id);
   if (!s) return fail(ErrorCategory::usage, "quic", "write to unknown or closed stream " + std::to_string(id));
   if (s->write_shut) return fail(ErrorCategory::peer, "quic", "stream " + std::to_string(id) + " was reset");
   if (s->fin_queued) return fail(ErrorCategory::usage, "quic", "write after the end of stream " + std::to_string(id));
   if (!is_bidirectional(id) && !is_local_stream(id))
     return fail(ErrorCategory::usage, "quic", "stream " + std::to_string(id) + " is receive-only");
-  s->send.append(std::move(data));
+  queue(s->send);
   s->fin_queued = fin;
   mark_ready(*s);
   if (s->send.unacked_bytes() >= config_.stream_send_buffer) {
@@ -52,6 +52,14 @@ Result<WriteState> Connection::write(StreamId id, Bytes data, bool fin) {
     return WriteState::would_block;
   }
   return WriteState::ok;
+}
+
+Result<WriteState> Connection::write(StreamId id, Bytes data, bool fin) {
+  return write_with(id, fin, [&](SendBuffer &b) { b.append(std::move(data)); });
+}
+
+Result<WriteState> Connection::write_shared(StreamId id, SharedBytes data, bool fin) {
+  return write_with(id, fin, [&](SendBuffer &b) { b.append(std::move(data)); });
 }
 
 bool Connection::writable(StreamId id) const {

@@ -2,6 +2,10 @@
 // SendBuffer: the bytes of one stream's sending side that ngtcp2 may still
 // need. ngtcp2 does not copy STREAM data, and retransmissions re-read it, so
 // every byte stays here until acknowledged (or the stream closes).
+//
+// Chunks are views on immutable, reference-counted storage (SharedBytes), so
+// several SendBuffers (the streams of one broadcast) may hold the same bytes:
+// the storage lives until the last of them has released its chunk.
 
 #include <cstddef>
 #include <cstdint>
@@ -15,8 +19,13 @@ namespace conec::quic {
 
 class SendBuffer {
 public:
-  // Queues `data` (taking ownership) after everything queued so far.
+  // Queues `data` (taking ownership) after everything queued so far. One
+  // allocation: the vector's storage moves into the shared chunk.
   void append(Bytes data);
+  // Queues shared, immutable bytes after everything queued so far; the
+  // buffer keeps a reference until they are acknowledged or it is destroyed.
+  // Null or empty `data` queues nothing.
+  void append(SharedBytes data);
 
   // Up to `max` vectors covering unsent bytes from the send cursor; returns
   // how many were filled (0 when everything queued has been handed out).
@@ -33,8 +42,14 @@ public:
   uint64_t end_offset() const { return end_offset_; }
 
 private:
-  std::deque<Bytes> chunks_;    // front chunk starts at front_offset_
-  uint64_t front_offset_ = 0;   // stream offset of chunks_.front()[0]
+  // A view on shared storage; `bytes` points into *storage and is never empty.
+  struct Chunk {
+    SharedBytes storage;
+    ByteView bytes;
+  };
+
+  std::deque<Chunk> chunks_;    // front chunk starts at front_offset_
+  uint64_t front_offset_ = 0;   // stream offset of chunks_.front().bytes[0]
   uint64_t acked_offset_ = 0;   // everything below is acknowledged
   uint64_t sent_offset_ = 0;    // everything below was handed to ngtcp2
   uint64_t end_offset_ = 0;     // offset after the last queued byte

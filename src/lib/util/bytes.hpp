@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -14,6 +15,10 @@ namespace conec {
 using Bytes = std::vector<uint8_t>;
 using ByteView = std::span<const uint8_t>;
 using MutableByteView = std::span<uint8_t>;
+// Immutable bytes with shared ownership: one buffer several owners read
+// (e.g. the same framed message queued on many streams). Nobody may modify
+// the bytes once they are shared.
+using SharedBytes = std::shared_ptr<const Bytes>;
 
 inline ByteView as_bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t *>(s.data()), s.size()};

@@ -169,3 +169,68 @@ TEST_CASE("an empty datagram and a lone byte do not reach ngtcp2, in either role
   }
   REQUIRE(loop.close());
 }
+
+TEST_CASE("Session::write_shared sends one buffer to several connections, flushed without another call", "[net]") {
+  loop::Loop loop;
+  {
+    // A hub with two members: the broadcast case, one buffer for both.
+    auto hub = endpoint(loop, true), m1 = endpoint(loop, false), m2 = endpoint(loop, false);
+    std::vector<std::unique_ptr<net::Session>> members;
+    std::vector<std::unique_ptr<test::EventHandler>> member_handlers;
+    hub->on_accept = [&](std::unique_ptr<net::Session> s) {
+      member_handlers.push_back(std::make_unique<test::EventHandler>());
+      s->set_handler(*member_handlers.back());
+      members.push_back(std::move(s));
+    };
+    test::EventHandler h1, h2;
+    auto c1 = m1->connect(hub->local_address(), credentials(test::client_identity()), "hub", h1);
+    auto c2 = m2->connect(hub->local_address(), credentials(test::client_identity()), "hub", h2);
+    REQUIRE((c1 && c2));
+    REQUIRE(test::run_until(loop, [&] {
+      return h1.handshake && h2.handshake && member_handlers.size() == 2 && member_handlers[0]->handshake &&
+             member_handlers[1]->handshake;
+    }, 10));
+
+    Bytes got1, got2;
+    bool fin1 = false, fin2 = false;
+    h1.data = [&](quic::StreamId id, ByteView d, bool fin) {
+      got1.insert(got1.end(), d.begin(), d.end());
+      fin1 |= fin;
+      (*c1)->consume(id, d.size());
+    };
+    h2.data = [&](quic::StreamId id, ByteView d, bool fin) {
+      got2.insert(got2.end(), d.begin(), d.end());
+      fin2 |= fin;
+      (*c2)->consume(id, d.size());
+    };
+
+    std::weak_ptr<const Bytes> watch;
+    Bytes expected;
+    {
+      Bytes block = test::pattern_block(3, 0, 256 * 1024);
+      expected = block;
+      SharedBytes data = std::make_shared<const Bytes>(std::move(block));
+      watch = data;
+      for (auto &s : members) {
+        auto id = s->open_stream(false);
+        REQUIRE(id);
+        auto w = s->write_shared(*id, data, true);
+        REQUIRE(w);
+        CHECK(*w == quic::WriteState::ok);
+      }
+      CHECK(data.use_count() == 3);
+    }
+    // write_shared scheduled the sends: running the loop is enough.
+    REQUIRE(test::run_until(loop, [&] { return fin1 && fin2; }, 10));
+    CHECK(got1 == expected);
+    CHECK(got2 == expected);
+    REQUIRE(test::run_until(loop, [&] { return watch.expired(); }, 10));
+
+    members.clear();
+    auto detached = std::move(*c1);
+    m1.reset(); // the session outlives its endpoint: write_shared fails, as write does
+    auto late = detached->write_shared(0, std::make_shared<const Bytes>(Bytes{1}));
+    CHECK_FALSE(late);
+  }
+  REQUIRE(loop.close());
+}

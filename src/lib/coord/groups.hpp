@@ -1,0 +1,130 @@
+#pragma once
+// GroupHost: the coordinator's groups (ARCHITECTURE D6, proto/group.hpp).
+// Each member holds one group stream; every post is framed once
+// (proto::group_message_frame) and that one buffer is queued on every
+// member's stream, in the order the coordinator read the posts: one total
+// order per group.
+//
+// No member stalls the others: a member's stream takes what its flow
+// control allows; the rest waits in that member's own bounded queue
+// (Limits::group_queue_bytes / group_queue_messages). On overflow a
+// drop-oldest group drops that member's oldest messages and tells it how
+// many (GroupLost) when it catches up; a lossless group instead stops
+// reading every member's posts until the queue drains (the senders' QUIC
+// credit runs out: they are paced to the slowest member). Either way a
+// member that takes nothing for Limits::group_member_deadline while
+// messages wait for it is removed (reset with proto::kGroupRemoved), so a
+// stopped process does not hold a lossless group forever.
+//
+// Lifetime: the host owns its Members; a Member is freed only in its own
+// stream's on_closed (or with the host, which detaches every handler
+// first), so no callback reaches a freed one. Internal to coord/.
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "coord/coordinator.hpp"
+#include "proto/group.hpp"
+
+namespace conec::coord {
+
+class ClientConn;
+class GroupHost;
+struct Group;
+
+class Member final : public channel::StreamHandler {
+public:
+  Member(GroupHost &host, ClientConn &client, const channel::Stream &stream);
+  ~Member() override;
+
+  void on_message(channel::Stream &, Bytes message) override;
+  void on_end(channel::Stream &, const std::optional<Error> &error) override;
+  void on_writable(channel::Stream &) override;
+  void on_closed(channel::Stream &, const std::optional<Error> &error) override;
+
+  // Queues one frame for this member (a shared GroupMessage, or an event).
+  void deliver(const SharedBytes &frame, bool is_message);
+  // Removes the member: its stream is reset with `code`; freed on on_closed.
+  void remove(uint64_t code, const std::string &why);
+  // Whether messages have waited this long with nothing taken.
+  bool stuck(Timestamp now, Duration deadline) const { return blocked_ && now - blocked_since_ >= deadline; }
+  bool over_bound() const;
+  bool under_low_water() const;
+  void pause_posts() { stream_.pause_reading(); }
+  void resume_posts() { stream_.resume_reading(); }
+
+  const std::string id; // the client's id, as registered
+  ClientConn *const client;
+  Group *group = nullptr; // set once joined
+  bool receive = true, echo = true;
+
+private:
+  void join(const proto::GroupJoin &join);
+  void post(Bytes payload);
+  // Writes queued frames until the stream blocks; ends the stream once a
+  // leaving member's queue is empty.
+  void drain();
+  Result<quic::WriteState> write(const SharedBytes &frame);
+  void send_event(const proto::GroupDownMessage &event);
+
+  GroupHost &host_;
+  channel::Stream stream_;
+  struct Item {
+    SharedBytes frame;
+    bool is_message;
+  };
+  std::deque<Item> queue_;
+  size_t queue_bytes_ = 0, queue_messages_ = 0;
+  uint64_t lost_ = 0;          // dropped since the last GroupLost
+  bool blocked_ = false;       // the stream returned would_block
+  Timestamp blocked_since_ = 0; // ... or last took something while blocked
+  bool leaving_ = false;        // its sending side ended: finish once drained
+  bool refused_ = false;        // its join was refused (the stream is ending)
+  bool removed_ = false;
+};
+
+struct Group {
+  std::string name; // as the creator spelled it
+  std::string key;  // canonical
+  proto::GroupPolicy policy = proto::GroupPolicy::drop_oldest;
+  std::vector<Member *> members; // in joining order
+  bool posts_paused = false;     // lossless: a member's queue is full
+};
+
+class GroupHost {
+public:
+  GroupHost(loop::Loop &loop, const Limits &limits, CoordinatorStats &stats);
+  ~GroupHost();
+
+  // A registered client opened a stream labelled {group, name}.
+  void open(ClientConn &client, const channel::Stream &stream);
+  std::vector<GroupInfo> groups() const;
+
+private:
+  friend class Member;
+  // A GroupJoin arrived: the refusal, or nullopt once `m` is a member.
+  std::optional<proto::GroupRefused> admit(Member &m, const std::string &name, const proto::GroupJoin &join);
+  void fan_out(Member &from, ByteView payload);
+  // `m` leaves its group (cleanly or not); others hear `event`.
+  void leave(Member &m, proto::MemberEvent event);
+  void announce(Group &g, proto::MemberEvent event, const std::string &id, const Member *except);
+  void queue_grew(Group &g);
+  void queue_shrank(Group &g);
+  void closed(Member &m); // frees it
+  void tick();
+  proto::GroupJoined joined_message(const Group &g) const;
+
+  loop::Loop &loop_;
+  const Limits &limits_;
+  CoordinatorStats &stats_;
+  std::map<Member *, std::unique_ptr<Member>> members_;
+  std::map<std::string, std::unique_ptr<Group>> groups_; // canonical name -> group
+  std::map<const ClientConn *, size_t> per_client_;      // memberships (joined) per client
+  std::unique_ptr<loop::Timer> ticker_;                  // deadline checks while a member is blocked
+};
+
+} // namespace conec::coord

@@ -1,0 +1,112 @@
+#pragma once
+// Group streams (ARCHITECTURE D6): a member of group @name holds one
+// bidirectional data stream to the coordinator, labelled {group, name}
+// (proto/stream_label.hpp). Each direction carries frames whose payload is
+// `type (varint)` followed by the type's fields (varints; strings as
+// varint length + bytes; a payload is the rest of the frame).
+//
+// member -> coordinator: GroupJoin first, then GroupPost per message. The
+//   member ends its sending side to leave (after its posts); the
+//   coordinator then delivers what it still holds for it and ends its side
+//   too, so a clean end in both directions means every post was taken.
+// coordinator -> member: GroupJoined (or GroupRefused, then the end) first,
+//   then GroupMember, GroupMessage and GroupLost in the group's one order.
+//
+// Unknown types are skipped by both sides (a later version may add some);
+// fields after the known ones are ignored. Malformed known types are a
+// protocol error for the stream.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "proto/control.hpp"
+#include "util/bytes.hpp"
+#include "util/error.hpp"
+
+namespace conec::proto {
+
+enum class GroupPolicy : uint64_t {
+  drop_oldest = 0, // a member that falls behind loses its oldest messages (and is told how many)
+  lossless = 1,    // senders are paced to the slowest member
+};
+std::string_view to_string(GroupPolicy policy);
+
+// Member -> coordinator, first message.
+struct GroupJoin {
+  bool receive = true;  // false: send only (nothing is delivered to it)
+  bool echo = true;     // deliver our own posts back to us
+  bool lossless = false; // the policy asked for if this join creates the group
+
+  bool operator==(const GroupJoin &) const = default;
+};
+// Member -> coordinator: one message for every member.
+struct GroupPost {
+  Bytes payload;
+
+  bool operator==(const GroupPost &) const = default;
+};
+
+// Coordinator -> member: joined. The policy and bounds are the group's.
+struct GroupJoined {
+  GroupPolicy policy = GroupPolicy::drop_oldest;
+  uint64_t members = 0;         // including the new one
+  uint64_t max_message = 0;     // largest post accepted
+  uint64_t queue_bytes = 0;     // held per member before dropping (or pacing)
+  uint64_t queue_messages = 0;
+  uint64_t deadline_ms = 0;     // a member that takes nothing this long is removed
+
+  bool operator==(const GroupJoined &) const = default;
+};
+// Coordinator -> member: the join was refused; the stream ends after it.
+struct GroupRefused {
+  RefuseCode code = RefuseCode::protocol;
+  std::string reason;
+
+  bool operator==(const GroupRefused &) const = default;
+};
+// Coordinator -> member: a post, tagged with its sender's id.
+struct GroupMessage {
+  std::string sender;
+  Bytes payload;
+
+  bool operator==(const GroupMessage &) const = default;
+};
+// Coordinator -> member: `count` messages were dropped for it (it fell
+// behind: drop-oldest) just before the next one delivered.
+struct GroupLost {
+  uint64_t count = 0;
+
+  bool operator==(const GroupLost &) const = default;
+};
+enum class MemberEvent : uint64_t { joined = 0, left = 1, removed = 2 };
+// Coordinator -> member: membership changed (on joining, one `joined` for
+// every member already there).
+struct GroupMember {
+  MemberEvent event = MemberEvent::joined;
+  std::string id;
+
+  bool operator==(const GroupMember &) const = default;
+};
+
+using GroupUpMessage = std::variant<GroupJoin, GroupPost>;
+using GroupDownMessage = std::variant<GroupJoined, GroupRefused, GroupMessage, GroupLost, GroupMember>;
+
+Bytes encode(const GroupUpMessage &message);
+Bytes encode(const GroupDownMessage &message);
+// nullopt: a type this version does not know (skip it). Errors: protocol.
+Result<std::optional<GroupUpMessage>> decode_group_up(ByteView payload);
+Result<std::optional<GroupDownMessage>> decode_group_down(ByteView payload);
+
+// One GroupMessage as a whole frame (length header included), built once
+// and shared by every member's stream (channel::Stream::send_frame).
+SharedBytes group_message_frame(std::string_view sender, ByteView payload);
+// Frame bytes a GroupMessage of `payload_size` bytes from `sender` takes.
+size_t group_message_frame_size(std::string_view sender, size_t payload_size);
+
+// Stream error codes on group streams (the coordinator resets with them).
+inline constexpr uint64_t kGroupRemoved = 0x4752; // removed: took nothing for the deadline
+inline constexpr uint64_t kGroupTooLarge = 0x474c; // a post over the group's max_message
+
+} // namespace conec::proto
