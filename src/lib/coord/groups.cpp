@@ -59,6 +59,8 @@ void Member::join(const proto::GroupJoin &join) {
     CONEC_INFO("coordinator: '{}' may not join @{}: {}", id, stream_.label().name, refusal->reason);
     (void)write(event_frame(*refusal));
     (void)stream_.finish();
+    stream_.stop_reading(channel::kErrorCancelled); // nothing it sends matters now: the stream closes
+
   }
 }
 
