@@ -76,7 +76,7 @@ TEST_CASE("a SIGSTOPped recv @g holds nobody back: it is told how many it lost o
   // The deadline leaves time to resume one member after the transfer; the
   // idle timeout is longer, so the frozen one is removed from the group
   // before its connection would be given up.
-  CliCoordinator coord(dir, {"--group-queue-messages", "2000", "--group-deadline", "5", "--idle-timeout", "30"});
+  CliCoordinator coord(dir, {"--group-queue-messages", "2000", "--group-deadline", "5", "--idle-timeout", "90"});
   REQUIRE(coord.ready);
   auto member = [&](const std::string &id) {
     auto p = std::make_unique<Process>(to_file(coord, {"recv", "-i", id, "@feed", "-k", "--lines", "-v"}, dir + "/" + id));
@@ -125,6 +125,7 @@ TEST_CASE("a SIGSTOPped recv @g holds nobody back: it is told how many it lost o
   usleep(6'000'000);
   frozen->signal(SIGCONT);
   CHECK(frozen->wait(15) == 6);
+  INFO(frozen->err);
   CHECK(frozen->err.find("conec: error: removed from @feed: it took nothing for 5 s while messages waited") !=
         std::string::npos);
   paused->signal(SIGINT); // -k: leaves and exits 0

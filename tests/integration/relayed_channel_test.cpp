@@ -340,6 +340,8 @@ TEST_CASE("random and truncated control messages close only their own connection
     if (round % 2) {
       payload.resize(1 + rng() % 200);
       for (auto &b : payload) b = static_cast<uint8_t>(rng());
+      // A known type with garbage fields (unknown types are skipped, not errors).
+      payload[0] = static_cast<uint8_t>(1 + rng() % 12);
     } else {
       payload = samples[round / 2 % samples.size()];
       payload.resize(rng() % payload.size());

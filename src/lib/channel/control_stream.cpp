@@ -45,6 +45,11 @@ void Channel::control_data(ByteView data, bool fin) {
   std::weak_ptr<bool> alive = alive_;
   while (auto payload = control_reader_.next()) {
     auto message = proto::decode(*payload);
+    if (!message && message.error().code == proto::kUnknownControlType) {
+      // A later version's message: skipped, so conec/1 can grow.
+      CONEC_DEBUG("channel {}: skipping a control message: {}", peer_, message.error().message);
+      continue;
+    }
     if (!message) {
       protocol_failure("malformed control message: " + message.error().message);
       return;

@@ -1,4 +1,5 @@
 #include "loop/internal.hpp"
+#include "util/guard.hpp"
 
 namespace conec::loop {
 
@@ -32,7 +33,7 @@ void Poster::on_check(uv_check_t *check) {
   auto *self = static_cast<Poster *>(check->data);
   if (!self->armed_) return;
   self->armed_ = false;
-  self->owner_->run_posted();
+  guarded("deferred", [&] { self->owner_->run_posted(); });
   // Still open and not re-armed from inside: stop both handles. If re-armed,
   // they stay active and the check runs again next iteration (libuv does not
   // revisit a check handle within the iteration that ran it).

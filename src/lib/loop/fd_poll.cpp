@@ -4,6 +4,7 @@
 #include <string>
 
 #include "loop/internal.hpp"
+#include "util/guard.hpp"
 
 namespace conec::loop {
 
@@ -15,6 +16,9 @@ struct FdPoll::Impl : detail::Owned {
   int fd = -1;
 
   static void on_poll(uv_poll_t *handle, int status, int events) {
+    guarded("poll", [&] { poll_event(handle, status, events); });
+  }
+  static void poll_event(uv_poll_t *handle, int status, int events) {
     auto *self = of<Impl>(handle);
     if (self->retired()) return;
     if (status < 0) {

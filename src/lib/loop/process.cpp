@@ -10,6 +10,7 @@
 #include <ctime>
 
 #include "loop/internal.hpp"
+#include "util/guard.hpp"
 
 extern char **environ;
 
@@ -42,7 +43,7 @@ struct Process::Impl : detail::Owned {
     auto *self = of<Impl>(handle);
     self->running = false;
     self->exit = ProcessExit{status, term_signal};
-    if (!self->retired() && self->on_exit) self->on_exit(*self->exit);
+    if (!self->retired() && self->on_exit) guarded("process exit", [&] { self->on_exit(*self->exit); });
   }
 
   void close_fds() {

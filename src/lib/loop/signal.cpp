@@ -5,6 +5,7 @@
 #include <string>
 
 #include "loop/internal.hpp"
+#include "util/guard.hpp"
 #include "util/log.hpp"
 
 namespace conec::loop {
@@ -16,7 +17,7 @@ struct Signal::Impl : detail::Owned {
 
   static void on_raised(uv_signal_t *handle, int signum) {
     auto *self = of<Impl>(handle);
-    if (!self->retired()) self->on_signal(signum);
+    if (!self->retired()) guarded("signal", [&] { self->on_signal(signum); });
   }
 };
 

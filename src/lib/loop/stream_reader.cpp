@@ -2,6 +2,7 @@
 #include <optional>
 
 #include "loop/internal.hpp"
+#include "util/guard.hpp"
 
 namespace conec::loop {
 
@@ -63,7 +64,10 @@ struct StreamReader::Impl : detail::Owned {
                        static_cast<unsigned>(self->buffer.size()));
   }
 
-  static void on_read(uv_stream_t *handle, ssize_t nread, const uv_buf_t *) {
+  static void on_read(uv_stream_t *handle, ssize_t nread, const uv_buf_t *buf) {
+    guarded("read", [&] { read_event(handle, nread, buf); });
+  }
+  static void read_event(uv_stream_t *handle, ssize_t nread, const uv_buf_t *) {
     auto *self = of<Impl>(handle);
     if (self->retired() || self->ended) return;
     if (nread > 0) {
@@ -106,7 +110,7 @@ struct StreamReader::Impl : detail::Owned {
     if (self->retired()) {
       detail::close_owned_fd(self->fd); // deferred from the destructor
     } else {
-      self->file_read_done(result);
+      guarded("read", [&] { self->file_read_done(result); });
     }
     self->release(); // may delete self
   }

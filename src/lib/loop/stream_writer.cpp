@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "loop/internal.hpp"
+#include "util/guard.hpp"
 
 namespace conec::loop {
 
@@ -107,15 +108,17 @@ struct StreamWriter::Impl : detail::Owned {
     // Writes cancelled by closing the handle (ECANCELED) belong to a
     // destroyed writer and report nothing.
     if (!self->retired()) {
-      if (w->done) w->done(status == 0 ? std::nullopt : std::optional(detail::uv_error("writing", status)));
-      if (!self->retired()) self->continue_shutdown();
+      guarded("write", [&] {
+        if (w->done) w->done(status == 0 ? std::nullopt : std::optional(detail::uv_error("writing", status)));
+        if (!self->retired()) self->continue_shutdown();
+      });
     }
     self->release();
   }
 
   static void on_shutdown(uv_shutdown_t *req, int) {
     auto *self = of<Impl>(req);
-    if (!self->retired()) self->finish_shutdown();
+    if (!self->retired()) guarded("shutdown", [&] { self->finish_shutdown(); });
     self->release();
   }
 
@@ -154,7 +157,7 @@ struct StreamWriter::Impl : detail::Owned {
     if (self->retired()) {
       detail::close_owned_fd(self->fd); // deferred from the destructor
     } else {
-      self->file_write_done(result);
+      guarded("write", [&] { self->file_write_done(result); });
     }
     self->release(); // may delete self
   }
@@ -216,7 +219,7 @@ struct StreamWriter::Impl : detail::Owned {
         ::close(null_fd);
       }
     }
-    if (!self->retired()) self->finish_shutdown();
+    if (!self->retired()) guarded("shutdown", [&] { self->finish_shutdown(); });
     self->release();
   }
 

@@ -1,4 +1,5 @@
 #include "loop/internal.hpp"
+#include "util/guard.hpp"
 
 namespace conec::loop {
 
@@ -8,7 +9,7 @@ struct Timer::Impl : detail::Owned {
 
   static void on_timer(uv_timer_t *handle) {
     auto *self = of<Impl>(handle);
-    if (!self->retired()) self->on_fire();
+    if (!self->retired()) guarded("timer", [&] { self->on_fire(); });
   }
 };
 

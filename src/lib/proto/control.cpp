@@ -21,6 +21,11 @@ constexpr uint8_t kFamilyNone = 0;
 constexpr uint8_t kFamilyV4 = 4;
 constexpr uint8_t kFamilyV6 = 6;
 
+// Wire type numbers, by variant index. Fixed forever: never renumber, only
+// add (docs/protocol.md §5).
+constexpr std::array<uint64_t, std::variant_size_v<ControlMessage>> kTypeNumbers = {1, 2, 3, 4,  5,  6,
+                                                                                    7, 8, 9, 10, 11, 12};
+
 constexpr std::array<std::string_view, std::variant_size_v<ControlMessage>> kNames = {
     "Hello",         "Welcome",      "Refused",      "ChannelRequest", "Introduction", "IntroductionReply",
     "ChannelJoined", "ChannelError", "ChannelClosed",  "RelayResume",  "RelayResumed",
@@ -338,7 +343,7 @@ std::string_view to_string(RefuseCode code) {
 
 Bytes encode(const ControlMessage &message) {
   Writer writer;
-  varint_append(writer.out, message.index() + 1); // type numbers start at 1
+  varint_append(writer.out, type_number(message));
   std::visit([&](const auto &m) { fields(writer, m); }, message);
   return std::move(writer.out);
 }
@@ -350,11 +355,13 @@ Result<ControlMessage> decode(ByteView payload) {
                     std::to_string(kMaxControlMessage));
   auto type = varint_decode(payload);
   if (!type) return fail(ErrorCategory::protocol, "proto", "control message: type: truncated");
-  if (type->value == 0 || type->value > kDecoders.size())
-    return fail(ErrorCategory::protocol, "proto",
-                "unknown control message type " + std::to_string(type->value));
-  return kDecoders[type->value - 1](payload.subspan(type->length));
+  for (size_t i = 0; i < kTypeNumbers.size(); ++i)
+    if (kTypeNumbers[i] == type->value) return kDecoders[i](payload.subspan(type->length));
+  return fail(Error{ErrorCategory::protocol, kUnknownControlType, "proto",
+                    "unknown control message type " + std::to_string(type->value)});
 }
+
+uint64_t type_number(const ControlMessage &message) { return kTypeNumbers[message.index()]; }
 
 std::string_view message_name(const ControlMessage &message) { return kNames[message.index()]; }
 

@@ -9,8 +9,12 @@
 //                 or family 0 alone for an empty SockAddr ("unknown"); IPv6 scope id and
 //                 flow info are not carried
 //   lists         varint count (bounded) + elements
-// Decoding is total: any input yields a message or a protocol Error naming
-// the problem; trailing bytes are an error; unknown types are an error.
+// Type numbers are fixed (type_number(), docs/protocol.md), whatever the
+// order of the variant below. Decoding is total: any input yields a message
+// or a protocol Error naming the problem. A known type with trailing bytes
+// or a bad field is malformed; a type this version does not know is an
+// Error with code kUnknownControlType, which receivers skip: conec/1 grows
+// by adding message types, never fields to existing ones.
 
 #include <cstdint>
 #include <string>
@@ -179,6 +183,11 @@ struct PeerMoved {
 
 using ControlMessage = std::variant<Hello, Welcome, Refused, ChannelRequest, Introduction, IntroductionReply,
                                     ChannelJoined, ChannelError, ChannelClosed, RelayResume, RelayResumed, PeerMoved>;
+
+// The wire type number of each message (stable: docs/protocol.md §5).
+uint64_t type_number(const ControlMessage &message);
+// Error::code of decode() for a type this version does not know.
+inline constexpr int64_t kUnknownControlType = 1;
 
 // Encodes `message` as a frame payload (without the frame length). Integers
 // must be <= kVarintMax. The kMax* bounds are not enforced here (the sender is

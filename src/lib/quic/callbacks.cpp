@@ -1,9 +1,10 @@
 // ngtcp2 callbacks: translate library events into Connection state changes
-// and ConnectionHandler calls. They never throw and never call back into
-// ngtcp2's read/write functions (forbidden inside callbacks).
+// and ConnectionHandler calls. They never throw (util/guard.hpp) and never
+// call back into ngtcp2's read/write functions (forbidden inside callbacks).
 #include <ngtcp2/ngtcp2_crypto_gnutls.h>
 
 #include "quic/connection_internal.hpp"
+#include "util/guard.hpp"
 #include "util/log.hpp"
 
 namespace conec::quic {
@@ -11,19 +12,30 @@ namespace conec::quic {
 struct Callbacks {
   static Connection &self(void *user_data) { return *static_cast<Connection *>(user_data); }
 
+  // Every callback that reaches the handler (the application, in the end)
+  // runs behind the exception barrier: an exception closes this connection
+  // (fail_connection names it) instead of unwinding through ngtcp2.
+  template <class F> static int guard(void *ud, F &&f) {
+    int rv = 0;
+    if (guarded("QUIC", [&] { rv = f(); }, &self(ud).escaped_)) return rv;
+    return NGTCP2_ERR_CALLBACK_FAILURE;
+  }
+
   static int handshake_completed(ngtcp2_conn *conn, void *ud) {
-    auto &c = self(ud);
-    if (c.state_ == State::handshaking) c.state_ = State::established;
-    // The handshake validated the address it ran on (RFC 9000 §8.1).
-    const ngtcp2_path *p = ngtcp2_conn_get_path(conn);
-    c.validated(SockAddr(p->remote.addr, p->remote.addrlen));
-    c.fit_keepalive_to_peer();
-    // The server keeps routing the client's initial DCID until the end: a
-    // late or replayed Initial (e.g. one carrying a still-valid Retry token)
-    // then reaches this connection, which ignores it, instead of opening a
-    // new, already-validated one.
-    c.handler_->on_handshake_completed();
-    return 0;
+    return guard(ud, [&]() -> int {
+      auto &c = self(ud);
+      if (c.state_ == State::handshaking) c.state_ = State::established;
+      // The handshake validated the address it ran on (RFC 9000 §8.1).
+      const ngtcp2_path *p = ngtcp2_conn_get_path(conn);
+      c.validated(SockAddr(p->remote.addr, p->remote.addrlen));
+      c.fit_keepalive_to_peer();
+      // The server keeps routing the client's initial DCID until the end: a
+      // late or replayed Initial (e.g. one carrying a still-valid Retry token)
+      // then reaches this connection, which ignores it, instead of opening a
+      // new, already-validated one.
+      c.handler_->on_handshake_completed();
+      return 0;
+    });
   }
 
   static int handshake_confirmed(ngtcp2_conn *, void *ud) {
@@ -33,51 +45,61 @@ struct Callbacks {
 
   static int recv_stream_data(ngtcp2_conn *, uint32_t flags, int64_t id, uint64_t, const uint8_t *data,
                               size_t len, void *ud, void *) {
-    auto &c = self(ud);
-    Connection::Stream *s = c.find(id);
-    if (!s) return 0; // closed on our side already (see below)
-    s->unconsumed += len;
-    bool fin = (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0;
-    c.handler_->on_stream_data(id, ByteView(data, len), fin);
-    if (fin) c.close_finished_remote_uni(id, std::nullopt);
-    return 0;
+    return guard(ud, [&]() -> int {
+      auto &c = self(ud);
+      Connection::Stream *s = c.find(id);
+      if (!s) return 0; // closed on our side already (see below)
+      s->unconsumed += len;
+      bool fin = (flags & NGTCP2_STREAM_DATA_FLAG_FIN) != 0;
+      c.handler_->on_stream_data(id, ByteView(data, len), fin);
+      if (fin) c.close_finished_remote_uni(id, std::nullopt);
+      return 0;
+    });
   }
 
   static int acked_stream_data_offset(ngtcp2_conn *, int64_t id, uint64_t offset, uint64_t len, void *ud,
                                       void *) {
-    auto &c = self(ud);
-    Connection::Stream *s = c.find(id);
-    if (!s) return 0;
-    s->send.acknowledge(offset, len);
-    if (s->want_writable && s->send.unacked_bytes() < c.config_.stream_send_buffer && !s->write_shut) {
-      s->want_writable = false;
-      c.handler_->on_stream_writable(id);
-    }
-    return 0;
+    return guard(ud, [&]() -> int {
+      auto &c = self(ud);
+      Connection::Stream *s = c.find(id);
+      if (!s) return 0;
+      s->send.acknowledge(offset, len);
+      if (s->want_writable && s->send.unacked_bytes() < c.config_.stream_send_buffer && !s->write_shut) {
+        s->want_writable = false;
+        c.handler_->on_stream_writable(id);
+      }
+      return 0;
+    });
   }
 
   static int stream_open(ngtcp2_conn *, int64_t id, void *ud) {
-    auto &c = self(ud);
-    auto s = std::make_unique<Connection::Stream>();
-    s->id = id;
-    c.streams_.emplace(id, std::move(s));
-    c.handler_->on_stream_opened(id);
-    return 0;
+    return guard(ud, [&]() -> int {
+      auto &c = self(ud);
+      auto s = std::make_unique<Connection::Stream>();
+      s->id = id;
+      c.streams_.emplace(id, std::move(s));
+      c.handler_->on_stream_opened(id);
+      return 0;
+    });
   }
 
   static int stream_close(ngtcp2_conn *, uint32_t flags, int64_t id, uint64_t app_error, void *ud, void *) {
-    std::optional<uint64_t> code;
-    if (flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET) code = app_error;
-    self(ud).after_stream_closed(id, code);
-    return 0;
+    return guard(ud, [&]() -> int {
+      std::optional<uint64_t> code;
+      if (flags & NGTCP2_STREAM_CLOSE_FLAG_APP_ERROR_CODE_SET) code = app_error;
+      self(ud).after_stream_closed(id, code);
+      return 0;
+    });
   }
 
   static int stream_reset(ngtcp2_conn *, int64_t id, uint64_t, uint64_t app_error, void *ud, void *) {
-    auto &c = self(ud);
-    if (!c.find(id)) return 0;
-    c.handler_->on_stream_reset(id, app_error);
-    c.close_finished_remote_uni(id, app_error);
-    return 0;
+    return guard(ud, [&]() -> int {
+      auto &c = self(ud);
+      if (!c.find(id)) return 0;
+      c.handler_->on_stream_reset(id, app_error);
+      c.close_finished_remote_uni(id, app_error);
+      return 0;
+    });
   }
 
   static int extend_max_stream_data(ngtcp2_conn *, int64_t id, uint64_t, void *ud, void *) {
@@ -90,29 +112,35 @@ struct Callbacks {
   }
 
   static int extend_max_local_streams(ngtcp2_conn *, uint64_t, void *ud) {
-    self(ud).handler_->on_streams_available();
-    return 0;
+    return guard(ud, [&]() -> int {
+      self(ud).handler_->on_streams_available();
+      return 0;
+    });
   }
 
   static void rand(uint8_t *dest, size_t len, const ngtcp2_rand_ctx *) { random_bytes({dest, len}); }
 
   static int get_new_connection_id(ngtcp2_conn *, ngtcp2_cid *cid, uint8_t *token, size_t cidlen, void *ud) {
-    auto &c = self(ud);
-    random_bytes({cid->data, cidlen});
-    cid->datalen = cidlen;
-    const Bytes &secret = c.config_.static_secret;
-    if (secret.empty()) {
-      random_bytes({token, NGTCP2_STATELESS_RESET_TOKENLEN});
-    } else if (ngtcp2_crypto_generate_stateless_reset_token(token, secret.data(), secret.size(), cid) != 0) {
-      return NGTCP2_ERR_CALLBACK_FAILURE;
-    }
-    c.handler_->on_cid_added(ByteView(cid->data, cid->datalen));
-    return 0;
+    return guard(ud, [&]() -> int {
+      auto &c = self(ud);
+      random_bytes({cid->data, cidlen});
+      cid->datalen = cidlen;
+      const Bytes &secret = c.config_.static_secret;
+      if (secret.empty()) {
+        random_bytes({token, NGTCP2_STATELESS_RESET_TOKENLEN});
+      } else if (ngtcp2_crypto_generate_stateless_reset_token(token, secret.data(), secret.size(), cid) != 0) {
+        return NGTCP2_ERR_CALLBACK_FAILURE;
+      }
+      c.handler_->on_cid_added(ByteView(cid->data, cid->datalen));
+      return 0;
+    });
   }
 
   static int remove_connection_id(ngtcp2_conn *, const ngtcp2_cid *cid, void *ud) {
-    self(ud).handler_->on_cid_removed(ByteView(cid->data, cid->datalen));
-    return 0;
+    return guard(ud, [&]() -> int {
+      self(ud).handler_->on_cid_removed(ByteView(cid->data, cid->datalen));
+      return 0;
+    });
   }
 
   static int path_validation(ngtcp2_conn *, uint32_t, const ngtcp2_path *path,

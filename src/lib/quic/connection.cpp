@@ -299,6 +299,8 @@ void Connection::fail_connection(int liberr, Timestamp now) {
     ngtcp2_connection_close_error_set_transport_error_liberr(&ccerr, liberr, nullptr, 0);
   }
   Error error = describe_local_failure(liberr, alert, *tls_);
+  if (liberr == NGTCP2_ERR_CALLBACK_FAILURE && !escaped_.empty())
+    error = Error{ErrorCategory::internal, liberr, "quic", "closed after an event handler threw: " + escaped_};
   CONEC_DEBUG("quic: {}", error.message);
   send_close(ccerr, std::move(error), now);
 }

@@ -326,6 +326,7 @@ private:
   std::string close_reason_;
   bool closed_notified_ = false;
   bool got_stateless_reset_ = false;
+  std::string escaped_; // what an exception from a handler said (callbacks.cpp guard)
   uint64_t stats_bytes_sent_ = 0;
   uint64_t stats_bytes_received_ = 0;
   bool pacing_started_ = false; // 0.12.1 pacing-stall workaround (see connection.cpp)

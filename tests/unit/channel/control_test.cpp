@@ -89,9 +89,7 @@ TEST_CASE("malformed control data closes the channel with a protocol error on bo
   bool fin = false;
   size_t delivered = 0; // well-formed messages before the problem
   SECTION("undecodable message") {
-    Bytes payload;
-    varint_append(payload, 1000); // no such message type
-    proto::append_frame(raw, payload);
+    proto::append_frame(raw, Bytes{1, 1, 9, 'a'}); // a Hello whose id is cut short
     problem = "malformed control message";
   }
   SECTION("oversized message") {
@@ -135,5 +133,25 @@ TEST_CASE("malformed control data closes the channel with a protocol error on bo
   auto r = cp.client->send_control(proto::Hello{1, "again", {}});
   REQUIRE_FALSE(r);
   CHECK(r.error().category == ErrorCategory::transport);
+  REQUIRE(cp.shutdown());
+}
+
+TEST_CASE("control messages of unknown types are skipped by the peer, and the channel goes on", "[channel]") {
+  ChannelPair cp;
+  REQUIRE(cp.open());
+  Bytes raw;
+  for (uint64_t type : {uint64_t{13}, uint64_t{1000}, uint64_t{1} << 40}) {
+    Bytes payload;
+    varint_append(payload, type);
+    payload.insert(payload.end(), {1, 2, 3}); // whatever a later version puts there
+    proto::append_frame(raw, payload);
+  }
+  proto::append_frame(raw, proto::encode(proto::Hello{1, "alice", {}}));
+  REQUIRE(cp.client->session().write(0, raw));
+  REQUIRE(cp.run([&] { return !cp.server_events.controls.empty() || cp.server_events.closed; }, 10));
+  REQUIRE(cp.server_events.controls.size() == 1);
+  CHECK(std::get<proto::Hello>(cp.server_events.controls[0]).id == "alice");
+  CHECK_FALSE(cp.server_events.closed);
+  CHECK_FALSE(cp.client_events.closed);
   REQUIRE(cp.shutdown());
 }

@@ -4,6 +4,8 @@
 // ASan to make the second half meaningful).
 #include <catch2/catch.hpp>
 
+#include <stdexcept>
+
 #include "channel_fixture.hpp"
 
 using namespace conec;
@@ -134,5 +136,22 @@ TEST_CASE("stream handles kept after their Channel was destroyed are inert", "[c
     REQUIRE(cp.run([&] { return !cp.server; }, 10));
     for (const auto &s : theirs) check_inert(s, s.id());
   }
+  REQUIRE(cp.shutdown());
+}
+
+TEST_CASE("an exception thrown by a stream handler closes that channel with the exception's text", "[channel]") {
+  test::ChannelPair cp;
+  REQUIRE(cp.open());
+  struct Thrower : channel::StreamHandler {
+    void on_message(channel::Stream &, Bytes) override { throw std::runtime_error("handler bug"); }
+  } thrower;
+  cp.server_events.stream_hook = [&](channel::Channel &, channel::Stream &s) { s.set_handler(thrower); };
+  auto s = cp.client->open_stream(true);
+  REQUIRE(s);
+  REQUIRE(s->send(as_bytes("trigger")));
+  REQUIRE(cp.run([&] { return cp.server_events.closed && cp.client_events.closed; }, 10));
+  CHECK(cp.server_events.closed->category == ErrorCategory::internal);
+  CHECK(cp.server_events.closed->message.find("closed after an event handler threw: handler bug") != std::string::npos);
+  CHECK(cp.client_events.closed.has_value()); // the peer is told the connection is over
   REQUIRE(cp.shutdown());
 }

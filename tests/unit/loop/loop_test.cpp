@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "helpers.hpp"
@@ -271,4 +272,20 @@ TEST_CASE("a borrowed loop is run but not closed by Loop", "[loop]") {
   // The embedder finishes the close callbacks and closes its own loop.
   uv_run(&raw, UV_RUN_DEFAULT);
   REQUIRE(uv_loop_close(&raw) == 0);
+}
+
+TEST_CASE("an exception from a callback stops at the C boundary: the loop goes on", "[loop]") {
+  Loop loop;
+  {
+    int later = 0;
+    Timer thrower(loop, [] { throw std::runtime_error("boom from a timer"); });
+    Deferred deferred(loop, [] { throw 42; }); // not even a std::exception
+    Timer after(loop, [&] { ++later; });
+    thrower.start(1);
+    deferred.schedule();
+    after.start(10);
+    loop.run();
+    CHECK(later == 1); // the loop survived both and ran the next callback
+  }
+  REQUIRE(loop.close());
 }

@@ -300,7 +300,7 @@ TEST_CASE("each bound violated by one names the field", "[proto]") {
   CHECK_THAT(must_fail(huge).message, Contains("exceeds the maximum of 65536"));
 }
 
-TEST_CASE("trailing bytes and unknown types are errors", "[proto]") {
+TEST_CASE("trailing bytes are errors, and unknown types are errors of their own code", "[proto]") {
   // After a Hello's id comes its optional list of local addresses: a
   // stray byte there is a list, and an empty or short one is an error.
   Bytes wire = encode(Hello{1, "a", {}});
@@ -318,6 +318,8 @@ TEST_CASE("trailing bytes and unknown types are errors", "[proto]") {
   CHECK_THAT(must_fail(wire).message, Equals("Introduction: 1 trailing byte"));
 
   CHECK_THAT(must_fail(hex({0x40, 77})).message, Equals("unknown control message type 77"));
+  CHECK(must_fail(hex({0x40, 77})).code == kUnknownControlType); // receivers skip these
+  CHECK(must_fail(hex({0x40})).code != kUnknownControlType);
   CHECK_THAT(must_fail(hex({0x00})).message, Equals("unknown control message type 0"));
   CHECK_THAT(must_fail(hex({0x0d, 0x01})).message, Equals("unknown control message type 13"));
   CHECK_THAT(must_fail(hex({0x40})).message, Equals("control message: type: truncated"));
