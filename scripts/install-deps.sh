@@ -26,7 +26,7 @@ if ((!run_only)); then
     # libFuzzer (scripts/fuzz.sh)
     clang libclang-rt-14-dev
     # tools used by the CLI, netlab and benchmark tests
-    iperf3 openssh-server openssh-client iproute2 iptables nftables conntrack python3 rsync
+    iperf3 openssh-server openssh-client iproute2 iptables nftables conntrack python3 rsync ncat
   )
 fi
 
