@@ -11,6 +11,7 @@ namespace {
 constexpr size_t kChunk = 64 * 1024;            // bytes mode: message size
 constexpr size_t kOutputHigh = size_t{4} << 20; // pause streams above this much queued output
 constexpr size_t kOutputLow = size_t{1} << 20;  // and resume below this
+constexpr size_t kBatch = 64 * 1024;            // output written at once, at most (unless one message is larger)
 } // namespace
 
 MessageOut MessageOut::to(channel::Stream stream) {
@@ -83,27 +84,35 @@ void InputPump::end(std::optional<Error> error) {
 }
 
 OutputSink::OutputSink(loop::Loop &loop, int fd, Framing framing, bool tag)
-    : framing_(framing), tag_(tag), writer_(loop, fd) {}
+    : framing_(framing), tag_(tag), writer_(loop, fd), pusher_(loop, [this] { push(); }) {}
 
 Result<void> OutputSink::open() { return writer_.open(); }
 
 void OutputSink::write(const channel::Stream &stream, const std::string &sender, const Bytes &message) {
-  Bytes out;
-  out.reserve(message.size() + sender.size() + 3);
   if (tag_) {
-    out.insert(out.end(), sender.begin(), sender.end());
-    out.push_back(':');
-    out.push_back(' ');
+    batch_.insert(batch_.end(), sender.begin(), sender.end());
+    batch_.push_back(':');
+    batch_.push_back(' ');
   }
-  out.insert(out.end(), message.begin(), message.end());
-  if (framing_ == Framing::lines) out.push_back('\n');
-  if (framing_ == Framing::null) out.push_back('\0');
+  batch_.insert(batch_.end(), message.begin(), message.end());
+  if (framing_ == Framing::lines) batch_.push_back('\n');
+  if (framing_ == Framing::null) batch_.push_back('\0');
   bytes_ += message.size();
-  writer_.write(std::move(out), [this](std::optional<Error> e) { written(std::move(e)); });
-  if (writer_.queued() > kOutputHigh && std::find(paused_.begin(), paused_.end(), stream) == paused_.end()) {
+  if (batch_.size() >= kBatch)
+    push();
+  else
+    pusher_.schedule();
+  if (writer_.queued() + batch_.size() > kOutputHigh && std::find(paused_.begin(), paused_.end(), stream) == paused_.end()) {
     stream.pause_reading();
     paused_.push_back(stream);
   }
+}
+
+void OutputSink::push() {
+  if (batch_.empty()) return;
+  Bytes out = std::move(batch_);
+  batch_ = Bytes();
+  writer_.write(std::move(out), [this](std::optional<Error> e) { written(std::move(e)); });
 }
 
 void OutputSink::written(std::optional<Error> error) {
@@ -116,9 +125,13 @@ void OutputSink::written(std::optional<Error> error) {
 }
 
 void OutputSink::flush(std::function<void()> flushed) {
+  push();
   writer_.write(Bytes{}, [flushed = std::move(flushed)](std::optional<Error>) { flushed(); });
 }
 
-void OutputSink::close(std::function<void()> closed) { writer_.shutdown(std::move(closed)); }
+void OutputSink::close(std::function<void()> closed) {
+  push();
+  writer_.shutdown(std::move(closed));
+}
 
 } // namespace conec::cli

@@ -80,9 +80,14 @@ public:
 
 private:
   void written(std::optional<Error> error);
+  void push(); // hands the batch to the writer
   Framing framing_;
   bool tag_;
   loop::StreamWriter writer_;
+  // Small messages (lines, group chatter) are batched: one write per loop
+  // iteration or per kBatch bytes, not one system call per message.
+  Bytes batch_;
+  loop::Deferred pusher_;
   std::vector<channel::Stream> paused_; // streams this sink paused (few)
   uint64_t bytes_ = 0;
   std::optional<Error> error_;

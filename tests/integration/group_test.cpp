@@ -20,8 +20,19 @@ struct Received {
   Timestamp at = 0;
 };
 
+struct Member;
+// Every Member alive: their Groups hold loop handles, so they go before the
+// fixture closes the loop (release_groups()).
+std::vector<Member *> &members() {
+  static std::vector<Member *> all;
+  return all;
+}
+
 // Records one membership's events.
 struct Member : client::GroupHandler {
+  Member() { members().push_back(this); }
+  ~Member() override { std::erase(members(), this); }
+  Member(const Member &) = delete;
   std::optional<proto::GroupJoined> joined;
   std::vector<Received> messages;
   uint64_t lost = 0;
@@ -51,6 +62,10 @@ struct Member : client::GroupHandler {
     return out;
   }
 };
+
+void release_groups() {
+  for (Member *m : members()) m->group.reset();
+}
 
 coord::CoordinatorOptions with_limits(const std::function<void(coord::Limits &)> &edit) {
   coord::CoordinatorOptions o;
@@ -122,6 +137,7 @@ TEST_CASE("three members get 10000 messages each, in the same order, tagged with
   std::sort(members.begin(), members.end());
   CHECK(members == std::vector<std::string>{"alice", "bob", "carol"});
   CHECK(fx.coordinator->stats().group_posts == 2 * n);
+  release_groups();
   REQUIRE(fx.shutdown());
 }
 
@@ -177,6 +193,7 @@ TEST_CASE("a member that stops reading loses its oldest messages while the other
     last = v;
   }
   CHECK_FALSE(slow.closed);
+  release_groups();
   REQUIRE(fx.shutdown());
 }
 
@@ -208,6 +225,7 @@ TEST_CASE("a member that takes nothing past the deadline is removed with the rea
   CHECK(s.messages.size() == 100); // the sender's own echo went on meanwhile
   CHECK(fx.coordinator->stats().group_members_removed == 1);
   CHECK(fx.coordinator->groups().at(0).members == std::vector<std::string>{"sender"});
+  release_groups();
   REQUIRE(fx.shutdown());
 }
 
@@ -253,6 +271,7 @@ TEST_CASE("a lossless group paces the sender to a paused member and loses nothin
   CHECK(f.lost + slow.lost == 0);
   CHECK(f.texts() == slow.texts());
   CHECK(fx.coordinator->stats().group_dropped == 0);
+  release_groups();
   REQUIRE(fx.shutdown());
 }
 
@@ -293,6 +312,7 @@ TEST_CASE("a member joining late gets only later messages, and leaving and rejoi
   REQUIRE(a.group->leave());
   REQUIRE(fx.run_until([&] { return a.closed && b2.closed; }));
   CHECK(fx.coordinator->groups().empty());
+  release_groups();
   REQUIRE(fx.shutdown());
 }
 
@@ -347,6 +367,7 @@ TEST_CASE("every group limit refuses the one who hit it with its own reason", "[
   CHECK_FALSE(m[0].closed);
   CHECK_FALSE(m[1].closed);
   CHECK_FALSE(m[4].closed);
+  release_groups();
   REQUIRE(fx.shutdown());
 }
 
@@ -406,6 +427,7 @@ TEST_CASE("hostile group streams are closed alone: posts before joining, two joi
   CHECK(ch.is_open());
   REQUIRE(a.group->send(as_bytes("still here")));
   REQUIRE(fx.run_until([&] { return a.messages.size() == 1; }));
+  release_groups();
   REQUIRE(fx.shutdown());
 }
 
@@ -437,5 +459,6 @@ TEST_CASE("a group membership ends with an error when the coordinator goes, and 
   REQUIRE(fx.run_until([&] { return a.closed.has_value(); }));
   REQUIRE(*a.closed);
   CHECK((*a.closed)->message.find("@g2") != std::string::npos);
+  release_groups();
   REQUIRE(fx.shutdown());
 }

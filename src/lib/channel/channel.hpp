@@ -126,11 +126,11 @@ public:
   // stream reset). would_block: the message was accepted; wait for
   // on_writable.
   Result<quic::WriteState> send(ByteView message) const;
-  // Sends one already framed message (header included, as proto builds
-  // them) without copying it: the stream keeps a reference until the peer
-  // acknowledged it, so one buffer may go out on many streams (group
-  // fan-out). Errors as for send().
-  Result<quic::WriteState> send_frame(const SharedBytes &frame) const;
+  // Sends already framed messages (one or more whole frames, headers
+  // included, as proto builds them) without copying them: the stream keeps
+  // a reference until the peer acknowledged them, so one buffer may go out
+  // on many streams (group fan-out). Errors as for send().
+  Result<quic::WriteState> send_frames(const SharedBytes &frames) const;
   // Ends our sending side cleanly after the messages sent so far. Errors
   // as for send().
   Result<void> finish() const;

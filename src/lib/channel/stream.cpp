@@ -44,8 +44,8 @@ Result<quic::WriteState> Stream::send(ByteView message) const {
   if (auto s = state_.lock()) return s->send(message);
   return fail(gone(id_, "send"));
 }
-Result<quic::WriteState> Stream::send_frame(const SharedBytes &frame) const {
-  if (auto s = state_.lock()) return s->send_frame(frame);
+Result<quic::WriteState> Stream::send_frames(const SharedBytes &frames) const {
+  if (auto s = state_.lock()) return s->send_frames(frames);
   return fail(gone(id_, "send"));
 }
 Result<void> Stream::finish() const {
@@ -94,12 +94,17 @@ Result<quic::WriteState> StreamState::send(ByteView message) {
   return channel_.session_->write(id_, std::move(frame));
 }
 
-Result<quic::WriteState> StreamState::send_frame(const SharedBytes &frame) {
-  auto length = frame ? varint_decode(*frame) : std::nullopt;
-  if (!length || length->length + length->value != frame->size())
-    return fail(ErrorCategory::usage, "channel", "send_frame: not one whole frame");
-  if (auto e = cannot_send(length->value)) return fail(*e);
-  return channel_.session_->write_shared(id_, frame);
+Result<quic::WriteState> StreamState::send_frames(const SharedBytes &frames) {
+  if (!frames || frames->empty()) return fail(ErrorCategory::usage, "channel", "send_frames: no frames");
+  // Whole frames, each within the bounds send() enforces.
+  for (ByteView rest(*frames); !rest.empty();) {
+    auto length = varint_decode(rest);
+    if (!length || length->value > rest.size() - length->length)
+      return fail(ErrorCategory::usage, "channel", "send_frames: not whole frames");
+    if (auto e = cannot_send(length->value)) return fail(*e);
+    rest = rest.subspan(length->length + length->value);
+  }
+  return channel_.session_->write_shared(id_, frames);
 }
 
 Result<void> StreamState::finish() {

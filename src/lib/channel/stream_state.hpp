@@ -27,7 +27,7 @@ public:
 
   // The operations behind Stream's (see channel.hpp for their contracts).
   Result<quic::WriteState> send(ByteView message);
-  Result<quic::WriteState> send_frame(const SharedBytes &frame);
+  Result<quic::WriteState> send_frames(const SharedBytes &frames);
   Result<void> finish();
   void reset(uint64_t code);
   void stop_reading(uint64_t code);

@@ -110,6 +110,7 @@ public:
   // Our address as the coordinator sees it (after registration).
   const SockAddr &observed_address() const { return observed_; }
   channel::Channel *coordinator_channel() { return coordinator_.get(); }
+  loop::Loop &loop() { return loop_; }
   const SockAddr &local_address() const { return endpoint_->local_address(); }
   size_t peer_channel_count() const { return links_.size(); }
   // Whether a peer channel's data goes direct now (it needs no coordinator).

@@ -23,11 +23,15 @@ Result<std::unique_ptr<Group>> Group::join(Client &client, const std::string &na
     stream->reset();
     return fail(r.error());
   }
-  return std::unique_ptr<Group>(new Group(name, handler, *stream));
+  return std::unique_ptr<Group>(new Group(client.loop(), name, handler, *stream));
 }
 
-Group::Group(std::string name, GroupHandler &handler, channel::Stream stream)
-    : name_(std::move(name)), handler_(handler), stream_(std::move(stream)) {
+namespace {
+constexpr size_t kBatchBytes = 64 * 1024; // posts pushed at once, at most (unless one is larger)
+}
+
+Group::Group(loop::Loop &loop, std::string name, GroupHandler &handler, channel::Stream stream)
+    : name_(std::move(name)), handler_(handler), stream_(std::move(stream)), pusher_(loop, [this] { push(); }) {
   stream_.set_handler(*this);
 }
 
@@ -44,17 +48,30 @@ Result<quic::WriteState> Group::send(ByteView message) {
     return fail(ErrorCategory::limit, "group",
                 "message of " + std::to_string(message.size()) + " bytes exceeds @" + name_ + "'s limit of " +
                     std::to_string(joined_->max_message) + " bytes");
-  // Framed as GroupPost: its type byte, then the payload (one copy).
-  Bytes post;
-  post = proto::encode(proto::GroupUpMessage{proto::GroupPost{}});
-  post.insert(post.end(), message.begin(), message.end());
-  return stream_.send(post);
+  if (message.size() > proto::kDefaultMaxMessage - 16)
+    return fail(ErrorCategory::limit, "group", "message of " + std::to_string(message.size()) + " bytes is too large");
+  proto::append_group_post_frame(batch_, message); // the one copy
+  if (batch_.size() >= kBatchBytes)
+    push();
+  else
+    pusher_.schedule();
+  return blocked_ ? quic::WriteState::would_block : quic::WriteState::ok;
+}
+
+void Group::push() {
+  if (batch_.empty() || closed_) return;
+  auto frames = std::make_shared<const Bytes>(std::move(batch_));
+  batch_ = Bytes();
+  auto r = stream_.send_frames(frames);
+  if (r && *r == quic::WriteState::would_block) blocked_ = true;
+  // A failed write means the stream is going away: on_closed says why.
 }
 
 Result<void> Group::leave() {
   if (closed_) return fail(ErrorCategory::usage, "group", "@" + name_ + " is closed");
   if (leaving_) return {};
   leaving_ = true;
+  push(); // every post before the end
   return stream_.finish();
 }
 
@@ -101,7 +118,10 @@ void Group::on_end(channel::Stream &, const std::optional<Error> &error) {
   }
 }
 
-void Group::on_writable(channel::Stream &) { handler_.on_writable(*this); }
+void Group::on_writable(channel::Stream &) {
+  blocked_ = false;
+  handler_.on_writable(*this);
+}
 
 void Group::on_closed(channel::Stream &, const std::optional<Error> &error) {
   if (refusal_) return close(refusal_);

@@ -10,6 +10,8 @@
 // reports the loss). The Group may be destroyed from inside any of its
 // handler's callbacks; destroying it abandons the membership (the stream is
 // reset) and reports nothing more. The GroupHandler must outlive the Group.
+// It holds a loop handle (its posts are batched per loop iteration):
+// destroy it before closing the loop, as the Client.
 // Threading: the Client's loop.
 
 #include <memory>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "channel/channel.hpp"
+#include "loop/loop.hpp"
 #include "proto/group.hpp"
 
 namespace conec::client {
@@ -87,7 +90,9 @@ public:
   const channel::Stream &stream() const { return stream_; }
 
 private:
-  Group(std::string name, GroupHandler &handler, channel::Stream stream);
+  Group(loop::Loop &loop, std::string name, GroupHandler &handler, channel::Stream stream);
+  // Hands the posts batched so far to the stream (one buffer for many).
+  void push();
   void on_message(channel::Stream &, Bytes message) override;
   void on_end(channel::Stream &, const std::optional<Error> &error) override;
   void on_writable(channel::Stream &) override;
@@ -103,6 +108,11 @@ private:
   std::optional<Error> refusal_; // a GroupRefused, reported as on_closed's error
   std::vector<std::string> members_;
   uint64_t lost_ = 0;
+  // Posts since the last push: small messages sent in one loop iteration
+  // go out as one buffer (one stream write), not one each.
+  Bytes batch_;
+  loop::Deferred pusher_;
+  bool blocked_ = false; // the stream said would_block; on_writable clears it
   bool leaving_ = false;
   bool ended_clean_ = false; // the coordinator ended its side cleanly
   bool closed_ = false;

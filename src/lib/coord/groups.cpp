@@ -17,6 +17,7 @@ SharedBytes event_frame(const proto::GroupDownMessage &event) {
   return std::make_shared<const Bytes>(std::move(frame));
 }
 std::string seconds_text(Duration d) { return std::to_string(d / kSecond) + " s"; }
+constexpr size_t kBatchBytes = 64 * 1024; // a batch is delivered once this big
 } // namespace
 
 // --- Member -----------------------------------------------------------------
@@ -100,12 +101,12 @@ bool Member::under_low_water() const {
          queue_messages_ <= host_.limits_.group_queue_messages / 2;
 }
 
-void Member::deliver(const SharedBytes &frame, bool is_message) {
+void Member::deliver(const SharedBytes &frames, size_t messages) {
   if (removed_) return;
-  queue_.push_back({frame, is_message});
-  if (is_message) {
-    queue_bytes_ += frame->size();
-    ++queue_messages_;
+  queue_.push_back({frames, messages});
+  if (messages) {
+    queue_bytes_ += frames->size();
+    queue_messages_ += messages;
   }
   if (!blocked_) drain();
   if (!over_bound()) return;
@@ -113,21 +114,21 @@ void Member::deliver(const SharedBytes &frame, bool is_message) {
   // Drop-oldest: the oldest messages go (events stay: they are few and
   // keep the member list right); the member hears how many when it catches up.
   for (auto it = queue_.begin(); it != queue_.end() && over_bound();) {
-    if (!it->is_message) {
+    if (!it->messages) {
       ++it;
       continue;
     }
-    queue_bytes_ -= it->frame->size();
-    --queue_messages_;
-    ++lost_;
-    ++host_.stats_.group_dropped;
+    queue_bytes_ -= it->frames->size();
+    queue_messages_ -= it->messages;
+    lost_ += it->messages;
+    host_.stats_.group_dropped += it->messages;
     it = queue_.erase(it);
   }
 }
 
 void Member::drain() {
   while (!queue_.empty() && !blocked_) {
-    if (lost_ && queue_.front().is_message) {
+    if (lost_ && queue_.front().messages) {
       // Where the gap is: just before the next message it gets.
       auto r = write(event_frame(proto::GroupLost{lost_}));
       if (!r) return;
@@ -136,11 +137,9 @@ void Member::drain() {
     }
     Item item = std::move(queue_.front());
     queue_.pop_front();
-    if (item.is_message) {
-      queue_bytes_ -= item.frame->size();
-      --queue_messages_;
-    }
-    auto r = write(item.frame);
+    queue_bytes_ -= item.messages ? item.frames->size() : 0;
+    queue_messages_ -= item.messages;
+    auto r = write(item.frames);
     if (!r) return; // the stream is going away: on_closed follows
   }
   if (group && group->posts_paused) host_.queue_shrank(*group);
@@ -148,7 +147,7 @@ void Member::drain() {
 }
 
 Result<quic::WriteState> Member::write(const SharedBytes &frame) {
-  auto r = stream_.send_frame(frame);
+  auto r = stream_.send_frames(frame);
   if (r && *r == quic::WriteState::would_block) {
     blocked_ = true;
     blocked_since_ = monotonic_now();
@@ -175,6 +174,7 @@ GroupHost::GroupHost(loop::Loop &loop, const Limits &limits, CoordinatorStats &s
   ticker_->keep_alive(false);
   uint64_t every = std::clamp<uint64_t>(limits_.group_member_deadline / kMillisecond / 4, 10, 1000);
   ticker_->start(every, every);
+  flusher_ = std::make_unique<loop::Deferred>(loop_, [this] { flush_all(); });
 }
 
 GroupHost::~GroupHost() = default; // each Member detaches its handler
@@ -219,9 +219,10 @@ std::optional<proto::GroupRefused> GroupHost::admit(Member &m, const std::string
   g.members.push_back(&m);
   CONEC_INFO("coordinator: '{}' joined @{} ({} member{})", m.id, g.name, g.members.size(),
              g.members.size() == 1 ? "" : "s");
-  m.deliver(event_frame(joined_message(g)), false);
+  flush(g); // what was posted before it joined is not for it
+  m.deliver(event_frame(joined_message(g)), 0);
   if (m.receive)
-    for (Member *other : g.members) m.deliver(event_frame(proto::GroupMember{proto::MemberEvent::joined, other->id}), false);
+    for (Member *other : g.members) m.deliver(event_frame(proto::GroupMember{proto::MemberEvent::joined, other->id}), 0);
   announce(g, proto::MemberEvent::joined, m.id, &m);
   if (g.posts_paused) m.pause_posts();
   return std::nullopt;
@@ -240,16 +241,46 @@ proto::GroupJoined GroupHost::joined_message(const Group &g) const {
 
 void GroupHost::fan_out(Member &from, ByteView payload) {
   Group &g = *from.group;
-  // One frame for everyone: each member's stream holds a reference.
-  SharedBytes frame = proto::group_message_frame(from.id, payload);
   ++stats_.group_posts;
+  Group::Batch &batch = g.batch;
+  if (batch.sender != &from) flush(g); // one sender per batch: its echo choice applies to all of it
+  if (batch.frames.empty()) {
+    start_batch(g);
+    batch.sender = &from;
+  }
+  size_t size = proto::group_message_frame_size(from.id, payload.size());
+  batch.frames.reserve(batch.frames.size() + size);
+  proto::append_group_message_frame(batch.frames, from.id, payload);
+  ++batch.messages;
+  if (batch.frames.size() >= kBatchBytes) flush(g);
+}
+
+void GroupHost::start_batch(Group &g) {
+  batching_.push_back(&g);
+  flusher_->schedule();
+}
+
+void GroupHost::flush(Group &g) {
+  Group::Batch &batch = g.batch;
+  if (!batch.messages) return;
+  // One buffer for everyone: each member's stream holds a reference.
+  SharedBytes frames = std::make_shared<const Bytes>(std::move(batch.frames));
+  size_t messages = batch.messages;
+  Member *sender = batch.sender;
+  batch = Group::Batch{};
   // By index: a delivery may pause posts but never changes the member list.
   for (size_t i = 0; i < g.members.size(); ++i) {
     Member *m = g.members[i];
-    if (!m->receive || (m == &from && !m->echo)) continue;
-    m->deliver(frame, true);
-    ++stats_.group_deliveries;
+    if (!m->receive || (m == sender && !m->echo)) continue;
+    m->deliver(frames, messages);
+    stats_.group_deliveries += messages;
   }
+}
+
+void GroupHost::flush_all() {
+  auto groups = std::move(batching_);
+  batching_.clear();
+  for (Group *g : groups) flush(*g);
 }
 
 void GroupHost::announce(Group &g, proto::MemberEvent event, const std::string &id, const Member *except) {
@@ -257,13 +288,14 @@ void GroupHost::announce(Group &g, proto::MemberEvent event, const std::string &
   for (Member *m : g.members) {
     if (m == except || !m->receive) continue;
     if (!frame) frame = event_frame(proto::GroupMember{event, id});
-    m->deliver(frame, false);
+    m->deliver(frame, 0);
   }
 }
 
 void GroupHost::leave(Member &m, proto::MemberEvent event) {
   Group *g = m.group;
   if (!g) return;
+  flush(*g); // its posts come before its leaving, in everyone's order
   m.group = nullptr;
   std::erase(g->members, &m);
   if (auto it = per_client_.find(m.client); it != per_client_.end() && --it->second == 0) per_client_.erase(it);
@@ -272,6 +304,7 @@ void GroupHost::leave(Member &m, proto::MemberEvent event) {
                g->members.size() == 1 ? "" : "s");
   if (g->members.empty()) {
     CONEC_INFO("coordinator: @{} has no members: closed", g->name);
+    std::erase(batching_, g);
     groups_.erase(g->key);
     return;
   }

@@ -3,7 +3,9 @@
 // Each member holds one group stream; every post is framed once
 // (proto::group_message_frame) and that one buffer is queued on every
 // member's stream, in the order the coordinator read the posts: one total
-// order per group.
+// order per group. Consecutive posts of one sender within a loop iteration
+// share one buffer (a batch of frames, up to kBatchBytes), so a burst of
+// small messages costs one queue entry per member, not one per message.
 //
 // No member stalls the others: a member's stream takes what its flow
 // control allows; the rest waits in that member's own bounded queue
@@ -46,8 +48,9 @@ public:
   void on_writable(channel::Stream &) override;
   void on_closed(channel::Stream &, const std::optional<Error> &error) override;
 
-  // Queues one frame for this member (a shared GroupMessage, or an event).
-  void deliver(const SharedBytes &frame, bool is_message);
+  // Queues frames for this member: `messages` GroupMessages (a batch, as
+  // one shared buffer), or an event (messages 0).
+  void deliver(const SharedBytes &frames, size_t messages);
   // Removes the member: its stream is reset with `code`; freed on on_closed.
   void remove(uint64_t code, const std::string &why);
   // Whether messages have waited this long with nothing taken.
@@ -74,8 +77,8 @@ private:
   GroupHost &host_;
   channel::Stream stream_;
   struct Item {
-    SharedBytes frame;
-    bool is_message;
+    SharedBytes frames;
+    size_t messages; // 0: an event
   };
   std::deque<Item> queue_;
   size_t queue_bytes_ = 0, queue_messages_ = 0;
@@ -88,11 +91,20 @@ private:
 };
 
 struct Group {
+  // Posts not yet delivered: frames of consecutive posts by one sender in
+  // this loop iteration (GroupHost::flush delivers them).
+  struct Batch {
+    Member *sender = nullptr;
+    Bytes frames;
+    size_t messages = 0;
+  };
+
   std::string name; // as the creator spelled it
   std::string key;  // canonical
   proto::GroupPolicy policy = proto::GroupPolicy::drop_oldest;
   std::vector<Member *> members; // in joining order
   bool posts_paused = false;     // lossless: a member's queue is full
+  Batch batch;
 };
 
 class GroupHost {
@@ -109,6 +121,10 @@ private:
   // A GroupJoin arrived: the refusal, or nullopt once `m` is a member.
   std::optional<proto::GroupRefused> admit(Member &m, const std::string &name, const proto::GroupJoin &join);
   void fan_out(Member &from, ByteView payload);
+  // Delivers `g`'s batch to its members (before anything else reaches them).
+  void flush(Group &g);
+  void flush_all();
+  void start_batch(Group &g); // `g` has a batch now: flush it at the end of the iteration
   // `m` leaves its group (cleanly or not); others hear `event`.
   void leave(Member &m, proto::MemberEvent event);
   void announce(Group &g, proto::MemberEvent event, const std::string &id, const Member *except);
@@ -125,6 +141,8 @@ private:
   std::map<std::string, std::unique_ptr<Group>> groups_; // canonical name -> group
   std::map<const ClientConn *, size_t> per_client_;      // memberships (joined) per client
   std::unique_ptr<loop::Timer> ticker_;                  // deadline checks while a member is blocked
+  std::unique_ptr<loop::Deferred> flusher_;              // batches go out at the end of the loop iteration
+  std::vector<Group *> batching_;                        // groups with a batch
 };
 
 } // namespace conec::coord

@@ -189,14 +189,24 @@ size_t group_message_frame_size(std::string_view sender, size_t payload_size) {
   return varint_size(body) + body;
 }
 
-SharedBytes group_message_frame(std::string_view sender, ByteView payload) {
+void append_group_post_frame(Bytes &out, ByteView payload) {
+  append_frame_header(out, varint_size(kPost) + payload.size());
+  varint_append(out, kPost);
+  rest(out, payload);
+}
+
+void append_group_message_frame(Bytes &out, std::string_view sender, ByteView payload) {
   size_t body = varint_size(kMessage) + varint_size(sender.size()) + sender.size() + payload.size();
+  append_frame_header(out, body);
+  varint_append(out, kMessage);
+  text(out, sender);
+  rest(out, payload);
+}
+
+SharedBytes group_message_frame(std::string_view sender, ByteView payload) {
   Bytes frame;
-  frame.reserve(varint_size(body) + body);
-  append_frame_header(frame, body);
-  varint_append(frame, kMessage);
-  text(frame, sender);
-  rest(frame, payload);
+  frame.reserve(group_message_frame_size(sender, payload.size()));
+  append_group_message_frame(frame, sender, payload);
   return std::make_shared<const Bytes>(std::move(frame));
 }
 

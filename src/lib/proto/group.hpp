@@ -100,8 +100,12 @@ Result<std::optional<GroupUpMessage>> decode_group_up(ByteView payload);
 Result<std::optional<GroupDownMessage>> decode_group_down(ByteView payload);
 
 // One GroupMessage as a whole frame (length header included), built once
-// and shared by every member's stream (channel::Stream::send_frame).
+// and shared by every member's stream (channel::Stream::send_frames).
 SharedBytes group_message_frame(std::string_view sender, ByteView payload);
+// Appends a whole GroupPost frame (header included) to `out`.
+void append_group_post_frame(Bytes &out, ByteView payload);
+// Appends the same frame to `out` (several make one shared batch).
+void append_group_message_frame(Bytes &out, std::string_view sender, ByteView payload);
 // Frame bytes a GroupMessage of `payload_size` bytes from `sender` takes.
 size_t group_message_frame_size(std::string_view sender, size_t payload_size);
 
