@@ -76,7 +76,7 @@ TEST_CASE("a SIGSTOPped recv @g holds nobody back: it is told how many it lost o
   // The deadline leaves time to resume one member after the transfer; the
   // idle timeout is longer, so the frozen one is removed from the group
   // before its connection would be given up.
-  CliCoordinator coord(dir, {"--group-queue-messages", "2000", "--group-deadline", "5", "--idle-timeout", "90"});
+  CliCoordinator coord(dir, {"--group-queue-messages", "2000", "--group-deadline", "8", "--idle-timeout", "90", "-v"});
   REQUIRE(coord.ready);
   auto member = [&](const std::string &id) {
     auto p = std::make_unique<Process>(to_file(coord, {"recv", "-i", id, "@feed", "-k", "--lines", "-v"}, dir + "/" + id));
@@ -121,12 +121,14 @@ TEST_CASE("a SIGSTOPped recv @g holds nobody back: it is told how many it lost o
   CHECK(paused_done());
   std::string tail = read_file(dir + "/paused");
   CHECK(tail.ends_with("19999 " + pad + "\n"));
-  // Left stopped past the deadline: removed, and it says so once resumed.
-  usleep(6'000'000);
+  // Left stopped past the deadline: removed, and it says so once resumed
+  // (at once: a process stopped longer than its own idle timeout, 15 s,
+  // would time the connection out itself first).
+  REQUIRE(coord.process.wait_for_stderr("'frozen' removed from @feed", 30));
   frozen->signal(SIGCONT);
   CHECK(frozen->wait(15) == 6);
   INFO(frozen->err);
-  CHECK(frozen->err.find("conec: error: removed from @feed: it took nothing for 5 s while messages waited") !=
+  CHECK(frozen->err.find("conec: error: removed from @feed: it took nothing for 8 s while messages waited") !=
         std::string::npos);
   paused->signal(SIGINT); // -k: leaves and exits 0
   CHECK(paused->wait(10) == 0);
