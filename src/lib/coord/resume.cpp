@@ -72,8 +72,8 @@ void Coordinator::resume_relay(ClientConn &from, const proto::ResumedRelay &rela
     ClientConn *&end = initiator ? a.initiator : a.acceptor;
     const std::string &mine = initiator ? a.initiator_id : a.acceptor_id;
     const std::string &theirs = initiator ? a.acceptor_id : a.initiator_id;
-    // The same answer for a wrong role, id or peer as for no relay at all:
-    // a token holder learns nothing it did not know.
+    // One refusal, in the same words, whatever is wrong (role, id or
+    // peer): a token holder learns nothing about the relay's ends.
     if (!a.active || proto::canonical_id(mine) != from.key() || proto::canonical_id(theirs) != peer_key)
       return refuse("no relay of yours has this token");
     if (end == &from) // said twice

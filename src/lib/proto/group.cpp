@@ -154,8 +154,7 @@ Result<std::optional<GroupDownMessage>> decode_group_down(ByteView payload) {
     GroupRefused r;
     uint64_t code = c.num("code");
     r.reason = c.text("reason", kMaxReasonLength);
-    r.code = code >= 1 && code <= static_cast<uint64_t>(RefuseCode::id_bound) ? static_cast<RefuseCode>(code)
-                                                                               : RefuseCode::protocol;
+    r.code = code >= 1 ? static_cast<RefuseCode>(code) : RefuseCode::protocol; // later codes kept
     return c.done<GroupDownMessage>(r);
   }
   case kMessage: {

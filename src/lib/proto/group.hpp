@@ -82,7 +82,7 @@ struct GroupLost {
 };
 enum class MemberEvent : uint64_t { joined = 0, left = 1, removed = 2 };
 // Coordinator -> member: membership changed (on joining, one `joined` for
-// every member already there).
+// every member, in joining order, the new one last).
 struct GroupMember {
   MemberEvent event = MemberEvent::joined;
   std::string id;

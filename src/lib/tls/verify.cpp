@@ -8,6 +8,7 @@
 
 #include "tls/gnutls_raii.hpp"
 #include "tls/session_callbacks.hpp"
+#include "util/guard.hpp"
 
 namespace conec::tls {
 
@@ -190,8 +191,13 @@ int SessionCallbacks::verify_peer(gnutls_session_t session) {
   // Cannot happen for sessions made by Session::create; refuse rather than
   // accept a peer nobody checked.
   if (!self) return -1;
-  std::string verdict =
-      check_peer(session, self->credentials_->verification(), self->role_, self->server_name_, self->alpn_);
+  std::string verdict;
+  // Behind the exception barrier (util/guard.hpp): GnuTLS is C.
+  if (!guarded("TLS verify", [&] {
+        verdict = check_peer(session, self->credentials_->verification(), self->role_, self->server_name_,
+                             self->alpn_);
+      }))
+    verdict = "the peer's certificate could not be checked (internal error)";
   if (verdict.empty()) return 0;
   self->failure_ = std::move(verdict);
   return -1;

@@ -97,12 +97,15 @@ TEST_CASE("protocol.md 11.1: stream label and group vectors", "[proto][vectors]"
 
 TEST_CASE("protocol.md 11.2: malformed, skipped and ignored inputs", "[proto][vectors]") {
   // Control: strict fields, unknown types skipped.
-  for (const char *bad : {"01 01 05 61 6c 69 63 65 00", "04 01 03 62 6f 62 00", "06 07 02 00", "03 0b 00"}) {
+  for (const char *bad : {"01 01 05 61 6c 69 63 65 00", "04 01 03 62 6f 62 00", "06 07 02 00", "03 00 00"}) {
     INFO(bad);
     auto r = decode(hex(bad));
     REQUIRE_FALSE(r);
     CHECK(r.error().code != kUnknownControlType);
   }
+  auto later_code = decode(hex("03 0b 00")); // a refuse code this version does not know
+  REQUIRE(later_code);
+  CHECK(static_cast<uint64_t>(std::get<Refused>(*later_code).code) == 11);
   auto unknown = decode(hex("0d 00"));
   REQUIRE_FALSE(unknown);
   CHECK(unknown.error().code == kUnknownControlType);
