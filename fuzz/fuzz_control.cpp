@@ -43,6 +43,11 @@ void other_codecs(ByteView in) {
   }
   round_trip(in, [](ByteView b) { return proto::decode_group_up(b); });
   round_trip(in, [](ByteView b) { return proto::decode_group_down(b); });
+  // The decoder that takes the buffer over agrees with the one that copies.
+  auto copied = proto::decode_group_down(in);
+  auto taken = proto::decode_group_down(Bytes(in.begin(), in.end()));
+  if (bool(copied) != bool(taken)) std::abort();
+  if (copied && (copied->has_value() != taken->has_value() || (*copied && !(**copied == **taken)))) std::abort();
 }
 
 } // namespace

@@ -76,7 +76,7 @@ Result<void> Group::leave() {
 }
 
 void Group::on_message(channel::Stream &, Bytes message) {
-  auto decoded = proto::decode_group_down(message);
+  auto decoded = proto::decode_group_down(std::move(message));
   if (!decoded) {
     CONEC_DEBUG("group @{}: {}", name_, decoded.error().message);
     stream_.reset(channel::kErrorProtocol);

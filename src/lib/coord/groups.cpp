@@ -247,9 +247,9 @@ void GroupHost::fan_out(Member &from, ByteView payload) {
   if (batch.frames.empty()) {
     start_batch(g);
     batch.sender = &from;
+    // Room for a whole batch at once (growing it post by post would copy it each time).
+    batch.frames.reserve(std::max(kBatchBytes, proto::group_message_frame_size(from.id, payload.size())));
   }
-  size_t size = proto::group_message_frame_size(from.id, payload.size());
-  batch.frames.reserve(batch.frames.size() + size);
   proto::append_group_message_frame(batch.frames, from.id, payload);
   ++batch.messages;
   if (batch.frames.size() >= kBatchBytes) flush(g);

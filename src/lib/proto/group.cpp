@@ -48,6 +48,7 @@ public:
     in_ = {};
     return b;
   }
+  size_t left() const { return in_.size(); }
   template <class T> Result<std::optional<T>> done(T message) {
     if (error_) return fail(ErrorCategory::protocol, "proto", *error_);
     return std::optional<T>(std::move(message)); // later fields, if any, are ignored
@@ -181,6 +182,20 @@ Result<std::optional<GroupDownMessage>> decode_group_down(ByteView payload) {
   }
   default: return std::optional<GroupDownMessage>();
   }
+}
+
+Result<std::optional<GroupDownMessage>> decode_group_down(Bytes &&payload) {
+  auto type = varint_decode(payload);
+  if (!type || type->value != kMessage) return decode_group_down(ByteView(payload));
+  Cursor c(ByteView(payload).subspan(type->length), "GroupMessage");
+  GroupMessage m;
+  m.sender = c.text("sender", kMaxIdLength);
+  size_t header = payload.size() - c.left();
+  auto done = c.done<GroupDownMessage>(GroupMessage{});
+  if (!done) return done;
+  payload.erase(payload.begin(), payload.begin() + static_cast<ptrdiff_t>(header));
+  m.payload = std::move(payload);
+  return std::optional<GroupDownMessage>(std::move(m));
 }
 
 size_t group_message_frame_size(std::string_view sender, size_t payload_size) {

@@ -98,6 +98,9 @@ Bytes encode(const GroupDownMessage &message);
 // nullopt: a type this version does not know (skip it). Errors: protocol.
 Result<std::optional<GroupUpMessage>> decode_group_up(ByteView payload);
 Result<std::optional<GroupDownMessage>> decode_group_down(ByteView payload);
+// The same, taking the frame payload over: a GroupMessage's payload is the
+// frame's own buffer, its header cut off in place (no second allocation).
+Result<std::optional<GroupDownMessage>> decode_group_down(Bytes &&payload);
 
 // One GroupMessage as a whole frame (length header included), built once
 // and shared by every member's stream (channel::Stream::send_frames).

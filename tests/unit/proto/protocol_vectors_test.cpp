@@ -121,3 +121,26 @@ TEST_CASE("protocol.md 11.2: malformed, skipped and ignored inputs", "[proto][ve
   REQUIRE(down);
   CHECK_FALSE(*down);
 }
+
+TEST_CASE("the group decoder that takes the buffer over agrees with the copying one", "[proto]") {
+  std::vector<Bytes> inputs = {encode(GroupDownMessage{GroupMessage{"alice", to_bytes("hello")}}),
+                               encode(GroupDownMessage{GroupMessage{"", {}}}),
+                               encode(GroupDownMessage{GroupLost{7}}),
+                               hex("03 05 61 6c"), // a sender cut short
+                               hex("03"),          // no sender at all
+                               hex("09 41 42"),    // unknown type
+                               {}};
+  for (const Bytes &in : inputs) {
+    auto copied = decode_group_down(ByteView(in));
+    auto taken = decode_group_down(Bytes(in));
+    REQUIRE(bool(copied) == bool(taken));
+    if (!copied) continue;
+    REQUIRE(copied->has_value() == taken->has_value());
+    if (*copied) CHECK(**copied == **taken);
+  }
+  auto m = decode_group_down(encode(GroupDownMessage{GroupMessage{"bob", to_bytes("payload")}}));
+  REQUIRE(m);
+  REQUIRE(*m);
+  CHECK(std::get<GroupMessage>(**m).payload == to_bytes("payload"));
+  CHECK(std::get<GroupMessage>(**m).sender == "bob");
+}
