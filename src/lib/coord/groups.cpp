@@ -214,12 +214,12 @@ std::optional<proto::GroupRefused> GroupHost::admit(Member &m, const std::string
     CONEC_INFO("coordinator: '{}' created @{} ({})", m.id, name, proto::to_string(it->second->policy));
   }
   Group &g = *it->second;
+  flush(g); // what was posted before it joined is not for it
   ++mine;
   m.group = &g;
   g.members.push_back(&m);
   CONEC_INFO("coordinator: '{}' joined @{} ({} member{})", m.id, g.name, g.members.size(),
              g.members.size() == 1 ? "" : "s");
-  flush(g); // what was posted before it joined is not for it
   m.deliver(event_frame(joined_message(g)), 0);
   if (m.receive)
     for (Member *other : g.members) m.deliver(event_frame(proto::GroupMember{proto::MemberEvent::joined, other->id}), 0);
