@@ -304,7 +304,7 @@ Command add_recv_command(CLI::App &root, GlobalOptions &global) {
       "With @GROUP, recv joins the group (creating it if needed; --lossless makes a new group lossless) and prints "
       "every message its members send, in the one order the coordinator gives the group (--tag prefixes each with "
       "its sender's id). It exits 0 once the first member it received from has left (as conec send @GROUP does at the "
-      "end of its input); with -k it runs until interrupted, and SIGINT or SIGTERM exit 0 once the output is "
+      "end of its input); with -k it runs until interrupted, and SIGINT, SIGTERM or SIGHUP exit 0 once the output is "
       "written. In a drop-oldest group (the default) a member that falls behind loses its oldest messages instead "
       "of slowing the others: recv then prints 'conec: warning: lost N messages from @GROUP' and goes on. A member "
       "that takes nothing for the coordinator's deadline (default 10 s) while messages wait is removed: exit 6. "

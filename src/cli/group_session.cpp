@@ -1,6 +1,6 @@
 #include "group_session.hpp"
 
-#include <set>
+#include <optional>
 
 #include "client/group.hpp"
 #include "exit_codes.hpp"
@@ -30,9 +30,11 @@ public:
   }
 
   // recv -k on SIGINT/SIGTERM: leave, and exit 0 once the output is out.
+  // A second signal (still leaving: the output or the coordinator is
+  // stuck) stops at once.
   bool leave_quietly() {
-    if (!group_ || mode_.send) return false;
-    if (group_->closed()) return false;
+    if (!group_ || mode_.send || leaving_ || group_->closed()) return false;
+    leaving_ = true;
     (void)group_->leave();
     return true;
   }
@@ -51,7 +53,7 @@ public:
                  g.name(), proto::to_string(j.policy));
   }
   void on_message(client::Group &g, const std::string &sender, Bytes payload) override {
-    senders_.insert(sender);
+    if (!first_sender_) first_sender_ = sender;
     sink_.write(g.stream(), sender, payload);
   }
   void on_lost(client::Group &g, uint64_t count) override {
@@ -61,8 +63,11 @@ public:
     const char *what = event == proto::MemberEvent::joined ? "joined" : event == proto::MemberEvent::left ? "left" : "was removed from";
     CONEC_DEBUG("'{}' {} @{}", printable(id), what, g.name());
     // recv without -k: the first sender we heard from is done.
-    if (mode_.receive && !mode_.send && !mode_.keep && event != proto::MemberEvent::joined && senders_.contains(id))
+    if (mode_.receive && !mode_.send && !mode_.keep && event != proto::MemberEvent::joined && first_sender_ == id &&
+        !leaving_) {
+      leaving_ = true;
       (void)g.leave();
+    }
   }
   void on_writable(client::Group &) override {
     if (pump_) pump_->writable();
@@ -99,7 +104,8 @@ private:
   OutputSink &sink_;
   std::unique_ptr<client::Group> group_;
   std::optional<InputPump> pump_;
-  std::set<std::string> senders_;
+  std::optional<std::string> first_sender_; // recv without -k ends when it leaves
+  bool leaving_ = false;
 };
 
 } // namespace

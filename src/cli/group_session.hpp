@@ -6,7 +6,8 @@
 //   recv  joins receive-only and prints what the group receives (--tag:
 //         "SENDER: " first); without -k it exits 0 once the first member
 //         it received from has left; with -k it runs until interrupted
-//         (SIGINT/SIGTERM: exit 0 after the output is flushed).
+//         (SIGINT/SIGTERM/SIGHUP: exit 0 after the output is flushed; a
+//         second signal stops at once).
 //   open  both: stdin goes to the group, the group to stdout (our own
 //         messages too unless --no-echo); stdin's end leaves the group.
 // A member that falls behind loses messages (drop-oldest groups): recv and

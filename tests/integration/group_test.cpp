@@ -462,3 +462,55 @@ TEST_CASE("a group membership ends with an error when the coordinator goes, and 
   release_groups();
   REQUIRE(fx.shutdown());
 }
+
+TEST_CASE("a member whose stream refuses data, or that falls behind on membership churn, is removed and nobody else is held", "[group][hostile]") {
+  CoordFixture fx(with_limits([](coord::Limits &l) {
+    l.group_queue_bytes = 1000; // membership events of a few dozen joins pass it
+    l.group_member_deadline = 60 * kSecond;
+  }));
+  REQUIRE(fx.coordinator);
+  ClientEvents ea, em, ep, ec;
+  REQUIRE(fx.join("alice", ea));
+  REQUIRE(fx.join("mallory", em));
+  REQUIRE(fx.join("paused", ep));
+  REQUIRE(fx.join("churner", ec));
+  Member a, p;
+  REQUIRE(a.join(*fx.client("alice"), "g"));
+  REQUIRE(fx.run_until([&] { return a.joined.has_value(); }));
+  // mallory joins, then stops reading its stream (STOP_SENDING): every
+  // write to it fails from then on.
+  channel::Channel &ch = *fx.client("mallory")->coordinator_channel();
+  auto s = ch.open_stream(true, {proto::StreamKind::group, "g"});
+  REQUIRE(s);
+  REQUIRE(s->send(proto::encode(proto::GroupUpMessage{proto::GroupJoin{}})));
+  REQUIRE(fx.run_until([&] { return fx.coordinator->groups().at(0).members.size() == 2; }));
+  s->stop_reading(channel::kErrorCancelled);
+  fx.run_until([] { return false; }, 0.1);
+  for (int i = 0; i < 20; ++i) REQUIRE(a.group->send(Bytes(1000, 'x')));
+  REQUIRE(fx.run_until([&] { return fx.coordinator->stats().group_members_removed == 1; }));
+  REQUIRE(fx.run_until([&] { return a.messages.size() == 20; }));
+  // A member holding back its credit while another client churns joins:
+  // the events it cannot take pile up past the bound; it is removed.
+  REQUIRE(p.join(*fx.client("paused"), "g"));
+  REQUIRE(fx.run_until([&] { return p.joined.has_value(); }));
+  p.group->pause_receiving();
+  std::string pad(60000, 'p'); // fill its window and stream buffer first
+  for (int i = 0; i < 120; ++i) REQUIRE(a.group->send(as_bytes(pad)));
+  fx.run_until([] { return false; }, 0.5);
+  std::deque<Member> churn(60);
+  for (auto &c : churn) {
+    REQUIRE(c.join(*fx.client("churner"), "g", {false, false, false}));
+    REQUIRE(fx.run_until([&] { return c.joined.has_value(); }));
+    REQUIRE(c.group->leave());
+    REQUIRE(fx.run_until([&] { return c.closed.has_value(); }));
+  }
+  REQUIRE(fx.run_until([&] { return p.closed.has_value(); }, 10));
+  REQUIRE(*p.closed);
+  CHECK((*p.closed)->code == static_cast<int64_t>(proto::kGroupRemoved));
+  CHECK(fx.coordinator->stats().group_members_removed == 2);
+  CHECK_FALSE(a.closed);
+  REQUIRE(a.group->send(as_bytes("still here")));
+  REQUIRE(fx.run_until([&] { return !a.messages.empty() && a.messages.back().text == "still here"; }));
+  release_groups();
+  REQUIRE(fx.shutdown());
+}

@@ -42,6 +42,7 @@ Group::~Group() {
 }
 
 Result<quic::WriteState> Group::send(ByteView message) {
+  if (failed_) return fail(*failed_);
   if (closed_) return fail(ErrorCategory::usage, "group", "@" + name_ + " is closed");
   if (leaving_) return fail(ErrorCategory::usage, "group", "send after leave() on @" + name_);
   if (joined_ && message.size() > joined_->max_message)
@@ -64,7 +65,12 @@ void Group::push() {
   batch_ = Bytes();
   auto r = stream_.send_frames(frames);
   if (r && *r == quic::WriteState::would_block) blocked_ = true;
-  // A failed write means the stream is going away: on_closed says why.
+  if (r) return;
+  // Refused (over the channel's message bound, or the stream is gone): the
+  // posts in it are lost, so the membership ends with that error, never
+  // with a clean close. on_closed follows the reset (never from in here).
+  failed_ = Error{r.error().category, r.error().code, "group", "@" + name_ + ": cannot send: " + r.error().message};
+  stream_.reset();
 }
 
 Result<void> Group::leave() {
@@ -98,11 +104,11 @@ void Group::on_message(channel::Stream &, Bytes message) {
           lost_ += m.count;
           handler_.on_lost(*this, m.count);
         } else {
+          // One entry per membership: a client in the group twice is listed twice.
           if (m.event == proto::MemberEvent::joined) {
-            if (std::find(members_.begin(), members_.end(), m.id) == members_.end()) members_.push_back(m.id);
-          } else {
-            // One membership per stream: a client in the group twice is listed twice.
-            if (auto it = std::find(members_.begin(), members_.end(), m.id); it != members_.end()) members_.erase(it);
+            members_.push_back(m.id);
+          } else if (auto it = std::find(members_.begin(), members_.end(), m.id); it != members_.end()) {
+            members_.erase(it);
           }
           handler_.on_member(*this, m.event, m.id);
         }
@@ -124,6 +130,7 @@ void Group::on_writable(channel::Stream &) {
 }
 
 void Group::on_closed(channel::Stream &, const std::optional<Error> &error) {
+  if (failed_) return close(failed_);
   if (refusal_) return close(refusal_);
   if (error) return close(describe(*error));
   if (!leaving_ || !ended_clean_)
@@ -131,7 +138,7 @@ void Group::on_closed(channel::Stream &, const std::optional<Error> &error) {
   close(std::nullopt);
 }
 
-void Group::close(const std::optional<Error> &error) {
+void Group::close(std::optional<Error> error) {
   if (closed_) return;
   closed_ = true;
   stream_.clear_handler();

@@ -97,7 +97,7 @@ private:
   void on_end(channel::Stream &, const std::optional<Error> &error) override;
   void on_writable(channel::Stream &) override;
   void on_closed(channel::Stream &, const std::optional<Error> &error) override;
-  void close(const std::optional<Error> &error); // reports on_closed once
+  void close(std::optional<Error> error); // reports on_closed once (a copy: the handler may destroy us)
   Error describe(const Error &stream_error) const;
 
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
@@ -106,6 +106,7 @@ private:
   channel::Stream stream_;
   std::optional<proto::GroupJoined> joined_;
   std::optional<Error> refusal_; // a GroupRefused, reported as on_closed's error
+  std::optional<Error> failed_;  // a batch the stream refused: the membership is over
   std::vector<std::string> members_;
   uint64_t lost_ = 0;
   // Posts since the last push: small messages sent in one loop iteration

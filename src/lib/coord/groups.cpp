@@ -16,7 +16,10 @@ SharedBytes event_frame(const proto::GroupDownMessage &event) {
   proto::append_frame(frame, proto::encode(event));
   return std::make_shared<const Bytes>(std::move(frame));
 }
-std::string seconds_text(Duration d) { return std::to_string(d / kSecond) + " s"; }
+std::string seconds_text(Duration d) {
+  if (d < kSecond) return std::to_string(d / kMillisecond) + " ms";
+  return std::to_string(d / kSecond) + " s";
+}
 constexpr size_t kBatchBytes = 64 * 1024; // a batch is delivered once this big
 } // namespace
 
@@ -30,7 +33,7 @@ Member::Member(GroupHost &host, ClientConn &c, const channel::Stream &stream)
 Member::~Member() { stream_.clear_handler(); } // with the host: no callback may reach us
 
 void Member::on_message(channel::Stream &, Bytes message) {
-  if (removed_ || leaving_) return;
+  if (removed_ || leaving_ || doomed_) return;
   auto decoded = proto::decode_group_up(message);
   if (!decoded) {
     ++host_.stats_.protocol_errors;
@@ -66,10 +69,9 @@ void Member::join(const proto::GroupJoin &join) {
 }
 
 void Member::post(Bytes payload) {
-  if (payload.size() > host_.limits_.group_max_message)
+  if (payload.size() > host_.max_message_)
     return remove(proto::kGroupTooLarge, "a message of " + std::to_string(payload.size()) +
-                                             " bytes exceeds the group limit of " +
-                                             std::to_string(host_.limits_.group_max_message));
+                                             " bytes exceeds the group limit of " + std::to_string(host_.max_message_));
   host_.fan_out(*this, payload);
 }
 
@@ -102,13 +104,21 @@ bool Member::under_low_water() const {
 }
 
 void Member::deliver(const SharedBytes &frames, size_t messages) {
-  if (removed_) return;
+  if (removed_ || doomed_) return;
   queue_.push_back({frames, messages});
   if (messages) {
     queue_bytes_ += frames->size();
     queue_messages_ += messages;
+  } else {
+    event_bytes_ += frames->size();
   }
   if (!blocked_) drain();
+  if (removed_) return;
+  // Events are never dropped (member lists stay right), so a member that
+  // falls this far behind on them alone (join/leave churn) is removed.
+  if (event_bytes_ > host_.limits_.group_queue_bytes)
+    return remove_later(proto::kGroupRemoved, "it fell " + std::to_string(event_bytes_ >> 10) +
+                                                  " KiB behind on membership events");
   if (!over_bound()) return;
   if (group && group->policy == proto::GroupPolicy::lossless) return host_.queue_grew(*group);
   // Drop-oldest: the oldest messages go (events stay: they are few and
@@ -137,10 +147,12 @@ void Member::drain() {
     }
     Item item = std::move(queue_.front());
     queue_.pop_front();
-    queue_bytes_ -= item.messages ? item.frames->size() : 0;
+    (item.messages ? queue_bytes_ : event_bytes_) -= item.frames->size();
     queue_messages_ -= item.messages;
     auto r = write(item.frames);
-    if (!r) return; // the stream is going away: on_closed follows
+    // The stream refuses data (the member stopped reading it, or a frame
+    // is over the channel's bound): nothing more can reach this member.
+    if (!r) return remove_later(channel::kErrorCancelled, "its stream takes no more: " + r.error().message);
   }
   if (group && group->posts_paused) host_.queue_shrank(*group);
   if (queue_.empty() && !blocked_ && leaving_ && !removed_) (void)stream_.finish();
@@ -155,6 +167,16 @@ Result<quic::WriteState> Member::write(const SharedBytes &frame) {
   return r;
 }
 
+void Member::remove_later(uint64_t code, std::string why) {
+  if (removed_ || doomed_) return;
+  doomed_ = true;
+  doom_ = {code, std::move(why)};
+  queue_.clear();
+  queue_bytes_ = queue_messages_ = event_bytes_ = 0;
+  host_.doomed_.push_back(this);
+  host_.flusher_->schedule();
+}
+
 void Member::remove(uint64_t code, const std::string &why) {
   if (removed_) return;
   CONEC_INFO("coordinator: '{}' removed from @{}: {}", id, stream_.label().name, why);
@@ -162,14 +184,16 @@ void Member::remove(uint64_t code, const std::string &why) {
   host_.leave(*this, proto::MemberEvent::removed);
   removed_ = true;
   queue_.clear();
-  queue_bytes_ = queue_messages_ = 0;
+  queue_bytes_ = queue_messages_ = event_bytes_ = 0;
   stream_.reset(code); // on_closed follows (never from inside reset)
 }
 
 // --- GroupHost ----------------------------------------------------------------
 
 GroupHost::GroupHost(loop::Loop &loop, const Limits &limits, CoordinatorStats &stats)
-    : loop_(loop), limits_(limits), stats_(stats) {
+    : loop_(loop), limits_(limits), stats_(stats),
+      // A post must fit a GroupMessage frame on the members' channels too.
+      max_message_(std::min(limits.group_max_message, limits.max_message - proto::kMaxIdLength - 16)) {
   ticker_ = std::make_unique<loop::Timer>(loop_, [this] { tick(); });
   ticker_->keep_alive(false);
   uint64_t every = std::clamp<uint64_t>(limits_.group_member_deadline / kMillisecond / 4, 10, 1000);
@@ -191,7 +215,8 @@ std::optional<proto::GroupRefused> GroupHost::admit(Member &m, const std::string
     return proto::GroupRefused{RefuseCode::bad_id, "'@" + name.substr(0, proto::kMaxIdLength) +
                                                        "' is not a valid group name (1-64 of A-Z a-z 0-9 . _ -, "
                                                        "starting with a letter or digit)"};
-  size_t &mine = per_client_[m.client];
+  auto counted = per_client_.find(m.client);
+  size_t mine = counted == per_client_.end() ? 0 : counted->second;
   if (mine >= limits_.max_groups_per_client)
     return proto::GroupRefused{RefuseCode::limit, "'" + m.id + "' is in " + std::to_string(mine) +
                                                       " groups already (the coordinator's limit per client)"};
@@ -215,14 +240,17 @@ std::optional<proto::GroupRefused> GroupHost::admit(Member &m, const std::string
   }
   Group &g = *it->second;
   flush(g); // what was posted before it joined is not for it
-  ++mine;
+  ++per_client_[m.client];
   m.group = &g;
   g.members.push_back(&m);
   CONEC_INFO("coordinator: '{}' joined @{} ({} member{})", m.id, g.name, g.members.size(),
              g.members.size() == 1 ? "" : "s");
   m.deliver(event_frame(joined_message(g)), 0);
-  if (m.receive)
-    for (Member *other : g.members) m.deliver(event_frame(proto::GroupMember{proto::MemberEvent::joined, other->id}), 0);
+  if (m.receive) {
+    auto present = g.members; // a failed delivery removes m from the list
+    for (Member *other : present) m.deliver(event_frame(proto::GroupMember{proto::MemberEvent::joined, other->id}), 0);
+  }
+  if (!m.group) return std::nullopt; // removed at once (its stream took nothing): the group may be gone
   announce(g, proto::MemberEvent::joined, m.id, &m);
   if (g.posts_paused) m.pause_posts();
   return std::nullopt;
@@ -232,7 +260,7 @@ proto::GroupJoined GroupHost::joined_message(const Group &g) const {
   proto::GroupJoined j;
   j.policy = g.policy;
   j.members = g.members.size();
-  j.max_message = limits_.group_max_message;
+  j.max_message = max_message_;
   j.queue_bytes = limits_.group_queue_bytes;
   j.queue_messages = limits_.group_queue_messages;
   j.deadline_ms = limits_.group_member_deadline / kMillisecond;
@@ -268,16 +296,22 @@ void GroupHost::flush(Group &g) {
   size_t messages = batch.messages;
   Member *sender = batch.sender;
   batch = Group::Batch{};
-  // By index: a delivery may pause posts but never changes the member list.
-  for (size_t i = 0; i < g.members.size(); ++i) {
-    Member *m = g.members[i];
-    if (!m->receive || (m == sender && !m->echo)) continue;
+  // A copy: a delivery may remove a member (its stream refused the data),
+  // though never free one (that waits for its stream's on_closed).
+  auto targets = g.members;
+  for (Member *m : targets) {
+    if (m->group != &g || !m->receive || (m == sender && !m->echo)) continue;
     m->deliver(frames, messages);
     stats_.group_deliveries += messages;
   }
 }
 
 void GroupHost::flush_all() {
+  // Removals decided during deliveries first (made here, where no
+  // delivery loop is running: a removal changes member lists).
+  auto doomed = std::move(doomed_);
+  doomed_.clear();
+  for (Member *m : doomed) m->remove_now();
   auto groups = std::move(batching_);
   batching_.clear();
   for (Group *g : groups) flush(*g);
@@ -285,8 +319,9 @@ void GroupHost::flush_all() {
 
 void GroupHost::announce(Group &g, proto::MemberEvent event, const std::string &id, const Member *except) {
   SharedBytes frame;
-  for (Member *m : g.members) {
-    if (m == except || !m->receive) continue;
+  auto targets = g.members; // a delivery may remove a member (see flush)
+  for (Member *m : targets) {
+    if (m == except || !m->receive || m->group != &g) continue;
     if (!frame) frame = event_frame(proto::GroupMember{event, id});
     m->deliver(frame, 0);
   }
@@ -328,6 +363,7 @@ void GroupHost::queue_shrank(Group &g) {
 
 void GroupHost::closed(Member &m) {
   leave(m, proto::MemberEvent::left);
+  std::erase(doomed_, &m);
   members_.erase(&m);
 }
 
@@ -335,7 +371,8 @@ void GroupHost::tick() {
   Timestamp now = monotonic_now();
   std::vector<Member *> stuck;
   for (const auto &[raw, m] : members_)
-    if (m->group && m->stuck(now, limits_.group_member_deadline)) stuck.push_back(raw);
+    // Members leaving (or refused) too: their queues hold memory until they read.
+    if (m->stuck(now, limits_.group_member_deadline)) stuck.push_back(raw);
   for (Member *m : stuck)
     m->remove(proto::kGroupRemoved,
               "it took nothing for " + seconds_text(limits_.group_member_deadline) + " while messages waited");

@@ -53,6 +53,10 @@ public:
   void deliver(const SharedBytes &frames, size_t messages);
   // Removes the member: its stream is reset with `code`; freed on on_closed.
   void remove(uint64_t code, const std::string &why);
+  // The same from inside a delivery (which must not change member lists):
+  // it takes nothing more now and is removed at the end of the iteration.
+  void remove_later(uint64_t code, std::string why);
+  void remove_now() { doomed_ = false, remove(doom_.first, doom_.second); }
   // Whether messages have waited this long with nothing taken.
   bool stuck(Timestamp now, Duration deadline) const { return blocked_ && now - blocked_since_ >= deadline; }
   bool over_bound() const;
@@ -81,12 +85,15 @@ private:
     size_t messages; // 0: an event
   };
   std::deque<Item> queue_;
-  size_t queue_bytes_ = 0, queue_messages_ = 0;
+  size_t queue_bytes_ = 0, queue_messages_ = 0; // of its queued messages
+  size_t event_bytes_ = 0;                        // of its queued events (never dropped)
   uint64_t lost_ = 0;          // dropped since the last GroupLost
   bool blocked_ = false;       // the stream returned would_block
   Timestamp blocked_since_ = 0; // ... or last took something while blocked
   bool leaving_ = false;        // its sending side ended: finish once drained
   bool refused_ = false;        // its join was refused (the stream is ending)
+  bool doomed_ = false;         // remove_later() was called
+  std::pair<uint64_t, std::string> doom_;
   bool removed_ = false;
 };
 
@@ -137,12 +144,14 @@ private:
   loop::Loop &loop_;
   const Limits &limits_;
   CoordinatorStats &stats_;
+  const size_t max_message_; // largest post: group_max_message, within the channels' max_message
   std::map<Member *, std::unique_ptr<Member>> members_;
   std::map<std::string, std::unique_ptr<Group>> groups_; // canonical name -> group
   std::map<const ClientConn *, size_t> per_client_;      // memberships (joined) per client
   std::unique_ptr<loop::Timer> ticker_;                  // deadline checks while a member is blocked
   std::unique_ptr<loop::Deferred> flusher_;              // batches go out at the end of the loop iteration
   std::vector<Group *> batching_;                        // groups with a batch
+  std::vector<Member *> doomed_;                         // to remove at the end of the iteration
 };
 
 } // namespace conec::coord
