@@ -6,7 +6,7 @@
 #   3. build-asan/ Debug with ASan+UBSan, warnings as errors, no benchmarks,
 #                  no NAT lab (it tests paths through NATs, not memory safety:
 #                  once is enough), then ctest (skipped when CONEC_SKIP_ASAN=1)
-#   4. build-fuzz/ clang libFuzzer targets, ASan+UBSan, 30 s each
+#   4. build-fuzz/ clang libFuzzer targets, ASan+UBSan, 20 s each
 #                  (scripts/fuzz.sh; skipped when CONEC_SKIP_FUZZ=1)
 # Exits non-zero if any step fails; the last line sums up the tests run.
 # Debug rather than -O1 for the sanitizer pass: g++ 12 with -O1 and
@@ -86,7 +86,7 @@ else
   echo "==> $step"
   fuzz_log=$(mktemp)
   rc=0
-  scripts/fuzz.sh "${CONEC_FUZZ_SECONDS:-30}" 2>&1 | tee "$fuzz_log" || rc=$?
+  scripts/fuzz.sh "${CONEC_FUZZ_SECONDS:-20}" 2>&1 | tee "$fuzz_log" || rc=$?
   targets=$(sed -nE 's/^fuzz: targets: ([0-9]+)$/\1/p' "$fuzz_log" | tail -n1)
   passed=$(grep -cE '^fuzz: [a-z_]+: passed' "$fuzz_log" || true)
   targets=${targets:-5}
