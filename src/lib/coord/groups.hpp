@@ -1,7 +1,7 @@
 #pragma once
 // GroupHost: the coordinator's groups (ARCHITECTURE D6, proto/group.hpp).
 // Each member holds one group stream; every post is framed once
-// (proto::group_message_frame) and that one buffer is queued on every
+// (proto::append_group_message_frame) and that one buffer is queued on every
 // member's stream, in the order the coordinator read the posts: one total
 // order per group. Consecutive posts of one sender within a loop iteration
 // share one buffer (a batch of frames, up to kBatchBytes), so a burst of

@@ -217,11 +217,4 @@ void append_group_message_frame(Bytes &out, std::string_view sender, ByteView pa
   rest(out, payload);
 }
 
-SharedBytes group_message_frame(std::string_view sender, ByteView payload) {
-  Bytes frame;
-  frame.reserve(group_message_frame_size(sender, payload.size()));
-  append_group_message_frame(frame, sender, payload);
-  return std::make_shared<const Bytes>(std::move(frame));
-}
-
 } // namespace conec::proto

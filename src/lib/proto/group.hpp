@@ -102,12 +102,11 @@ Result<std::optional<GroupDownMessage>> decode_group_down(ByteView payload);
 // frame's own buffer, its header cut off in place (no second allocation).
 Result<std::optional<GroupDownMessage>> decode_group_down(Bytes &&payload);
 
-// One GroupMessage as a whole frame (length header included), built once
-// and shared by every member's stream (channel::Stream::send_frames).
-SharedBytes group_message_frame(std::string_view sender, ByteView payload);
 // Appends a whole GroupPost frame (header included) to `out`.
 void append_group_post_frame(Bytes &out, ByteView payload);
-// Appends the same frame to `out` (several make one shared batch).
+// Appends one GroupMessage as a whole frame (length header included) to
+// `out`; the coordinator frames a batch of posts into one buffer shared by
+// every member's stream (channel::Stream::send_frames).
 void append_group_message_frame(Bytes &out, std::string_view sender, ByteView payload);
 // Frame bytes a GroupMessage of `payload_size` bytes from `sender` takes.
 size_t group_message_frame_size(std::string_view sender, size_t payload_size);
