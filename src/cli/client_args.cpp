@@ -66,12 +66,6 @@ static Result<std::string> read_file(const std::string &path, const std::string 
   return out;
 }
 
-static std::string host_of(const std::string &coord) {
-  if (!coord.empty() && coord.front() == '[') return coord.substr(1, coord.find(']') - 1);
-  auto colon = coord.rfind(':');
-  return colon == std::string::npos || coord.find(':') != colon ? coord : coord.substr(0, colon);
-}
-
 static std::string random_id() {
   uint8_t r[6];
   random_bytes(r);
@@ -137,7 +131,7 @@ Result<client::ClientOptions> make_client_options(const ClientArgs &a) {
   o.quic.idle_timeout = idle;
   o.quic.keepalive = idle / 3;
   o.quic.unresponsive_timeout = idle / 3;
-  o.coordinator_name = host_of(a.coord);
+  o.coordinator_name = host_part(a.coord);
   o.id = a.id.empty() ? random_id() : a.id;
   if (!proto::valid_id(o.id))
     return fail(ErrorCategory::usage, "cli",

@@ -52,7 +52,7 @@ namespace {
 // directions had already ended cleanly, only the peer's acknowledgement of
 // our end was still on its way, and the peer has everything.
 bool closed_by_peer_normally(const channel::Stream &s, const Error &e) {
-  channel::Channel *ch = s.channel();
+  channel::Channel *ch = channel::channel_of(s);
   return e.category == ErrorCategory::peer && e.code == 0 && (!ch || !ch->is_open());
 }
 
@@ -439,7 +439,7 @@ public:
   // close the child's pipes and ask it to stop.
   void detach();
   bool exited() const { return !process_.running(); }
-  channel::Channel *channel() const { return stream_.channel(); } // null once detached or gone
+  channel::Channel *channel() const { return channel::channel_of(stream_); } // null once detached or gone
   const std::string &peer() const { return peer_; }
 
 private:
@@ -572,7 +572,7 @@ private:
   // Starts the command for `w` and replays what arrived while it waited.
   void serve(Waiting w) {
     channel::Stream &s = w.stream;
-    channel::Channel *ch = s.channel();
+    channel::Channel *ch = channel::channel_of(s);
     if (!ch) return; // it ended while it waited
     auto session = std::make_unique<ExecSession>(*this, *ch, s);
     if (auto r = session->start(args_.exec, service_.id()); !r) {

@@ -30,7 +30,7 @@ namespace {
 // directions had already ended cleanly, only the peer's acknowledgement of
 // our end was still on its way, and the peer has everything.
 bool closed_by_peer_normally(const channel::Stream &s, const Error &e) {
-  channel::Channel *ch = s.channel();
+  channel::Channel *ch = channel::channel_of(s);
   return e.category == ErrorCategory::peer && e.code == 0 && (!ch || !ch->is_open());
 }
 
@@ -67,14 +67,14 @@ public:
     }
     progress_timer_.emplace(run_.loop(), [this] {
       progress_.update(sent() + received_);
-      if (channel::Channel *c = stream_.channel()) path_ = path_of(*c); // for --stats once the channel is gone
+      if (channel::Channel *c = channel::channel_of(stream_)) path_ = path_of(*c); // for --stats once the channel is gone
     });
     progress_timer_->start(100, 100);
   }
 
   void on_message(channel::Stream &s, Bytes m) override {
     received_ += m.size();
-    sink_.write(s, s.channel()->peer(), m); // alive during its callback
+    sink_.write(s, channel::channel_of(s)->peer(), m); // alive during its callback
   }
   void on_end(channel::Stream &, const std::optional<Error> &e) override {
     if (e) return incomplete(*e);
@@ -103,7 +103,7 @@ public:
   // it; a relayed one waits while the Client reconnects and resumes its
   // relay. Gone for good, a relayed one ends (the coordinator's exit code).
   bool coordinator_lost(const Error &e, bool reconnecting) {
-    channel::Channel *ch = stream_.channel();
+    channel::Channel *ch = channel::channel_of(stream_);
     if (!ch || run_.finished()) return false;
     if (ch->session().on_direct_path()) {
       if (reconnecting)
@@ -162,7 +162,7 @@ private:
 
   void stats() {
     Duration elapsed = monotonic_now() - started_;
-    channel::Channel *ch = stream_.channel();
+    channel::Channel *ch = channel::channel_of(stream_);
     std::string path = ch ? path_of(*ch) : path_;
     std::fprintf(stderr, "conec: stats: %llu bytes sent, %llu bytes received in %.3f s (%s), path %s\n",
                  static_cast<unsigned long long>(sent()), static_cast<unsigned long long>(received_),

@@ -70,7 +70,7 @@ public:
         }
       return;
     }
-    if (channel::Channel *ch = s.channel()) current_->path = path_of(*ch); // where it ended (--stats)
+    if (channel::Channel *ch = channel::channel_of(s)) current_->path = path_of(*ch); // where it ended (--stats)
     end(s, e);
   }
 
@@ -104,7 +104,7 @@ public:
   // (exit 6, not 3). Returns whether the loss is handled here.
   bool coordinator_lost(const Error &e, bool reconnecting, int code, std::string text) {
     if (!current_ || confirmed_) return false;
-    channel::Channel *ch = current_->stream.channel();
+    channel::Channel *ch = channel::channel_of(current_->stream);
     bool direct = ch && ch->session().on_direct_path();
     if (!direct && !reconnecting) {
       cut("lost the coordinator: " + e.message);

@@ -74,7 +74,7 @@ public:
   // end (no relay to fall back to) ends it.
   bool coordinator_lost(const Error &e, bool reconnecting) {
     if (!pump_ || run_.finished()) return false;
-    if (channel::Channel *ch = stream_.channel(); ch && ch->session().on_direct_path()) {
+    if (channel::Channel *ch = channel::channel_of(stream_); ch && ch->session().on_direct_path()) {
       if (reconnecting)
         CONEC_WARN("lost the coordinator ({}); the transfer to '{}' goes on over its direct path", e.message,
                    printable(args_.peer));
@@ -106,7 +106,7 @@ private:
   }
   void stats() {
     Duration elapsed = monotonic_now() - started_;
-    channel::Channel *ch = stream_.channel();
+    channel::Channel *ch = channel::channel_of(stream_);
     std::string path = ch ? path_of(*ch) : "relay";
     std::fprintf(stderr, "conec: stats: %llu bytes to %s in %.3f s (%s), path %s, peer key %s\n",
                  static_cast<unsigned long long>(pump_->bytes()), printable(args_.peer).c_str(), double(elapsed) / 1e9,

@@ -26,7 +26,7 @@ public:
 
   // Opens the echo stream of a ping; false if that failed (both reset).
   bool answer() {
-    channel::Channel *ch = in_.channel();
+    channel::Channel *ch = channel::channel_of(in_);
     auto out = ch->open_stream(false, {proto::StreamKind::ping_echo, {}});
     if (!out) {
       abandon("cannot open the echo stream: " + out.error().message);
@@ -72,10 +72,10 @@ private:
     sized_ = true;
     auto size = parse_size_announcement(m);
     if (!size) {
-      CONEC_DEBUG("ignoring a malformed size announcement from '{}'", in_.channel()->peer());
+      CONEC_DEBUG("ignoring a malformed size announcement from '{}'", channel::channel_of(in_)->peer());
       return;
     }
-    if (size_) size_(*in_.channel(), *size); // alive: we are in its on_message
+    if (size_) size_(*channel::channel_of(in_), *size); // alive: we are in its on_message
   }
   void abandon(const std::string &why) {
     CONEC_DEBUG("ping echo: {}", why);
@@ -98,7 +98,7 @@ bool maybe_answer_ping(const channel::Stream &incoming, SizeAnnounced size) {
   if (label.kind == proto::StreamKind::data && incoming.bidirectional()) return false;
   if (!ping && !announcement) {
     CONEC_DEBUG("resetting a stream labelled {} ({}directional) from '{}'", proto::describe(label),
-                incoming.bidirectional() ? "bi" : "uni", incoming.channel() ? incoming.channel()->peer() : "");
+                incoming.bidirectional() ? "bi" : "uni", channel::channel_of(incoming) ? channel::channel_of(incoming)->peer() : "");
     incoming.reset();
     return true;
   }

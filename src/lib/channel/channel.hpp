@@ -45,6 +45,7 @@
 #include <optional>
 #include <string>
 
+#include "conec/channel.hpp"
 #include "net/endpoint.hpp"
 #include "proto/control.hpp"
 #include "proto/framing.hpp"
@@ -52,112 +53,18 @@
 
 namespace conec::channel {
 
-// Application error codes on data streams and connections.
-inline constexpr uint64_t kErrorMessageTooLarge = 0x4d53; // reader refused an oversized message
-inline constexpr uint64_t kErrorProtocol = 0x5052;        // malformed control data: connection closed
-inline constexpr uint64_t kErrorCancelled = 0x434e;       // default reset code
-
+// Error codes, StreamHandler and the Stream handle are public
+// (conec/stream.hpp); the Channel implements the public conec::Channel.
+using conec::kErrorCancelled;
+using conec::kErrorMessageTooLarge;
+using conec::kErrorProtocol;
+using Stream = conec::Stream;
+using StreamHandler = conec::StreamHandler;
 class Channel;
-class Stream;
 class StreamState; // internal (stream_state.hpp)
 
-// Events of one data stream.
-class StreamHandler {
-public:
-  virtual ~StreamHandler() = default;
-  // One whole message, in order.
-  virtual void on_message(Stream &, Bytes) {}
-  // The peer's sending side ended: cleanly (nullopt: every message arrived)
-  // or not (reset by the peer with a code, cut by the channel's end, or an
-  // oversized message we refused). No on_message follows.
-  virtual void on_end(Stream &, const std::optional<Error> &) {}
-  // send() returned would_block earlier and the stream can take more.
-  virtual void on_writable(Stream &) {}
-  // The stream is gone in both directions; `error` says why if abnormally
-  // (e.g. the peer stopped reading, reset, channel closed). Last callback:
-  // the stream is destroyed after it returns and every handle on it
-  // becomes inert.
-  virtual void on_closed(Stream &, const std::optional<Error> &) {}
-};
-
-// A handle on one data stream of a Channel: framed messages in order, in
-// one direction (unidirectional) or both (bidirectional). Copyable and
-// cheap; copies name the same stream. It does not own the stream: once the
-// stream is gone (see Lifetime above) every call is inert. A
-// default-constructed Stream names no stream and is inert from the start.
-class Stream {
-public:
-  Stream() = default;
-
-  // Whether the stream still exists (false once its on_closed returned, its
-  // Channel was destroyed, or for a default-constructed handle).
-  bool alive() const { return !state_.expired(); }
-  explicit operator bool() const { return alive(); }
-  // Same stream (stays true after it ended; two empty handles are equal).
-  friend bool operator==(const Stream &a, const Stream &b) {
-    return !a.state_.owner_before(b.state_) && !b.state_.owner_before(a.state_);
-  }
-  // Handles are kept by value: a pointer to one a callback received would
-  // dangle once the callback returns.
-  Stream *operator&() = delete;
-  const Stream *operator&() const = delete;
-
-  // Known for the handle's whole life, even after the stream ended.
-  quic::StreamId id() const { return id_; }
-  bool bidirectional() const { return quic::Connection::is_bidirectional(id_); }
-  bool incoming() const { return incoming_; } // opened by the peer
-  // What the stream is for, as its opener labelled it (proto/stream_label.hpp);
-  // a default label (data) once the stream is gone.
-  proto::StreamLabel label() const;
-  // The Channel the stream belongs to; nullptr once the stream is gone.
-  Channel *channel() const;
-  // Sets who receives this stream's events (not owned; see Lifetime above).
-  void set_handler(StreamHandler &handler) const;
-  // Detaches the handler: later messages are consumed and dropped and no
-  // further event (on_closed included) is reported for this stream.
-  void clear_handler() const;
-  // Whether a handler receives this stream's events (false once gone).
-  bool has_handler() const;
-  bool paused() const;
-
-  // Sends one message (framed). Errors: limit (larger than max_message;
-  // nothing is sent), usage (after finish() or reset(), on a receive-only
-  // stream, or once the stream is gone), peer (the peer stopped reading:
-  // stream reset). would_block: the message was accepted; wait for
-  // on_writable.
-  Result<quic::WriteState> send(ByteView message) const;
-  // Sends already framed messages (one or more whole frames, headers
-  // included, as proto builds them) without copying them: the stream keeps
-  // a reference until the peer acknowledged them, so one buffer may go out
-  // on many streams (group fan-out). Errors as for send().
-  Result<quic::WriteState> send_frames(const SharedBytes &frames) const;
-  // Ends our sending side cleanly after the messages sent so far. Errors
-  // as for send().
-  Result<void> finish() const;
-  // Abandons the stream in both directions with `code` (RESET_STREAM on our
-  // sending side, STOP_SENDING on the peer's). No on_message or on_end
-  // follows; on_closed still reports the stream's end (later, never from
-  // inside this call).
-  void reset(uint64_t code = kErrorCancelled) const;
-  // Reads no more of the peer's side (STOP_SENDING with `code`) while our
-  // sending side goes on: what the peer sends later is dropped and no
-  // on_message or on_end follows. The peer's stack answers by resetting its
-  // side with `code`, so on_closed usually reports `code` (category peer).
-  void stop_reading(uint64_t code) const;
-  // Stops returning flow-control credit (the peer's writer is held back
-  // once the window fills) / resumes; messages already decoded still arrive.
-  void pause_reading() const;
-  void resume_reading() const;
-
-private:
-  friend class StreamState;
-  Stream(std::weak_ptr<StreamState> state, quic::StreamId id, bool incoming)
-      : state_(std::move(state)), id_(id), incoming_(incoming) {}
-
-  std::weak_ptr<StreamState> state_;
-  quic::StreamId id_ = 0;
-  bool incoming_ = false;
-};
+// The internal Channel a handle's stream belongs to (null once it is gone).
+Channel *channel_of(const Stream &stream);
 
 // Events of a channel.
 class ChannelHandler {
@@ -192,7 +99,7 @@ struct ChannelOptions {
   size_t max_buffered = 64 << 20;
 };
 
-class Channel final : public quic::ConnectionHandler {
+class Channel final : public conec::Channel, private quic::ConnectionHandler {
 public:
   // Takes over `session` (its handler becomes this Channel). `peer` is the
   // peer's id (for coordinator connections: "coordinator" on the client side).
@@ -201,22 +108,22 @@ public:
   Channel(std::unique_ptr<net::Session> session, std::string peer, ChannelHandler &handler,
           ChannelOptions options = {});
   ~Channel() override;
-  Channel(const Channel &) = delete;
-  Channel &operator=(const Channel &) = delete;
 
-  const std::string &peer() const { return peer_; }
+  // conec::Channel
+  const std::string &peer() const override { return peer_; }
+  bool is_open() const override { return session_->handshake_completed() && session_->is_open(); }
+  bool direct() const override { return session_->on_direct_path(); }
+  size_t stream_count() const override { return streams_.size(); }
+
   void set_handler(ChannelHandler &handler) { handler_ = &handler; }
-  bool is_open() const { return session_->handshake_completed() && session_->is_open(); }
   net::Session &session() { return *session_; }
-  // Data streams currently alive (each until its on_closed returns).
-  size_t stream_count() const { return streams_.size(); }
   // Why the channel ended, once on_closed has been reported.
   const std::optional<Error> &closed_error() const { return closed_error_; }
 
   // Opens a data stream labelled `label` (its first frame, sent now) and
   // returns a handle on it. Errors: usage (before on_open), limit (peer's
   // stream credit; retry later), transport (channel closed).
-  Result<Stream> open_stream(bool bidirectional, const proto::StreamLabel &label = {});
+  Result<Stream> open_stream(bool bidirectional = true, const proto::StreamLabel &label = {}) override;
   // Sends a control message. Error if the control stream is not open yet
   // (before on_open) or the channel is closed.
   Result<void> send_control(const proto::ControlMessage &message);
@@ -225,8 +132,9 @@ public:
   uint64_t control_backlog() const { return control_id_ ? session_->unacked_bytes(*control_id_) : 0; }
   // Closes the channel: every stream fails on both sides with an error.
   // Takes effect when the session next sends (never inside this call).
-  void close(uint64_t code = 0, const std::string &reason = {});
+  void close(uint64_t code = 0, const std::string &reason = {}) override;
 
+private:
   // quic::ConnectionHandler (events from the session)
   void on_handshake_completed() override;
   void on_stream_opened(quic::StreamId id) override;
@@ -236,7 +144,6 @@ public:
   void on_stream_closed(quic::StreamId id, std::optional<uint64_t> code) override;
   void on_connection_closed(const Error &error) override;
 
-private:
   friend class StreamState;
   void control_data(ByteView data, bool fin);
   void protocol_failure(const std::string &why);

@@ -9,16 +9,22 @@
 
 namespace conec::channel {
 
-namespace {
 // What every operation on a handle whose stream is gone answers.
-Error gone(quic::StreamId id, const char *what) {
+static Error gone(quic::StreamId id, const char *what) {
   return Error{ErrorCategory::usage, 0, "channel",
                std::string(what) + " on stream " + std::to_string(id) + ", which has ended"};
 }
-} // namespace
 
-// Handles: each call reaches the state only if the Channel still has it.
-Channel *Stream::channel() const {
+Channel *channel_of(const Stream &stream) { return static_cast<Channel *>(stream.channel()); }
+
+} // namespace conec::channel
+
+// The public handle (conec/stream.hpp): each call reaches the state only if
+// the Channel still has it.
+namespace conec {
+using channel::gone;
+
+conec::Channel *Stream::channel() const {
   auto s = state_.lock();
   return s ? &s->channel_ : nullptr;
 }
@@ -32,19 +38,19 @@ bool Stream::has_handler() const {
   auto s = state_.lock();
   return s && s->handler_;
 }
-proto::StreamLabel Stream::label() const {
+StreamLabel Stream::label() const {
   auto s = state_.lock();
-  return s && s->label_ ? *s->label_ : proto::StreamLabel{};
+  return s && s->label_ ? *s->label_ : StreamLabel{};
 }
 bool Stream::paused() const {
   auto s = state_.lock();
   return s && s->paused_;
 }
-Result<quic::WriteState> Stream::send(ByteView message) const {
+Result<WriteState> Stream::send(ByteView message) const {
   if (auto s = state_.lock()) return s->send(message);
   return fail(gone(id_, "send"));
 }
-Result<quic::WriteState> Stream::send_frames(const SharedBytes &frames) const {
+Result<WriteState> Stream::send_frames(const SharedBytes &frames) const {
   if (auto s = state_.lock()) return s->send_frames(frames);
   return fail(gone(id_, "send"));
 }
@@ -64,6 +70,10 @@ void Stream::pause_reading() const {
 void Stream::resume_reading() const {
   if (auto s = state_.lock()) s->resume_reading();
 }
+
+} // namespace conec
+
+namespace conec::channel {
 
 StreamState::StreamState(Channel &channel, quic::StreamId id, bool incoming, size_t max_message,
                          std::optional<proto::StreamLabel> label)

@@ -28,11 +28,7 @@ namespace conec::client {
 class Client;
 class Group;
 
-struct GroupOptions {
-  bool receive = true;   // false: send only (nothing is delivered to us)
-  bool echo = true;      // our own messages come back to us too
-  bool lossless = false; // if we create the group: pace senders instead of dropping (GroupJoined::policy says)
-};
+using GroupOptions = conec::GroupOptions; // public (conec/group.hpp)
 
 class GroupHandler {
 public:

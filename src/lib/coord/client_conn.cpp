@@ -112,6 +112,20 @@ Result<void> ClientConn::authorize(const std::string &id) const {
   return {};
 }
 
+std::optional<std::string> ClientConn::application_refusal(const std::string &id) const {
+  const auto &authorize = coord_.options_.authorize;
+  if (!authorize) return std::nullopt;
+  AuthRequest request;
+  request.id = id;
+  request.fingerprint = tls::fingerprint_of_der(certificate_);
+  if (auto key = tls::public_key_fingerprint(certificate_)) request.key_fingerprint = *key;
+  request.address = address();
+  request.certificate = certificate_;
+  AuthDecision decision = authorize(request); // an exception closes this connection (util/guard.hpp)
+  if (decision && decision->empty()) decision = "refused by the coordinator's authorization";
+  return decision;
+}
+
 void ClientConn::hello(const proto::Hello &hello) {
   if (certificate_.empty()) certificate_ = channel_->session().peer_certificate();
   if (hello.version != proto::kProtocolVersion)
@@ -123,6 +137,7 @@ void ClientConn::hello(const proto::Hello &hello) {
                   "invalid id '" + hello.id.substr(0, 80) +
                       "': use 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit");
   if (auto auth = authorize(hello.id); !auth) return refuse(proto::RefuseCode::not_authorized, auth.error().message);
+  if (auto refusal = application_refusal(hello.id)) return refuse(proto::RefuseCode::not_authorized, *refusal);
   // Before the in-use check: an impostor of a connected id learns it is
   // bound (final) rather than in use (worth retrying).
   if (auto refusal = coord_.binding_refusal(*this, hello.id)) return refuse(refusal->code, refusal->reason);

@@ -59,6 +59,8 @@ public:
 private:
   void hello(const proto::Hello &hello);
   Result<void> authorize(const std::string &id) const;
+  // CoordinatorOptions::authorize's refusal of `id`, if it refuses.
+  std::optional<std::string> application_refusal(const std::string &id) const;
 
   Coordinator &coord_;
   std::unique_ptr<channel::Channel> channel_;

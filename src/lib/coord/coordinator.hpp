@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "channel/channel.hpp"
+#include "conec/coordinator.hpp"
 #include "coord/bindings.hpp"
 #include "loop/loop.hpp"
 #include "net/endpoint.hpp"
@@ -22,55 +23,15 @@
 
 namespace conec::coord {
 
-// Configurable limits (SPEC §7); hitting one gives the party that hit it a
-// specific error and disturbs nobody else. Every per-client resource is
-// charged to the client that asked for it.
-struct Limits {
-  // Connections at once, registered or not: a connection beyond it is
-  // closed with RefuseCode::limit before it can register.
-  size_t max_clients = 10'000;
-  // A connection that has not registered (sent a valid Hello) this long
-  // after its first packet is closed (the handshake counts too).
-  Duration hello_timeout = 5 * kSecond;
-  // Channels per client: open ones in either role plus the introductions it
-  // asked for. Introductions offered to it do not count until it accepts, so
-  // nobody can fill another client's quota.
-  size_t max_channels_per_client = 256;
-  size_t max_pending_per_client = 16;          // introductions one client may have waiting
-  size_t max_pending_introductions = 65'536;   // coordinator-wide
-  Duration introduction_timeout = 10 * kSecond;
-  size_t max_message = proto::kDefaultMaxMessage; // data streams on client channels
-  // Partial messages one client may have buffered across its streams to the
-  // coordinator (channel::ChannelOptions::max_buffered).
-  size_t max_buffered = 32 << 20;
-  // Control replies queued to one client and not yet acknowledged (a client
-  // that withholds credit on its control stream is closed past this).
-  size_t max_control_backlog = 1 << 20;
-  // Relay budgets (token buckets): per allocation and per sending client
-  // across all its channels. Datagrams over budget are dropped (QUIC backs
-  // off); a client over its budget is named in the log.
-  uint64_t relay_bytes_per_second = uint64_t{1} << 30;
-  uint64_t relay_burst_bytes = 8 << 20;
-  uint64_t relay_client_bytes_per_second = uint64_t{1} << 30;
-  // A relayed channel whose client lost its connection (without closing
-  // it) is kept this long for the client to come back and re-present the
-  // relay token (proto::RelayResume); after a coordinator restart, the
-  // first end's claim waits this long for the other's. 0: a channel ends
-  // with either client's connection.
-  Duration resume_grace = 10 * kSecond;
-  // Groups (coord/groups.hpp): groups at once, members per group, groups
-  // one client may be in, the largest post, and what each member's queue
-  // holds beyond its stream's flow control before the group's policy acts
-  // (drop-oldest drops, lossless pauses the senders). A member that takes
-  // nothing for group_member_deadline while messages wait is removed.
-  size_t max_groups = 10'000;
-  size_t max_group_members = 1'000;
-  size_t max_groups_per_client = 64;
-  size_t group_max_message = 1 << 20;
-  size_t group_queue_bytes = 8 << 20;
-  size_t group_queue_messages = 65'536;
-  Duration group_member_deadline = 10 * kSecond;
-};
+// Limits, ClientInfo, ChannelInfo, GroupInfo and CoordinatorStats are
+// public (conec/coordinator.hpp).
+using Limits = conec::CoordinatorLimits;
+using conec::AuthDecision;
+using conec::AuthRequest;
+using conec::ChannelInfo;
+using conec::ClientInfo;
+using conec::CoordinatorStats;
+using conec::GroupInfo;
 
 struct CoordinatorOptions {
   SockAddr listen;
@@ -87,59 +48,15 @@ struct CoordinatorOptions {
   // a known id is refused (RefuseCode::id_bound) for any other key. Ignored
   // with client_ca_pem: there the CA binds ids to certificates.
   BindingOptions bindings;
+  // Called before a client that passed the certificate checks registers;
+  // a reason refuses it (RefuseCode::not_authorized).
+  std::function<AuthDecision(const AuthRequest &)> authorize;
   // Tests only: rewrites each Introduction before it is sent, to play a
   // coordinator that lies about peers (clients must catch it themselves,
   // client/peer_trust.hpp). Never set by the conec binary.
   std::function<void(proto::Introduction &)> tamper_introduction;
   // Tests only: the id a channel request for `peer` is sent to instead.
   std::function<std::string(const std::string &peer)> tamper_route;
-};
-
-// A registered client as the directory shows it.
-struct ClientInfo {
-  std::string id;
-  SockAddr address;         // as observed (server-reflexive)
-  std::string fingerprint;  // of its certificate
-  size_t channels = 0;
-};
-
-// One channel the coordinator introduced and still relays for.
-struct ChannelInfo {
-  uint64_t id = 0;
-  std::string initiator, acceptor;
-  bool active = false; // the acceptor accepted
-  uint64_t relayed_datagrams = 0, relayed_bytes = 0; // forwarded for it so far
-};
-
-// One group as Coordinator::groups() shows it.
-struct GroupInfo {
-  std::string name; // as its creator spelled it
-  proto::GroupPolicy policy = proto::GroupPolicy::drop_oldest;
-  std::vector<std::string> members; // ids, in joining order
-};
-
-// Counters for tests, logs and benchmarks.
-struct CoordinatorStats {
-  uint64_t clients_registered = 0;
-  uint64_t clients_refused = 0;
-  uint64_t introductions = 0;
-  uint64_t protocol_errors = 0;
-  uint64_t relayed_datagrams = 0;
-  uint64_t relayed_bytes = 0;
-  uint64_t relay_dropped_token = 0;   // unknown or dead allocation
-  uint64_t relay_dropped_address = 0; // not from either side's authenticated address
-  uint64_t relay_dropped_rate = 0;    // over the allocation's or the sender's budget
-  uint64_t relay_dropped_away = 0;    // one end has not come back yet (resume_grace)
-  uint64_t relays_resumed = 0;        // channels whose ends are both back (RelayResume)
-  uint64_t peer_moves = 0;            // clients seen relaying from a new address (PeerMoved sent)
-  uint64_t closed_no_hello = 0;       // connections that did not register in time
-  uint64_t closed_over_limit = 0;     // connections beyond max_clients, or over a per-client bound
-  uint64_t streams_refused = 0;       // data streams no handler took (reset)
-  uint64_t groups_created = 0;
-  uint64_t group_posts = 0;           // messages members sent to their groups
-  uint64_t group_deliveries = 0;      // messages queued for members (one shared frame each post)
-  uint64_t group_dropped = 0;         // dropped for members that fell behind (drop-oldest)
-  uint64_t group_members_removed = 0; // stuck past the deadline, over the message limit, or malformed
 };
 
 // Events for programs that embed a coordinator. Defaults ignore them.

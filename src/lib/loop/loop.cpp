@@ -70,6 +70,12 @@ std::string describe_open(const HandleCensus &c) {
 
 } // namespace
 
+} // namespace conec::loop
+
+// The public Loop (conec/loop.hpp).
+namespace conec {
+using namespace loop; // as_uv, HandleCensus
+
 Loop::Loop() : owned_(true) {
   auto *loop = new uv_loop_t;
   int status = uv_loop_init(loop);
@@ -82,7 +88,7 @@ Loop::Loop() : owned_(true) {
   loop_ = loop;
 }
 
-Loop::Loop(void *uv_loop) : loop_(uv_loop), owned_(false) {}
+Loop::Loop(uv_loop_s *uv_loop) : loop_(uv_loop), owned_(false) {}
 
 Loop::~Loop() {
   if (closed_ || !owned_) return;
@@ -135,4 +141,4 @@ Result<void> Loop::close() {
   return {};
 }
 
-} // namespace conec::loop
+} // namespace conec

@@ -12,47 +12,13 @@
 #include <optional>
 
 #include "util/bytes.hpp"
+#include "conec/loop.hpp"
 #include "util/error.hpp"
 
 namespace conec::loop {
 
-// An event loop: owns a uv_loop_t, or borrows one supplied by the embedding
-// program (SPEC §6). Single-threaded: every wrapper below must be used on the
-// loop's thread and destroyed before its Loop. Destroying a wrapper from
-// inside its own callback is allowed.
-class Loop {
-public:
-  Loop();                       // owns a new loop (aborts if libuv cannot create one)
-  explicit Loop(void *uv_loop); // borrows `uv_loop_t *` (not closed by us)
-  // Owned: close(); if handles are still open it logs a warning and leaks
-  // the uv_loop_t rather than free memory libuv still uses.
-  ~Loop();
-  Loop(const Loop &) = delete;
-  Loop &operator=(const Loop &) = delete;
-
-  void run();        // until stop() or nothing is active
-  bool run_once();   // one iteration, blocking for I/O if needed; false when nothing is active
-  bool run_nowait(); // one iteration without blocking; false when nothing is active
-  void stop();
-
-  // Closes the loop after letting pending close callbacks (and requests of
-  // destroyed wrappers) finish; no callback of a live wrapper runs. Error
-  // (internal) naming the count and types of handles still open, e.g. "cannot
-  // close the event loop: 1 handle still open (1 timer)"; the loop stays
-  // usable then. Tests end with REQUIRE(loop.close()) to catch leaks. A
-  // borrowed loop is only detached: its owner closes it. Call it outside
-  // run(); after success native() is null and nothing may use the loop.
-  Result<void> close();
-
-  uint64_t now_ms() const;               // the loop's cached time
-  void update_time();                    // refreshes the cached time (uv_update_time)
-  void *native() const { return loop_; } // uv_loop_t*
-
-private:
-  void *loop_ = nullptr;
-  bool owned_ = false;
-  bool closed_ = false;
-};
+// The event loop is public (conec/loop.hpp); these handles run on it.
+using Loop = conec::Loop;
 
 // One-shot or repeating timer. Destroying it stops it: on_fire never runs
 // afterwards.

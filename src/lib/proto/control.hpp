@@ -41,18 +41,8 @@ inline constexpr size_t kMaxControlMessage = 64 * 1024;
 
 // Why the coordinator refused a client or a channel (also the QUIC
 // application error code used when it closes the connection).
-enum class RefuseCode : uint64_t {
-  bad_id = 1,         // id syntax
-  id_in_use = 2,      // another connected client holds the id
-  not_authorized = 3, // certificate not valid for the id (or not from the CA)
-  limit = 4,          // a configured limit was hit
-  version = 5,        // unsupported protocol version
-  unknown_peer = 6,   // channel to an id that is not connected
-  peer_refused = 7,   // the peer declined the channel
-  timeout = 8,        // the peer did not answer the introduction in time
-  protocol = 9,       // malformed or out-of-sequence message
-  id_bound = 10,      // the id is bound to another client key (coord/bindings.hpp)
-};
+// Refusal codes are public (conec/error.hpp).
+using RefuseCode = conec::RefuseCode;
 std::string_view to_string(RefuseCode code);
 
 // Client -> coordinator, first message on the control stream.

@@ -21,16 +21,20 @@
 #include <string>
 #include <variant>
 
+#include "conec/group.hpp"
 #include "proto/control.hpp"
 #include "util/bytes.hpp"
 #include "util/error.hpp"
 
 namespace conec::proto {
 
-enum class GroupPolicy : uint64_t {
-  drop_oldest = 0, // a member that falls behind loses its oldest messages (and is told how many)
-  lossless = 1,    // senders are paced to the slowest member
-};
+// GroupPolicy, MemberEvent, GroupSettings and the removal codes are public
+// (conec/group.hpp).
+using GroupPolicy = conec::GroupPolicy;
+using MemberEvent = conec::MemberEvent;
+using GroupJoined = conec::GroupSettings; // coordinator -> member: joined
+using conec::kGroupRemoved;
+using conec::kGroupTooLarge;
 std::string_view to_string(GroupPolicy policy);
 
 // Member -> coordinator, first message.
@@ -48,17 +52,6 @@ struct GroupPost {
   bool operator==(const GroupPost &) const = default;
 };
 
-// Coordinator -> member: joined. The policy and bounds are the group's.
-struct GroupJoined {
-  GroupPolicy policy = GroupPolicy::drop_oldest;
-  uint64_t members = 0;         // including the new one
-  uint64_t max_message = 0;     // largest post accepted
-  uint64_t queue_bytes = 0;     // held per member before dropping (or pacing)
-  uint64_t queue_messages = 0;
-  uint64_t deadline_ms = 0;     // a member that takes nothing this long is removed
-
-  bool operator==(const GroupJoined &) const = default;
-};
 // Coordinator -> member: the join was refused; the stream ends after it.
 struct GroupRefused {
   RefuseCode code = RefuseCode::protocol;
@@ -80,7 +73,6 @@ struct GroupLost {
 
   bool operator==(const GroupLost &) const = default;
 };
-enum class MemberEvent : uint64_t { joined = 0, left = 1, removed = 2 };
 // Coordinator -> member: membership changed (on joining, one `joined` for
 // every member, in joining order, the new one last).
 struct GroupMember {
@@ -112,7 +104,5 @@ void append_group_message_frame(Bytes &out, std::string_view sender, ByteView pa
 size_t group_message_frame_size(std::string_view sender, size_t payload_size);
 
 // Stream error codes on group streams (the coordinator resets with them).
-inline constexpr uint64_t kGroupRemoved = 0x4752; // removed: took nothing for the deadline
-inline constexpr uint64_t kGroupTooLarge = 0x474c; // a post over the group's max_message
 
 } // namespace conec::proto

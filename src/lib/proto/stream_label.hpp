@@ -13,25 +13,15 @@
 #include <cstdint>
 #include <string>
 
+#include "conec/stream.hpp"
 #include "util/bytes.hpp"
 #include "util/error.hpp"
 
 namespace conec::proto {
 
-enum class StreamKind : uint64_t {
-  data = 0,      // application data (send, recv, open, client, embedders)
-  ping = 1,      // conec ping's probes (unidirectional)
-  ping_echo = 2, // the answering side's echo of them (unidirectional)
-  size = 3,      // one message: the byte count of the data stream that follows (progress)
-  group = 4,     // membership of group `name` (client <-> coordinator, proto/group.hpp)
-};
-
-struct StreamLabel {
-  StreamKind kind = StreamKind::data;
-  std::string name; // the group for kind group (without '@'); empty otherwise
-
-  bool operator==(const StreamLabel &) const = default;
-};
+// StreamKind and StreamLabel are public (conec/stream.hpp).
+using StreamKind = conec::StreamKind;
+using StreamLabel = conec::StreamLabel;
 
 inline constexpr size_t kMaxLabelName = 128;
 // Largest label frame payload a reader waits for before giving up on a stream.

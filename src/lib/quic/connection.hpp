@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "conec/stream.hpp"
 #include "quic/config.hpp"
 #include "quic/send_buffer.hpp"
 #include "tls/session.hpp"
@@ -81,10 +82,8 @@ inline constexpr uint64_t kStreamErrorConnectionClosed = 0xc10;
 
 enum class State { handshaking, established, closing, draining, closed };
 
-enum class WriteState {
-  ok,          // accepted; more may follow
-  would_block, // accepted; wait for on_stream_writable before writing more
-};
+// ok / would_block (public: conec/stream.hpp).
+using WriteState = conec::WriteState;
 
 // Datagrams produced by one write(): `size` bytes in the caller's buffer,
 // split into `segment_size` chunks (the last may be shorter), all for `path`.

@@ -227,3 +227,22 @@ Result<Identity> issue_certificate(const Identity &ca, const CertificateRequest 
 }
 
 } // namespace conec::tls
+
+// Members of the public conec::Identity (conec/identity.hpp).
+namespace conec {
+
+Result<Identity> Identity::generate_client(const std::string &id) {
+  tls::CertificateRequest request;
+  request.name = id;
+  request.role = tls::CertificateRole::client;
+  return tls::generate_self_signed(request);
+}
+
+Result<Identity> Identity::generate_coordinator(const std::string &name) {
+  tls::CertificateRequest request;
+  request.name = name;
+  request.role = tls::CertificateRole::server;
+  return tls::generate_self_signed(request);
+}
+
+} // namespace conec

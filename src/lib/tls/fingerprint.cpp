@@ -111,7 +111,19 @@ Result<std::string> fingerprint_of_pem(std::string_view cert_pem) {
   return fingerprint_of_der(*der);
 }
 
+} // namespace conec::tls
+
+// Members of the public conec::Identity (conec/identity.hpp).
+namespace conec {
+using namespace tls;
+
 Result<std::string> Identity::fingerprint() const { return fingerprint_of_pem(cert_pem); }
+
+} // namespace conec
+
+namespace conec::tls {
+
+
 
 Result<Bytes> parse_pin(std::string_view text) {
   auto colon = text.find(':');

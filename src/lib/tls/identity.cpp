@@ -115,6 +115,12 @@ void sync_directory_of(const std::string &path) {
 
 } // namespace
 
+} // namespace conec::tls
+
+// Members of the public conec::Identity (conec/identity.hpp).
+namespace conec {
+using namespace tls;
+
 Result<Identity> Identity::load(const std::string &cert_path, const std::string &key_path) {
   auto cert = read_file(cert_path, "certificate file");
   if (!cert) return fail(cert.error());
@@ -169,6 +175,10 @@ Result<void> Identity::save(const std::string &cert_path, const std::string &key
     sync_directory_of(key_path);
   return {};
 }
+
+} // namespace conec
+
+namespace conec::tls {
 
 bool is_save_temporary(std::string_view file_name) {
   size_t at = file_name.rfind(kTempMarker);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "util/bytes.hpp"
+#include "conec/identity.hpp"
 #include "util/error.hpp"
 
 namespace conec::tls {
@@ -16,27 +17,8 @@ namespace conec::tls {
 // Key algorithm for generated certificates.
 enum class KeyType { ecdsa_p256, ed25519 };
 
-// A certificate chain (leaf first) and its private key, PEM-encoded.
-// `key_pem` is secret: never log it.
-struct Identity {
-  std::string cert_pem;
-  std::string key_pem;
-
-  // Reads both files. Errors (category usage) name the file and the cause:
-  // missing, unreadable, not PEM, or key not matching the certificate.
-  static Result<Identity> load(const std::string &cert_path, const std::string &key_path);
-
-  // Writes the certificate (0644) and the key (0600, created so; never
-  // world-readable even briefly). Each goes to a temporary file beside its
-  // path first (see is_save_temporary), and only once both are complete on
-  // disk are they renamed over the paths, certificate first: whatever
-  // moment a crash hits, the key path never holds a new key without its
-  // certificate in place. Errors: io, naming the file.
-  Result<void> save(const std::string &cert_path, const std::string &key_path) const;
-
-  // SHA-256 fingerprint of the leaf certificate: "sha256:<64 lower-case hex>".
-  Result<std::string> fingerprint() const;
-};
+// Identity (certificate and key) is public: conec/identity.hpp.
+using Identity = conec::Identity;
 
 // Whether `file_name` is one of save()'s temporary files
 // ("<name>.tmp-<16 hex digits>"): a process killed inside save() leaves them

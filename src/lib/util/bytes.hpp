@@ -1,5 +1,5 @@
 #pragma once
-// Byte containers used across layers.
+// Byte containers used across layers (the public ones: conec/bytes.hpp).
 
 #include <cstddef>
 #include <cstdint>
@@ -10,23 +10,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include "conec/bytes.hpp"
+
 namespace conec {
-
-using Bytes = std::vector<uint8_t>;
-using ByteView = std::span<const uint8_t>;
-using MutableByteView = std::span<uint8_t>;
-// Immutable bytes with shared ownership: one buffer several owners read
-// (e.g. the same framed message queued on many streams). Nobody may modify
-// the bytes once they are shared.
-using SharedBytes = std::shared_ptr<const Bytes>;
-
-inline ByteView as_bytes(std::string_view s) {
-  return {reinterpret_cast<const uint8_t *>(s.data()), s.size()};
-}
-inline std::string_view as_chars(ByteView b) {
-  return {reinterpret_cast<const char *>(b.data()), b.size()};
-}
-inline Bytes to_bytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
 
 // A map keyed by byte strings (connection ids, relay tokens) that can be
 // searched with a view, so per-packet lookups build no std::string (16-byte

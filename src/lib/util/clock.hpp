@@ -6,13 +6,11 @@
 #include <cstdint>
 #include <ctime>
 
+#include "conec/time.hpp"
+
 namespace conec {
 
 using Timestamp = uint64_t; // ns since an arbitrary monotonic epoch
-using Duration = uint64_t;  // ns
-
-inline constexpr Duration kMillisecond = 1'000'000;
-inline constexpr Duration kSecond = 1'000'000'000;
 inline constexpr Timestamp kNever = UINT64_MAX;
 
 inline Timestamp monotonic_now() {

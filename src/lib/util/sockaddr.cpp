@@ -156,3 +156,14 @@ size_t SockAddr::hash() const {
 }
 
 } // namespace conec
+
+namespace conec {
+
+std::string host_part(std::string_view address) {
+  if (!address.empty() && address.front() == '[') return std::string(address.substr(1, address.find(']') - 1));
+  auto colon = address.rfind(':');
+  bool one_colon = colon != std::string_view::npos && address.find(':') == colon;
+  return std::string(one_colon ? address.substr(0, colon) : address);
+}
+
+} // namespace conec

@@ -1,4 +1,4 @@
-// util/expected_compat.hpp stands in for std::expected only in the clang
+// conec/detail/expected_compat.hpp stands in for std::expected only in the clang
 // fuzz build; tested here (under gcc) so it keeps behaving like the real one
 // in the ways conec relies on.
 #include <catch2/catch.hpp>
@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "util/expected_compat.hpp"
+#include "conec/detail/expected_compat.hpp"
 
 using conec::compat::expected;
 using conec::compat::unexpected;

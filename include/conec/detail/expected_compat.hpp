@@ -2,7 +2,7 @@
 // A minimal std::expected for compilers whose libstdc++ <expected> is
 // disabled: libstdc++ 12 offers it only when __cpp_concepts >= 202002L, which
 // Debian's clang 14 (used for the libFuzzer build) does not claim. Only what
-// conec uses is here; gcc builds never include this file (util/error.hpp).
+// conec uses is here; gcc builds never include this file (conec/error.hpp).
 // Storage is a std::variant, which clang 14 handles without the conditionally
 // trivial special members (P0848) that libstdc++'s expected relies on.
 
