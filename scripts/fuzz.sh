@@ -16,7 +16,8 @@ echo "fuzz: targets: ${#targets[@]}"
 
 launcher=()
 if command -v ccache >/dev/null; then launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache); fi
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONEC_FUZZ=ON \
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" -DCONEC_FUZZ=ON \
   -DCONEC_TESTS=OFF -DCONEC_BENCH=OFF -DCONEC_SANITIZE=ON "${launcher[@]}" >/dev/null
 cmake --build build-fuzz --target "${targets[@]}"
 

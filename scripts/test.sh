@@ -3,6 +3,8 @@
 #   1. scripts/install-deps.sh
 #   2. build/      RelWithDebInfo, warnings as errors, then ctest, including
 #                  the NAT lab (tests/netlab/: needs root, as CI runs)
+#   2b. examples: libconec installed to a temporary prefix, examples/ built
+#                  against it and run (scripts/examples.sh)
 #   3. build-asan/ Debug with ASan+UBSan, warnings as errors, no benchmarks,
 #                  no NAT lab (it tests paths through NATs, not memory safety:
 #                  once is enough), then ctest (skipped when CONEC_SKIP_ASAN=1)
@@ -69,12 +71,29 @@ scripts/install-deps.sh
 # README's run-only set-up command (-DCONEC_TESTS=OFF -DCONEC_BENCH=OFF).
 run_pass "release" build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONEC_WERROR=ON -DCONEC_TESTS=ON -DCONEC_BENCH=ON -DCONEC_NETLAB=ON
 
+# The library as other programs get it: installed, examples/ built against
+# the install and run against each other (scripts/examples.sh).
+step="examples"
+echo "==> $step"
+examples_log=$(mktemp)
+rc=0
+scripts/examples.sh build 2>&1 | tee "$examples_log" || rc=$?
+checks=$(sed -nE 's/^examples: checks: ([0-9]+)$/\1/p' "$examples_log" | tail -n1)
+passed=$(grep -cE '^examples: .*: passed$' "$examples_log" || true)
+checks=${checks:-7}
+rm -f "$examples_log"
+total_passed=$((total_passed + passed))
+total_failed=$((total_failed + checks - passed))
+details+=("examples: $passed/$checks checks passed")
+((rc == 0)) || exit "$rc"
+
 if [[ "${CONEC_SKIP_ASAN:-0}" == 1 ]]; then
   details+=("asan: skipped (CONEC_SKIP_ASAN=1)")
 else
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  run_pass "asan" build-asan -DCMAKE_BUILD_TYPE=Debug -DCONEC_SANITIZE=ON -DCONEC_WERROR=ON -DCONEC_TESTS=ON -DCONEC_BENCH=OFF -DCONEC_NETLAB=OFF
+  # -g1: line tables are all a sanitizer report needs, and build faster.
+  run_pass "asan" build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DCONEC_SANITIZE=ON -DCONEC_WERROR=ON -DCONEC_TESTS=ON -DCONEC_BENCH=OFF -DCONEC_NETLAB=OFF
 fi
 
 # Each fuzz target counts as one test: passed if it ran its time without a

@@ -129,9 +129,12 @@ public:
   virtual uint16_t local_port() const = 0;
   /// Peer channels open or opening.
   virtual size_t channel_count() const = 0;
-  /// Closes every channel and the coordinator connection gracefully; close
-  /// packets go out on the loop (run it a little before destroying).
+  /// Closes every channel and the coordinator connection gracefully; the
+  /// close packets go out from the loop: run it until closes_sent() before
+  /// destroying the Client, or the peers notice only by their timeouts.
   virtual void close() = 0;
+  /// After close(): whether every close packet is on the wire.
+  virtual bool closes_sent() const = 0;
 
 protected:
   Client() = default;

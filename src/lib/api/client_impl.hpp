@@ -24,6 +24,7 @@ public:
   uint16_t local_port() const override { return inner_->local_address().port(); }
   size_t channel_count() const override { return inner_->peer_channel_count(); }
   void close() override { inner_->close(); }
+  bool closes_sent() const override { return inner_->closes_sent(); }
 
 private:
   void on_registered(client::Client &) override;
