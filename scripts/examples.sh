@@ -17,11 +17,9 @@ cleanup() {
 }
 trap cleanup EXIT
 failed=0
-checks=0
 check() { # check NAME COMMAND...: runs COMMAND, reports
   local name=$1
   shift
-  checks=$((checks + 1))
   if "$@"; then
     echo "examples: $name: passed"
   else

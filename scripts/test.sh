@@ -63,6 +63,26 @@ run_pass() {
   return "$rc"
 }
 
+# run_counted NAME UNIT DEFAULT COMMAND...: runs a script that prints
+# "NAME: UNIT: <count>" and one "NAME: <item>: passed|FAILED ..." line per
+# item; each item counts as one test (DEFAULT items if it never said how many).
+run_counted() {
+  local name=$1 unit=$2 default=$3 log rc=0 count passed
+  shift 3
+  step="$name"
+  echo "==> $step"
+  log=$(mktemp)
+  "$@" 2>&1 | tee "$log" || rc=$?
+  count=$(sed -nE "s/^$name: $unit: ([0-9]+)\$/\\1/p" "$log" | tail -n1)
+  passed=$(grep -cE "^$name: .+: passed( |\$)" "$log" || true)
+  count=${count:-$default}
+  rm -f "$log"
+  total_passed=$((total_passed + passed))
+  total_failed=$((total_failed + count - passed))
+  details+=("$name: $passed/$count $unit passed")
+  return "$rc"
+}
+
 step="install-deps"
 echo "==> $step"
 scripts/install-deps.sh
@@ -73,19 +93,7 @@ run_pass "release" build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCONEC_WERROR=ON -DC
 
 # The library as other programs get it: installed, examples/ built against
 # the install and run against each other (scripts/examples.sh).
-step="examples"
-echo "==> $step"
-examples_log=$(mktemp)
-rc=0
-scripts/examples.sh build 2>&1 | tee "$examples_log" || rc=$?
-checks=$(sed -nE 's/^examples: checks: ([0-9]+)$/\1/p' "$examples_log" | tail -n1)
-passed=$(grep -cE '^examples: .*: passed$' "$examples_log" || true)
-checks=${checks:-7}
-rm -f "$examples_log"
-total_passed=$((total_passed + passed))
-total_failed=$((total_failed + checks - passed))
-details+=("examples: $passed/$checks checks passed")
-((rc == 0)) || exit "$rc"
+run_counted examples checks 7 scripts/examples.sh build
 
 if [[ "${CONEC_SKIP_ASAN:-0}" == 1 ]]; then
   details+=("asan: skipped (CONEC_SKIP_ASAN=1)")
@@ -101,18 +109,6 @@ fi
 if [[ "${CONEC_SKIP_FUZZ:-0}" == 1 ]]; then
   details+=("fuzz: skipped (CONEC_SKIP_FUZZ=1)")
 else
-  step="fuzz"
-  echo "==> $step"
-  fuzz_log=$(mktemp)
-  rc=0
-  scripts/fuzz.sh "${CONEC_FUZZ_SECONDS:-20}" 2>&1 | tee "$fuzz_log" || rc=$?
-  targets=$(sed -nE 's/^fuzz: targets: ([0-9]+)$/\1/p' "$fuzz_log" | tail -n1)
-  passed=$(grep -cE '^fuzz: [a-z_]+: passed' "$fuzz_log" || true)
-  targets=${targets:-5}
-  rm -f "$fuzz_log"
-  total_passed=$((total_passed + passed))
-  total_failed=$((total_failed + targets - passed))
-  details+=("fuzz: $passed/$targets targets passed")
-  ((rc == 0)) || exit "$rc"
+  run_counted fuzz targets 5 scripts/fuzz.sh "${CONEC_FUZZ_SECONDS:-20}"
 fi
 step="done"

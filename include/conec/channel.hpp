@@ -12,6 +12,18 @@
 
 namespace conec {
 
+/// Where a client's peer channels may go.
+enum class PathPolicy {
+  automatic,   ///< relayed first, moved to a direct path when one can be made
+  relay_only,  ///< always through the coordinator's relay
+  direct_only, ///< fail a channel (Error code kNoDirectPath) unless a direct path can be made
+};
+
+/// Error::code (category peer) of a peer whose certificate this client refuses.
+inline constexpr int64_t kPeerNotTrusted = 1001;
+/// Error::code (category peer) of a PathPolicy::direct_only channel without a direct path.
+inline constexpr int64_t kNoDirectPath = 1002;
+
 /// A channel to one peer (SPEC §2): relayed through the coordinator at
 /// first, moved to a direct path when the NATs allow. The Client owns its
 /// channels; the application holds `Channel &` from ClientHandler callbacks

@@ -20,18 +20,6 @@ namespace conec {
 
 class Client;
 
-/// Where a client's peer channels may go.
-enum class PathPolicy {
-  automatic,   ///< relayed first, moved to a direct path when one can be made
-  relay_only,  ///< always through the coordinator's relay
-  direct_only, ///< fail a channel (Error code kNoDirectPath) unless a direct path can be made
-};
-
-/// Error::code (category peer) of a peer whose certificate this client refuses.
-inline constexpr int64_t kPeerNotTrusted = 1001;
-/// Error::code (category peer) of a PathPolicy::direct_only channel without a direct path.
-inline constexpr int64_t kNoDirectPath = 1002;
-
 /// How to reach and trust the coordinator, who we are, and how we check peers.
 struct CONEC_API ClientOptions {
   /// The coordinator's address, "host[:port]" (default port 1719).

@@ -35,12 +35,12 @@ struct CONEC_API CoordinatorLimits {
   /// asked for. Introductions offered to it do not count until it accepts, so
   /// nobody can fill another client's quota.
   size_t max_channels_per_client = 256;
-  size_t max_pending_per_client = 16;          // introductions one client may have waiting
-  size_t max_pending_introductions = 65'536;   // coordinator-wide
+  size_t max_pending_per_client = 16;          ///< introductions one client may have waiting
+  size_t max_pending_introductions = 65'536;   ///< coordinator-wide
   Duration introduction_timeout = 10 * kSecond;
   size_t max_message = size_t{16} << 20; ///< data streams on client channels
   /// Partial messages one client may have buffered across its streams to the
-  /// coordinator .
+  /// coordinator.
   size_t max_buffered = 32 << 20;
   /// Control replies queued to one client and not yet acknowledged (a client
   /// that withholds credit on its control stream is closed past this).
@@ -112,8 +112,8 @@ struct CONEC_API CoordinatorOptions {
 /// A registered client as the directory shows it.
 struct CONEC_API ClientInfo {
   std::string id;
-  SockAddr address;         // as observed (server-reflexive)
-  std::string fingerprint;  // of its certificate
+  SockAddr address;         ///< as observed (server-reflexive)
+  std::string fingerprint;  ///< of its certificate
   size_t channels = 0;
 };
 
@@ -140,19 +140,19 @@ struct CONEC_API CoordinatorStats {
   uint64_t protocol_errors = 0;
   uint64_t relayed_datagrams = 0;
   uint64_t relayed_bytes = 0;
-  uint64_t relay_dropped_token = 0;   // unknown or dead allocation
+  uint64_t relay_dropped_token = 0;   ///< unknown or dead allocation
   uint64_t relay_dropped_address = 0; ///< not from either side's authenticated address
-  uint64_t relay_dropped_rate = 0;    // over the allocation's or the sender's budget
-  uint64_t relay_dropped_away = 0;    // one end has not come back yet (resume_grace)
-  uint64_t relays_resumed = 0;        // channels whose ends are both back (RelayResume)
-  uint64_t peer_moves = 0;            // clients seen relaying from a new address (PeerMoved sent)
-  uint64_t closed_no_hello = 0;       // connections that did not register in time
-  uint64_t closed_over_limit = 0;     // connections beyond max_clients, or over a per-client bound
-  uint64_t streams_refused = 0;       // data streams no handler took (reset)
+  uint64_t relay_dropped_rate = 0;    ///< over the allocation's or the sender's budget
+  uint64_t relay_dropped_away = 0;    ///< one end has not come back yet (resume_grace)
+  uint64_t relays_resumed = 0;        ///< channels whose ends are both back (RelayResume)
+  uint64_t peer_moves = 0;            ///< clients seen relaying from a new address (PeerMoved sent)
+  uint64_t closed_no_hello = 0;       ///< connections that did not register in time
+  uint64_t closed_over_limit = 0;     ///< connections beyond max_clients, or over a per-client bound
+  uint64_t streams_refused = 0;       ///< data streams no handler took (reset)
   uint64_t groups_created = 0;
-  uint64_t group_posts = 0;           // messages members sent to their groups
-  uint64_t group_deliveries = 0;      // messages queued for members (one shared frame each post)
-  uint64_t group_dropped = 0;         // dropped for members that fell behind (drop-oldest)
+  uint64_t group_posts = 0;           ///< messages members sent to their groups
+  uint64_t group_deliveries = 0;      ///< messages queued for members (one shared frame each post)
+  uint64_t group_dropped = 0;         ///< dropped for members that fell behind (drop-oldest)
   uint64_t group_members_removed = 0; ///< stuck past the deadline, over the message limit, or malformed
 };
 

@@ -81,9 +81,7 @@ Result<client::ClientOptions> internal_options(ClientOptions o) {
   c.peer_trust.ca_pem = std::move(o.peer_ca_pem);
   c.peer_trust.known_peers_path = std::move(o.known_peers_path);
   c.peer_trust.coordinator = o.coordinator;
-  c.path_policy = o.paths == PathPolicy::relay_only    ? net::PathPolicy::relay_only
-                  : o.paths == PathPolicy::direct_only ? net::PathPolicy::direct_only
-                                                       : net::PathPolicy::automatic;
+  c.path_policy = o.paths;
   return c;
 }
 

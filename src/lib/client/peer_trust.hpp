@@ -15,15 +15,16 @@
 #include <string>
 #include <string_view>
 
+#include "conec/channel.hpp"
 #include "util/bytes.hpp"
 #include "util/error.hpp"
 
 namespace conec::client {
 
-// Error::code (category peer) of a peer certificate this client refuses.
-inline constexpr int64_t kPeerNotTrusted = 1001;
-// ErrorCategory::peer code: --direct-only and no direct path could be made.
-inline constexpr int64_t kNoDirectPath = 1002;
+// Error codes of refused peers and missing direct paths are public
+// (conec/channel.hpp).
+using conec::kNoDirectPath;
+using conec::kPeerNotTrusted;
 
 struct PeerTrustOptions {
   // canonical id -> "sha256:<hex>", the fingerprint of the certificate or

@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "conec/channel.hpp"
 #include "net/probe.hpp"
 #include "quic/config.hpp"
 #include "tls/session.hpp"
@@ -37,12 +38,9 @@ namespace conec::net {
 
 class Session;
 
-// Which paths a channel may use (--relay-only / --direct-only).
-enum class PathPolicy {
-  automatic,   // relay first, direct when one can be made
-  relay_only,  // never probe: stay on the coordinator's relay
-  direct_only, // fail unless a direct path can be made
-};
+// Which paths a channel may use (--relay-only / --direct-only; public:
+// conec/channel.hpp).
+using PathPolicy = conec::PathPolicy;
 
 enum class PathKind { relay, direct };
 std::string_view to_string(PathKind kind);
