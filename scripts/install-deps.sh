@@ -25,6 +25,8 @@ if ((!run_only)); then
     git catch2
     # libFuzzer (scripts/fuzz.sh)
     clang libclang-rt-14-dev
+    # the API reference check (docs/Doxyfile)
+    doxygen
     # tools used by the CLI, netlab and benchmark tests
     iperf3 openssh-server openssh-client iproute2 iptables nftables conntrack python3 rsync ncat
   )

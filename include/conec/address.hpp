@@ -65,8 +65,10 @@ private:
 
 } // namespace conec
 
-/// Hashing for unordered containers.
+// Hashing for unordered containers (SockAddr::hash()). Hidden from the
+// reference: doxygen cannot place a specialization in std.
+/// @cond
 template <> struct std::hash<conec::SockAddr> {
-  /// The address's hash().
   size_t operator()(const conec::SockAddr &a) const noexcept { return a.hash(); }
 };
+/// @endcond

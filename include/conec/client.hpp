@@ -90,20 +90,26 @@ public:
 /// channels to peers and accepts the ones peers ask for. Every peer channel
 /// is its own end-to-end encrypted QUIC connection on the Client's one UDP
 /// socket. The application owns the Client; the Client owns its channels.
-/// Destroy it before its Loop.
+/// Destroy it before its Loop. It may be destroyed anywhere on the loop's
+/// thread, callbacks included (its handler's, a stream handler's, an
+/// open_channel callback): from then on nothing more is reported, and what
+/// it holds is freed once the library code under that callback has returned
+/// (at the end of the loop iteration, or in Loop::close()).
 class CONEC_API Client {
 public:
   /// Binds a socket and starts registering; on_registered or on_disconnected
   /// follows. Errors: usage (options: bad id, address, pin or certificate),
   /// io (bind). `handler` must outlive the Client.
   static Result<std::unique_ptr<Client>> create(Loop &loop, ClientOptions options, ClientHandler &handler);
-  /// Closes every channel and the coordinator connection at once, silently.
+  /// Closes every channel and the coordinator connection at once, silently
+  /// (peers notice by their timeouts: close() first to tell them).
   virtual ~Client() = default;
 
   /// What open_channel reports: the open channel, or why not.
   using OpenCallback = std::function<void(Result<Channel *>)>;
   /// Asks the coordinator for a channel to `peer`. `done` gets the open
-  /// channel (valid until on_channel_closed), or an Error: category peer with
+  /// channel (valid until on_channel_closed), or an Error, always from the
+  /// loop (never inside this call): transport (not registered), category peer with
   /// a RefuseCode (unknown peer, refused, limit), kPeerNotTrusted (its
   /// certificate fails our checks), timeout.
   virtual void open_channel(const std::string &peer, OpenCallback done) = 0;

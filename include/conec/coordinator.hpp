@@ -37,7 +37,7 @@ struct CONEC_API CoordinatorLimits {
   size_t max_channels_per_client = 256;
   size_t max_pending_per_client = 16;          ///< introductions one client may have waiting
   size_t max_pending_introductions = 65'536;   ///< coordinator-wide
-  Duration introduction_timeout = 10 * kSecond;
+  Duration introduction_timeout = 10 * kSecond; ///< an unanswered introduction fails after this
   size_t max_message = size_t{16} << 20; ///< data streams on client channels
   /// Partial messages one client may have buffered across its streams to the
   /// coordinator.
@@ -48,9 +48,9 @@ struct CONEC_API CoordinatorLimits {
   /// Relay budgets (token buckets): per allocation and per sending client
   /// across all its channels. Datagrams over budget are dropped (QUIC backs
   /// off); a client over its budget is named in the log.
-  uint64_t relay_bytes_per_second = uint64_t{1} << 30;
-  uint64_t relay_burst_bytes = 8 << 20;
-  uint64_t relay_client_bytes_per_second = uint64_t{1} << 30;
+  uint64_t relay_bytes_per_second = uint64_t{1} << 30;        ///< per allocation (channel)
+  uint64_t relay_burst_bytes = 8 << 20;                       ///< bucket depth of both budgets
+  uint64_t relay_client_bytes_per_second = uint64_t{1} << 30; ///< per sending client
   /// A relayed channel whose client lost its connection (without closing
   /// it) is kept this long for the client to come back and re-present the
   /// relay token (proto::RelayResume); after a coordinator restart, the
@@ -62,13 +62,13 @@ struct CONEC_API CoordinatorLimits {
   /// holds beyond its stream's flow control before the group's policy acts
   /// (drop-oldest drops, lossless pauses the senders). A member that takes
   /// nothing for group_member_deadline while messages wait is removed.
-  size_t max_groups = 10'000;
-  size_t max_group_members = 1'000;
-  size_t max_groups_per_client = 64;
-  size_t group_max_message = 1 << 20;
-  size_t group_queue_bytes = 8 << 20;
-  size_t group_queue_messages = 65'536;
-  Duration group_member_deadline = 10 * kSecond;
+  size_t max_groups = 10'000;                    ///< groups at once
+  size_t max_group_members = 1'000;              ///< members of one group
+  size_t max_groups_per_client = 64;             ///< memberships of one client
+  size_t group_max_message = 1 << 20;            ///< the largest post, in bytes
+  size_t group_queue_bytes = 8 << 20;            ///< one member's queue, in bytes
+  size_t group_queue_messages = 65'536;          ///< one member's queue, in messages
+  Duration group_member_deadline = 10 * kSecond; ///< a member stuck this long is removed
 };
 
 /// A client asking to register, as the authorization callback sees it. The
@@ -111,18 +111,20 @@ struct CONEC_API CoordinatorOptions {
 
 /// A registered client as the directory shows it.
 struct CONEC_API ClientInfo {
-  std::string id;
+  std::string id;           ///< its registered id
   SockAddr address;         ///< as observed (server-reflexive)
   std::string fingerprint;  ///< of its certificate
-  size_t channels = 0;
+  size_t channels = 0;      ///< channels it is an end of
 };
 
 /// One channel the coordinator introduced and still relays for.
 struct CONEC_API ChannelInfo {
-  uint64_t id = 0;
-  std::string initiator, acceptor;
-  bool active = false; ///< the acceptor accepted
-  uint64_t relayed_datagrams = 0, relayed_bytes = 0; ///< forwarded for it so far
+  uint64_t id = 0;               ///< the coordinator's channel number
+  std::string initiator;         ///< the id that asked for it
+  std::string acceptor;          ///< the id it was offered to
+  bool active = false;           ///< the acceptor accepted
+  uint64_t relayed_datagrams = 0; ///< forwarded for it so far
+  uint64_t relayed_bytes = 0;    ///< forwarded for it so far
 };
 
 /// One group as Coordinator::groups() shows it.
@@ -134,12 +136,12 @@ struct CONEC_API GroupInfo {
 
 /// Counters for tests, logs and benchmarks.
 struct CONEC_API CoordinatorStats {
-  uint64_t clients_registered = 0;
-  uint64_t clients_refused = 0;
-  uint64_t introductions = 0;
-  uint64_t protocol_errors = 0;
-  uint64_t relayed_datagrams = 0;
-  uint64_t relayed_bytes = 0;
+  uint64_t clients_registered = 0;    ///< Hellos accepted
+  uint64_t clients_refused = 0;       ///< Hellos refused (any RefuseCode)
+  uint64_t introductions = 0;         ///< channels asked for
+  uint64_t protocol_errors = 0;       ///< connections closed for malformed input
+  uint64_t relayed_datagrams = 0;     ///< datagrams forwarded between channel ends
+  uint64_t relayed_bytes = 0;         ///< bytes of those
   uint64_t relay_dropped_token = 0;   ///< unknown or dead allocation
   uint64_t relay_dropped_address = 0; ///< not from either side's authenticated address
   uint64_t relay_dropped_rate = 0;    ///< over the allocation's or the sender's budget
@@ -149,7 +151,7 @@ struct CONEC_API CoordinatorStats {
   uint64_t closed_no_hello = 0;       ///< connections that did not register in time
   uint64_t closed_over_limit = 0;     ///< connections beyond max_clients, or over a per-client bound
   uint64_t streams_refused = 0;       ///< data streams no handler took (reset)
-  uint64_t groups_created = 0;
+  uint64_t groups_created = 0;        ///< groups that came into being
   uint64_t group_posts = 0;           ///< messages members sent to their groups
   uint64_t group_deliveries = 0;      ///< messages queued for members (one shared frame each post)
   uint64_t group_dropped = 0;         ///< dropped for members that fell behind (drop-oldest)
@@ -167,7 +169,9 @@ public:
 };
 
 /// A coordinator serving on one UDP socket. The application owns it; it owns
-/// every client connection. Destroy it before its Loop.
+/// every client connection. Destroy it before its Loop. It may be destroyed
+/// from its callbacks (the handler's, authorize): nothing more is reported or
+/// asked then, and its resources are freed at the end of the loop iteration.
 class CONEC_API Coordinator {
 public:
   /// Binds and starts serving. Errors: usage (options: address, certificate,

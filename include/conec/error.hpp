@@ -72,7 +72,9 @@ template <class T> using Result = std::expected<T, Error>;
 /// What a function returning Result<T> returns on failure.
 using Failure = std::unexpected<Error>;
 #else
+/// A T, or the Error that prevented it (std::expected's stand-in on g++ 12).
 template <class T> using Result = compat::expected<T, Error>;
+/// What a function returning Result<T> returns on failure.
 using Failure = compat::unexpected<Error>;
 #endif
 

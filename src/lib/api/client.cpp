@@ -1,7 +1,6 @@
-#include <cstdlib>
-
 #include "api/client_impl.hpp"
-#include "api/guard_calls.hpp"
+#include "loop/loop.hpp"
+#include "util/guard.hpp"
 #include "proto/control.hpp"
 #include "tls/identity.hpp"
 #include "util/log.hpp"
@@ -86,12 +85,14 @@ Result<client::ClientOptions> internal_options(ClientOptions o) {
 }
 
 ClientImpl::~ClientImpl() {
-  if (calling_ > 0) {
-    // The internal Client is inside this very callback: freeing it now
-    // would return into freed memory. Fail loudly instead.
-    CONEC_ERROR("conec::Client destroyed inside its own handler callback (stop the loop or close() instead)");
-    std::abort();
-  }
+  if (!inner_ || guarded_depth == 0) return; // no library code below us: inner_ goes now
+  // Destroyed from inside a callback (ours, a stream handler's, a timer's):
+  // library code of the internal Client is still on the stack. Silence it
+  // now (nothing reaches the application again) and free it once that
+  // code has returned.
+  inner_->silence();
+  std::shared_ptr<client::Client> inner(std::move(inner_));
+  loop::destroy_later(inner->loop(), [inner]() mutable { inner.reset(); });
 }
 
 Result<void> ClientImpl::start(Loop &loop, client::ClientOptions options) {
@@ -103,8 +104,7 @@ Result<void> ClientImpl::start(Loop &loop, client::ClientOptions options) {
 
 void ClientImpl::open_channel(const std::string &peer, OpenCallback done) {
   inner_->open_channel(peer, [this, done = std::move(done)](Result<channel::Channel *> r) {
-    CallDepth depth(calling_);
-    if (!r) return done(fail(r.error()));
+      if (!r) return done(fail(r.error()));
     done(static_cast<conec::Channel *>(*r));
   });
 }
@@ -115,31 +115,24 @@ std::string ClientImpl::observed_address() const {
 }
 
 void ClientImpl::on_registered(client::Client &) {
-  CallDepth depth(calling_);
   handler_.on_registered(*this);
 }
 void ClientImpl::on_disconnected(client::Client &, const Error &error) {
-  CallDepth depth(calling_);
   handler_.on_disconnected(*this, error);
 }
 void ClientImpl::on_coordinator_lost(client::Client &, const Error &error) {
-  CallDepth depth(calling_);
   handler_.on_coordinator_lost(*this, error);
 }
 bool ClientImpl::on_channel_offer(client::Client &, const std::string &peer) {
-  CallDepth depth(calling_);
   return handler_.on_channel_offer(*this, peer);
 }
 void ClientImpl::on_peer_channel(client::Client &, channel::Channel &ch) {
-  CallDepth depth(calling_);
   handler_.on_channel(*this, ch);
 }
 void ClientImpl::on_peer_stream(client::Client &, channel::Channel &ch, channel::Stream &s) {
-  CallDepth depth(calling_);
   handler_.on_stream(*this, ch, s);
 }
 void ClientImpl::on_peer_closed(client::Client &, channel::Channel &ch, const Error &error) {
-  CallDepth depth(calling_);
   handler_.on_channel_closed(*this, ch, error);
 }
 

@@ -37,7 +37,6 @@ private:
 
   conec::ClientHandler &handler_;
   std::unique_ptr<client::Client> inner_;
-  int calling_ = 0; // >0 while a handler callback runs: destroying us then is a bug we report
 };
 
 // The options as client::Client takes them. Errors: usage, naming the option.

@@ -1,10 +1,10 @@
 // The public conec::Coordinator (include/conec/coordinator.hpp) over
 // coord::Coordinator.
-#include <cstdlib>
+#include <memory>
 
-#include "api/guard_calls.hpp"
 #include "coord/coordinator.hpp"
-#include "util/log.hpp"
+#include "loop/loop.hpp"
+#include "util/guard.hpp"
 
 namespace conec::api {
 
@@ -14,13 +14,15 @@ class CoordinatorImpl final : public conec::Coordinator, private coord::Coordina
 public:
   explicit CoordinatorImpl(conec::CoordinatorHandler *handler) : handler_(handler ? *handler : default_) {}
   ~CoordinatorImpl() override {
-    if (calling_ > 0) {
-      CONEC_ERROR("conec::Coordinator destroyed inside its own handler callback (stop the loop instead)");
-      std::abort();
-    }
+    if (!inner_ || guarded_depth == 0) return; // no library code below us: inner_ goes now
+    // From inside a callback: as conec::Client (api/client.cpp).
+    inner_->silence();
+    std::shared_ptr<coord::Coordinator> inner(std::move(inner_));
+    loop::destroy_later(*loop_, [inner]() mutable { inner.reset(); });
   }
 
   Result<void> start(Loop &loop, coord::CoordinatorOptions options) {
+    loop_ = &loop;
     auto created = coord::Coordinator::create(loop, std::move(options), this);
     if (!created) return fail(created.error());
     inner_ = std::move(*created);
@@ -36,19 +38,13 @@ public:
   void shutdown() override { inner_->shutdown(); }
 
 private:
-  void on_client_registered(const ClientInfo &info, channel::Channel &) override {
-    CallDepth depth(calling_);
-    handler_.on_client_registered(info);
-  }
-  void on_client_left(const std::string &id, const Error &error) override {
-    CallDepth depth(calling_);
-    handler_.on_client_left(id, error);
-  }
+  void on_client_registered(const ClientInfo &info, channel::Channel &) override { handler_.on_client_registered(info); }
+  void on_client_left(const std::string &id, const Error &error) override { handler_.on_client_left(id, error); }
 
   conec::CoordinatorHandler default_;
   conec::CoordinatorHandler &handler_;
+  Loop *loop_ = nullptr;
   std::unique_ptr<coord::Coordinator> inner_;
-  int calling_ = 0;
 };
 
 Failure option_error(const std::string &option, const std::string &why) {

@@ -27,6 +27,10 @@ Channel::~Channel() {
   session_.reset(); // closes the connection (code 0) unless already closed
 }
 
+void Channel::silence() {
+  for (auto &[id, state] : streams_) state->handler_ = nullptr;
+}
+
 Result<Stream> Channel::open_stream(bool bidirectional, const proto::StreamLabel &label) {
   if (!session_->is_open())
     return fail(ErrorCategory::transport, "channel", "cannot open a stream: the channel is closed");

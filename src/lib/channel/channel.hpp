@@ -116,6 +116,9 @@ public:
   size_t stream_count() const override { return streams_.size(); }
 
   void set_handler(ChannelHandler &handler) { handler_ = &handler; }
+  // Detaches every stream's handler: no StreamHandler hears of this channel
+  // again (client::Client::silence()).
+  void silence();
   net::Session &session() { return *session_; }
   // Why the channel ended, once on_closed has been reported.
   const std::optional<Error> &closed_error() const { return closed_error_; }

@@ -26,7 +26,7 @@ public:
   }
   void on_stream(channel::Channel &ch, channel::Stream &stream) override {
     if (!current(ch)) return stream.reset();
-    client_.handler_.on_coordinator_stream(client_, stream);
+    client_.handler_->on_coordinator_stream(client_, stream);
   }
   void on_control(channel::Channel &ch, proto::ControlMessage message) override {
     if (current(ch)) client_.on_control(std::move(message));
@@ -47,7 +47,7 @@ quic::ConnectionHandler placeholder_handler;
 } // namespace
 
 Client::Client(loop::Loop &loop, ClientOptions options, ClientHandler &handler)
-    : loop_(loop), options_(std::move(options)), handler_(handler), trust_(options_.peer_trust) {}
+    : loop_(loop), options_(std::move(options)), handler_(&handler), trust_(options_.peer_trust) {}
 
 Client::~Client() {
   reconnect_timer_.reset();
@@ -156,23 +156,25 @@ bool Client::worth_reconnecting(const Error &reason) const {
 }
 
 void Client::open_channel(const std::string &peer, OpenCallback done) {
-  if (!registered_) {
-    done(fail(ErrorCategory::transport, "client", "not registered with the coordinator"));
-    return;
-  }
+  // Every answer comes from the loop, never from inside this call (the
+  // caller may destroy us in the callback): an immediate failure too.
+  std::optional<Error> failed;
   uint64_t request_id = next_request_++;
-  if (auto r = coordinator_->send_control(proto::ChannelRequest{request_id, peer}); !r) {
-    done(fail(r.error()));
-    return;
+  if (!registered_) {
+    failed = Error{ErrorCategory::transport, 0, "client", "not registered with the coordinator"};
+  } else if (auto r = coordinator_->send_control(proto::ChannelRequest{request_id, peer}); !r) {
+    failed = r.error();
   }
+  Error why = failed ? *failed
+                     : Error{ErrorCategory::timeout, 0, "client",
+                             "no answer from the coordinator about a channel to '" + peer + "'"};
   PendingRequest &req = requests_[request_id];
   req.peer = peer;
   req.done = std::move(done);
-  req.timeout = std::make_unique<loop::Timer>(loop_, [this, request_id, peer] {
-    fail_request(request_id, Error{ErrorCategory::timeout, 0, "client",
-                                   "no answer from the coordinator about a channel to '" + peer + "'"});
+  req.timeout = std::make_unique<loop::Timer>(loop_, [this, request_id, why = std::move(why)] {
+    fail_request(request_id, why);
   });
-  req.timeout->start(options_.request_timeout / kMillisecond);
+  req.timeout->start(failed ? 0 : options_.request_timeout / kMillisecond);
 }
 
 void Client::fail_request(uint64_t request_id, Error error) {
@@ -196,7 +198,7 @@ void Client::on_control(proto::ControlMessage message) {
       resume_relays();
     }
     ever_registered_ = true;
-    handler_.on_registered(*this);
+    handler_->on_registered(*this);
   } else if (auto *r = std::get_if<proto::Refused>(&message)) {
     link_handler_->refused = Error{ErrorCategory::peer, static_cast<int64_t>(r->code), "client",
                                    "coordinator refused us: " + r->reason};
@@ -233,7 +235,7 @@ void Client::disconnected(const Error &error) {
     if (was_registered) {
       CONEC_INFO("client: lost the coordinator ({}); reconnecting, {} peer channel(s) kept", reason.message,
                  links_.size());
-      handler_.on_coordinator_lost(*this, reason);
+      handler_->on_coordinator_lost(*this, reason);
     } else {
       CONEC_INFO("client: reconnection to the coordinator failed: {}", reason.message);
     }
@@ -243,7 +245,7 @@ void Client::disconnected(const Error &error) {
     return;
   }
   CONEC_INFO("client: coordinator connection over: {}", reason.message);
-  handler_.on_disconnected(*this, reason);
+  handler_->on_disconnected(*this, reason);
 }
 
 void Client::close() {
@@ -252,6 +254,19 @@ void Client::close() {
   for (auto &[id, link] : links_)
     if (link->channel) link->channel->close(0, "client closing");
   if (coordinator_) coordinator_->close(0, "client closing");
+}
+
+void Client::silence() {
+  static ClientHandler nobody; // every event ignored
+  handler_ = &nobody;
+  requests_.clear(); // their callbacks were moved out before any of them ran
+  closing_ = true;   // and no reconnecting
+  if (reconnect_timer_) reconnect_timer_->stop();
+  for (auto &[id, link] : links_)
+    if (link->channel) link->channel->silence();
+  for (auto &link : dead_links_)
+    if (link->channel) link->channel->silence();
+  if (coordinator_) coordinator_->silence();
 }
 
 void Client::reap() { dead_links_.clear(); }

@@ -118,6 +118,11 @@ public:
   const net::EndpointStats &endpoint_stats() const { return endpoint_->stats(); }
   // Closes every channel and the coordinator connection.
   void close();
+  // From now on nothing reaches the application: no handler event, no
+  // open_channel callback, no stream handler on any channel. For a Client
+  // its owner destroyed from inside a callback its code is still running
+  // (api/ frees it later with loop::destroy_later).
+  void silence();
   // After close(): every close packet is on the wire (net::Endpoint::closes_sent).
   bool closes_sent() const { return endpoint_->closes_sent(); }
 
@@ -160,7 +165,7 @@ private:
 
   loop::Loop &loop_;
   ClientOptions options_;
-  ClientHandler &handler_;
+  ClientHandler *handler_; // never null (silence() points it at a no-op one)
   std::unique_ptr<net::Endpoint> endpoint_;
   std::unique_ptr<CoordinatorLink> link_handler_;
   std::unique_ptr<channel::Channel> coordinator_;

@@ -16,7 +16,7 @@ struct PeerLink final : channel::ChannelHandler {
 
   void on_open(channel::Channel &) override { client.link_open(*this); }
   void on_stream(channel::Channel &ch, channel::Stream &stream) override {
-    client.handler_.on_peer_stream(client, ch, stream);
+    client.handler_->on_peer_stream(client, ch, stream);
   }
   void on_closed(channel::Channel &, const Error &error) override { client.link_closed(*this, error); }
 

@@ -93,7 +93,7 @@ void Client::introduced(const proto::Introduction &intro) {
   if (intro.role == 1) { // acceptor: the coordinator offers a channel from intro.peer
     bool wanted = false;
     for (auto &[id, req] : requests_) wanted |= proto::canonical_id(req.peer) == proto::canonical_id(intro.peer);
-    if (!wanted && !handler_.on_channel_offer(*this, intro.peer)) {
+    if (!wanted && !handler_->on_channel_offer(*this, intro.peer)) {
       (void)coordinator_->send_control(proto::IntroductionReply{intro.channel_id, false, "declined"});
       return;
     }
@@ -213,7 +213,7 @@ void Client::hand_over(PeerLink &link) {
     requests_.erase(it);
     done(link.channel.get());
   }
-  if (answered.empty() && !link.initiator) handler_.on_peer_channel(*this, *link.channel);
+  if (answered.empty() && !link.initiator) handler_->on_peer_channel(*this, *link.channel);
 }
 
 // Requests this channel answers: the one it was opened for, and those the
@@ -312,7 +312,7 @@ void Client::link_closed(PeerLink &link, const Error &error) {
   link.closed = true;
   endpoint_->remove_relay(link.token);
   for (uint64_t id : requests_for(link)) fail_request(id, error);
-  if (link.open) handler_.on_peer_closed(*this, *link.channel, error);
+  if (link.open) handler_->on_peer_closed(*this, *link.channel, error);
   auto it = links_.find({link.channel_id, link.initiator});
   if (it != links_.end() && it->second.get() == &link) {
     dead_links_.push_back(std::move(it->second));

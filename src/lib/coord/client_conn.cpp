@@ -113,6 +113,7 @@ Result<void> ClientConn::authorize(const std::string &id) const {
 }
 
 std::optional<std::string> ClientConn::application_refusal(const std::string &id) const {
+  if (coord_.silenced_) return "the coordinator is shutting down"; // its owner is gone
   const auto &authorize = coord_.options_.authorize;
   if (!authorize) return std::nullopt;
   AuthRequest request;

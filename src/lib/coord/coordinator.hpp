@@ -99,6 +99,14 @@ public:
   channel::Channel *client_channel(const std::string &id);
   // Closes every connection gracefully ("coordinator shutting down").
   void shutdown();
+  // From now on no event reaches the handler and the authorize callback is
+  // never called again (clients are refused instead). For a Coordinator its
+  // owner destroyed from inside a callback (api/ frees it later with
+  // loop::destroy_later).
+  void silence() {
+    handler_ = &default_handler_;
+    silenced_ = true;
+  }
   // Connections still open (registered or not), incl. those closing.
   size_t connection_count() const { return endpoint_->connection_count(); }
   const CoordinatorStats &stats() const { return stats_; }
@@ -147,6 +155,7 @@ private:
   CoordinatorOptions options_;
   CoordinatorHandler default_handler_;
   CoordinatorHandler *handler_;
+  bool silenced_ = false; // silence(): authorize is not called
   std::unique_ptr<net::Endpoint> endpoint_;
   std::map<ClientConn *, std::unique_ptr<ClientConn>> conns_;
   std::vector<ClientConn *> dead_;

@@ -1,3 +1,7 @@
+#include <map>
+#include <mutex>
+#include <vector>
+
 #include "loop/internal.hpp"
 #include "util/guard.hpp"
 
@@ -75,5 +79,61 @@ Deferred::~Deferred() {
 void Deferred::schedule() { impl_->poster.arm(); }
 
 bool Deferred::pending() const { return impl_->poster.armed(); }
+
+namespace {
+
+// Objects waiting for destroy_later, per Loop. Loops may run on different
+// threads, hence the lock; it is never held while an object is destroyed.
+struct Graveyard {
+  std::unique_ptr<Deferred> sweeper;
+  std::vector<std::function<void()>> pending;
+};
+std::mutex graves_lock;
+std::map<const Loop *, Graveyard> graves;
+
+std::vector<std::function<void()>> take_pending(const Loop &loop) {
+  std::lock_guard lock(graves_lock);
+  auto it = graves.find(&loop);
+  if (it == graves.end()) return {};
+  return std::exchange(it->second.pending, {});
+}
+
+} // namespace
+
+void destroy_later(Loop &loop, std::function<void()> destroy) {
+  std::unique_ptr<Deferred> created;
+  Deferred *sweeper = nullptr;
+  {
+    std::lock_guard lock(graves_lock);
+    Graveyard &g = graves[&loop];
+    g.pending.push_back(std::move(destroy));
+    if (!g.sweeper) {
+      // Made outside the map's lifetime rules: the sweeper only empties
+      // `pending`; flush_graves() destroys it with the Graveyard.
+      g.sweeper = std::make_unique<Deferred>(loop, [&loop] {
+        for (auto &d : take_pending(loop)) d();
+      });
+    }
+    sweeper = g.sweeper.get();
+  }
+  sweeper->schedule();
+}
+
+// Loop::close(): what is still waiting is destroyed now, then the sweeper.
+void flush_graves(Loop &loop) {
+  for (;;) {
+    auto pending = take_pending(loop);
+    if (pending.empty()) break;
+    for (auto &d : pending) d();
+  }
+  std::unique_ptr<Deferred> sweeper;
+  {
+    std::lock_guard lock(graves_lock);
+    auto it = graves.find(&loop);
+    if (it == graves.end()) return;
+    sweeper = std::move(it->second.sweeper);
+    graves.erase(it);
+  }
+}
 
 } // namespace conec::loop

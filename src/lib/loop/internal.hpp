@@ -106,3 +106,8 @@ Result<FdKind> open_fd(uv_loop_t *loop, int fd, bool for_reading, StreamHandle &
 void close_owned_fd(int fd);
 
 } // namespace conec::loop::detail
+
+namespace conec::loop {
+// Destroys what destroy_later() still holds for `loop` (Loop::close()).
+void flush_graves(Loop &loop);
+} // namespace conec::loop

@@ -91,7 +91,11 @@ Loop::Loop() : owned_(true) {
 Loop::Loop(uv_loop_s *uv_loop) : loop_(uv_loop), owned_(false) {}
 
 Loop::~Loop() {
-  if (closed_ || !owned_) return;
+  if (closed_) return;
+  if (!owned_) {
+    loop::flush_graves(*this); // nothing may outlive the Loop, borrowed or not
+    return;
+  }
   auto closed = close();
   if (!closed) {
     // Handles still reference the uv_loop_t: freeing it would turn their
@@ -114,6 +118,7 @@ void Loop::update_time() { uv_update_time(as_uv(loop_)); }
 
 Result<void> Loop::close() {
   if (closed_) return {};
+  loop::flush_graves(*this); // objects destroyed from inside callbacks (loop::destroy_later)
   if (!owned_) {
     closed_ = true; // the embedder owns the uv_loop_t and closes it
     return {};

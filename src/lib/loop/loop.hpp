@@ -60,6 +60,13 @@ private:
   Impl *impl_;
 };
 
+// Runs `destroy` at the end of the current loop iteration, or in
+// Loop::close() (or ~Loop) at the latest, whichever comes first. For an
+// object destroyed by its owner from inside a callback that its own code is
+// still running (api/: Client, Coordinator): it is silenced at once and
+// freed once that code has returned. `destroy` must not call the application.
+void destroy_later(Loop &loop, std::function<void()> destroy);
+
 // Delivers a POSIX signal on the loop (libuv installs the process-wide
 // handler while at least one Signal for signum exists, and restores the
 // default disposition after the last one). An invalid signum is logged as an

@@ -17,9 +17,19 @@ std::string describe_exception(std::exception_ptr e);
 // Logs an exception that escaped a callback (`where`: "timer", ...).
 void log_escaped(const char *where, const std::string &what) noexcept;
 
+// How many guarded() calls are running on this thread. Every callback from
+// C into conec goes through guarded(), so > 0 means library code is on the
+// stack below the caller: an object it may still touch must not be freed
+// now (api/ then destroys a Client or Coordinator with loop::destroy_later).
+inline thread_local int guarded_depth = 0;
+
 // Runs `f`; returns whether it finished without throwing. On an exception
 // `what` (if given) receives its text; it is logged either way.
 template <class F> bool guarded(const char *where, F &&f, std::string *what = nullptr) noexcept {
+  struct Depth {
+    Depth() { ++guarded_depth; }
+    ~Depth() { --guarded_depth; }
+  } depth;
   try {
     std::forward<F>(f)();
     return true;
