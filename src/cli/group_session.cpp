@@ -52,8 +52,8 @@ public:
       CONEC_WARN("@{} exists already and is {}: --lossless applies only to the member that creates a group",
                  g.name(), proto::to_string(j.policy));
   }
-  void on_message(client::Group &g, const std::string &sender, Bytes payload) override {
-    if (!first_sender_) first_sender_ = sender;
+  void on_message_view(client::Group &g, std::string_view sender, ByteView payload) override {
+    if (!first_sender_) first_sender_ = std::string(sender);
     sink_.write(g.stream(), sender, payload);
   }
   void on_lost(client::Group &g, uint64_t count) override {

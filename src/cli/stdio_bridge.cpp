@@ -88,7 +88,7 @@ OutputSink::OutputSink(loop::Loop &loop, int fd, Framing framing, bool tag)
 
 Result<void> OutputSink::open() { return writer_.open(); }
 
-void OutputSink::write(const channel::Stream &stream, const std::string &sender, const Bytes &message) {
+void OutputSink::write(const channel::Stream &stream, std::string_view sender, ByteView message) {
   if (tag_) {
     batch_.insert(batch_.end(), sender.begin(), sender.end());
     batch_.push_back(':');

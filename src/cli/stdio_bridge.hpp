@@ -5,8 +5,9 @@
 
 #include <functional>
 #include <optional>
-#include <vector>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "channel/channel.hpp"
 #include "loop/loop.hpp"
@@ -66,7 +67,7 @@ public:
   Result<void> open();
   // Queues `message` from `stream`; pauses that stream while the output
   // lags by more than a few MiB.
-  void write(const channel::Stream &stream, const std::string &sender, const Bytes &message);
+  void write(const channel::Stream &stream, std::string_view sender, ByteView message);
   // The stream is going away: stop tracking it (resuming an ended stream
   // would be harmless, this only keeps the list short).
   void forget(const channel::Stream &stream) { std::erase(paused_, stream); }

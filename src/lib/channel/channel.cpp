@@ -28,7 +28,7 @@ Channel::~Channel() {
 }
 
 void Channel::silence() {
-  for (auto &[id, state] : streams_) state->handler_ = nullptr;
+  for (auto &[id, state] : streams_) state->set_handler(nullptr);
 }
 
 Result<Stream> Channel::open_stream(bool bidirectional, const proto::StreamLabel &label) {

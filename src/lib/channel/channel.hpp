@@ -66,6 +66,16 @@ class StreamState; // internal (stream_state.hpp)
 // The internal Channel a handle's stream belongs to (null once it is gone).
 Channel *channel_of(const Stream &stream);
 
+// A StreamHandler that takes each message as a view, valid only during the
+// call: no copy into a Bytes of its own (group fan-out, output sinks). Set
+// with Stream::set_handler like any handler; the stream notices the kind
+// once, there. Messages a paused stream buffered arrive the same way.
+class ViewingHandler : public StreamHandler {
+public:
+  virtual void on_message_view(Stream &, ByteView message) = 0;
+  void on_message(Stream &s, Bytes message) final { on_message_view(s, message); }
+};
+
 // Events of a channel.
 class ChannelHandler {
 public:

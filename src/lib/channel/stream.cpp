@@ -29,10 +29,10 @@ conec::Channel *Stream::channel() const {
   return s ? &s->channel_ : nullptr;
 }
 void Stream::set_handler(StreamHandler &handler) const {
-  if (auto s = state_.lock()) s->handler_ = &handler;
+  if (auto s = state_.lock()) s->set_handler(&handler);
 }
 void Stream::clear_handler() const {
-  if (auto s = state_.lock()) s->handler_ = nullptr;
+  if (auto s = state_.lock()) s->set_handler(nullptr);
 }
 bool Stream::has_handler() const {
   auto s = state_.lock();
@@ -218,22 +218,40 @@ void StreamState::receive(ByteView data, bool fin) {
       if (!alive.expired()) s.channel_.buffered_changed(ptrdiff_t(s.buffered()) - ptrdiff_t(before));
     }
   } account{*this, before, alive};
-  auto fed = reader_.feed(data);
-  // Messages completed before any error are delivered first, in order. The
-  // handler may pause, reset, detach itself or destroy the Channel.
-  while (!read_ended_) {
-    std::optional<Bytes> message = reader_.next();
-    if (!message) break;
-    if (!label_) {
-      if (!take_label(*message)) break;
-      channel_.handler_->on_stream(channel_, self); // the application meets the stream
+  // A viewing handler gets whole messages inside this chunk as views of the
+  // packet's buffer (zero-copy) whenever the reader holds nothing; the
+  // reader assembles only messages that cross chunks (fed just up to their
+  // end, then back to views). Other handlers get every message from the
+  // reader. Order is kept either way: views are taken only when the reader
+  // has nothing before them.
+  ByteView rest = data;
+  Result<void> fed;
+  do {
+    while (viewer_ && label_ && !read_ended_ && !rest.empty()) {
+      auto view = reader_.take(rest);
+      if (!view || !*view) break; // a message crossing the chunk, or an error: feed() has it
+      viewer_->on_message_view(self, **view);
       if (alive.expired()) return;
-      continue;
     }
-    if (!handler_) continue; // nobody listens: discard, keep framing in step
-    handler_->on_message(self, std::move(*message));
-    if (alive.expired()) return;
-  }
+    size_t n = viewer_ && label_ ? reader_.completing(rest) : rest.size();
+    fed = reader_.feed(rest.first(n));
+    rest = rest.subspan(n);
+    // Messages completed before any error are delivered first, in order.
+    // The handler may pause, reset, detach itself or destroy the Channel.
+    while (!read_ended_) {
+      std::optional<Bytes> message = reader_.next();
+      if (!message) break;
+      if (!label_) {
+        if (!take_label(*message)) break; // refused: read_ended_ now
+        channel_.handler_->on_stream(channel_, self); // the application meets the stream
+        if (alive.expired()) return;
+        continue;
+      }
+      if (!handler_) continue; // nobody listens: discard, keep framing in step
+      handler_->on_message(self, std::move(*message));
+      if (alive.expired()) return;
+    }
+  } while (fed && !read_ended_ && !rest.empty());
   // The bytes of this chunk have been handed over (or are a partial message
   // the reader holds): their credit is due unless the reader paused.
   if (read_ended_) { // reset() from a callback

@@ -48,6 +48,11 @@ public:
   const quic::StreamId id_;
   const bool incoming_;
   StreamHandler *handler_ = nullptr;
+  ViewingHandler *viewer_ = nullptr; // handler_, if it takes views
+  void set_handler(StreamHandler *handler) {
+    handler_ = handler;
+    viewer_ = dynamic_cast<ViewingHandler *>(handler);
+  }
   bool read_ended_ = false; // on_end delivered (or no read side)
   bool paused_ = false;
   std::optional<proto::StreamLabel> label_; // nullopt until an incoming stream's label arrived

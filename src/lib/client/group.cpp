@@ -81,8 +81,10 @@ Result<void> Group::leave() {
   return stream_.finish();
 }
 
-void Group::on_message(channel::Stream &, Bytes message) {
-  auto decoded = proto::decode_group_down(std::move(message));
+void Group::on_message_view(channel::Stream &, ByteView message) {
+  if (auto m = proto::peek_group_message(message); m && *m) // the usual case: no copy
+    return handler_.on_message_view(*this, (*m)->sender, (*m)->payload);
+  auto decoded = proto::decode_group_down(message);
   if (!decoded) {
     CONEC_DEBUG("group @{}: {}", name_, decoded.error().message);
     stream_.reset(channel::kErrorProtocol);
@@ -99,7 +101,7 @@ void Group::on_message(channel::Stream &, Bytes message) {
           refusal_ = Error{m.code == proto::RefuseCode::limit ? ErrorCategory::limit : ErrorCategory::peer,
                            static_cast<int64_t>(m.code), "group", "cannot join @" + name_ + ": " + m.reason};
         } else if constexpr (std::is_same_v<T, proto::GroupMessage>) {
-          handler_.on_message(*this, m.sender, std::move(m.payload));
+          handler_.on_message(*this, m.sender, std::move(m.payload)); // not reached: peeked above
         } else if constexpr (std::is_same_v<T, proto::GroupLost>) {
           lost_ += m.count;
           handler_.on_lost(*this, m.count);

@@ -36,6 +36,11 @@ public:
   // The coordinator took us in: the group's policy and bounds.
   virtual void on_joined(Group &, const proto::GroupJoined &) {}
   virtual void on_message(Group &, const std::string & /*sender*/, Bytes /*payload*/) {}
+  // The same message as views valid only during the call (no copies);
+  // the default copies both and calls on_message.
+  virtual void on_message_view(Group &g, std::string_view sender, ByteView payload) {
+    on_message(g, std::string(sender), Bytes(payload.begin(), payload.end()));
+  }
   // `count` messages were dropped for us (we fell behind; drop-oldest),
   // just before the next one.
   virtual void on_lost(Group &, uint64_t /*count*/) {}
@@ -50,7 +55,7 @@ public:
   virtual void on_closed(Group &, const std::optional<Error> &) {}
 };
 
-class Group final : private channel::StreamHandler {
+class Group final : private channel::ViewingHandler {
 public:
   // Joins `name` (without '@'). Errors: usage (not registered, bad name),
   // transport (no coordinator connection). Refusals by the coordinator
@@ -89,7 +94,7 @@ private:
   Group(loop::Loop &loop, std::string name, GroupHandler &handler, channel::Stream stream);
   // Hands the posts batched so far to the stream (one buffer for many).
   void push();
-  void on_message(channel::Stream &, Bytes message) override;
+  void on_message_view(channel::Stream &, ByteView message) override;
   void on_end(channel::Stream &, const std::optional<Error> &error) override;
   void on_writable(channel::Stream &) override;
   void on_closed(channel::Stream &, const std::optional<Error> &error) override;

@@ -32,8 +32,9 @@ Member::Member(GroupHost &host, ClientConn &c, const channel::Stream &stream)
 
 Member::~Member() { stream_.clear_handler(); } // with the host: no callback may reach us
 
-void Member::on_message(channel::Stream &, Bytes message) {
+void Member::on_message_view(channel::Stream &, ByteView message) {
   if (removed_ || leaving_ || doomed_) return;
+  if (auto payload = proto::peek_group_post(message); payload && group) return post(*payload); // the usual case
   auto decoded = proto::decode_group_up(message);
   if (!decoded) {
     ++host_.stats_.protocol_errors;
@@ -52,7 +53,7 @@ void Member::on_message(channel::Stream &, Bytes message) {
     ++host_.stats_.protocol_errors;
     return remove(channel::kErrorProtocol, "a post before GroupJoin");
   }
-  post(std::move(std::get<proto::GroupPost>(**decoded).payload));
+  post(std::get<proto::GroupPost>(**decoded).payload);
 }
 
 void Member::join(const proto::GroupJoin &join) {
@@ -68,7 +69,7 @@ void Member::join(const proto::GroupJoin &join) {
   }
 }
 
-void Member::post(Bytes payload) {
+void Member::post(ByteView payload) {
   if (payload.size() > host_.max_message_)
     return remove(proto::kGroupTooLarge, "a message of " + std::to_string(payload.size()) +
                                              " bytes exceeds the group limit of " + std::to_string(host_.max_message_));

@@ -38,12 +38,12 @@ class ClientConn;
 class GroupHost;
 struct Group;
 
-class Member final : public channel::StreamHandler {
+class Member final : public channel::ViewingHandler {
 public:
   Member(GroupHost &host, ClientConn &client, const channel::Stream &stream);
   ~Member() override;
 
-  void on_message(channel::Stream &, Bytes message) override;
+  void on_message_view(channel::Stream &, ByteView message) override;
   void on_end(channel::Stream &, const std::optional<Error> &error) override;
   void on_writable(channel::Stream &) override;
   void on_closed(channel::Stream &, const std::optional<Error> &error) override;
@@ -71,7 +71,7 @@ public:
 
 private:
   void join(const proto::GroupJoin &join);
-  void post(Bytes payload);
+  void post(ByteView payload);
   // Writes queued frames until the stream blocks; ends the stream once a
   // leaving member's queue is empty.
   void drain();

@@ -16,6 +16,12 @@ constexpr size_t kInitialReserve = size_t{64} << 10;
 // Total length of the varint whose first byte is `first`.
 size_t varint_length(uint8_t first) { return size_t{1} << (first >> 6); }
 
+Error too_large(uint64_t length, size_t max) {
+  return Error{ErrorCategory::limit, 0, "proto",
+               "message of " + std::to_string(length) + " bytes exceeds the maximum message size of " +
+                   std::to_string(max) + " bytes"};
+}
+
 } // namespace
 
 void append_frame_header(Bytes &out, size_t length) { varint_append(out, length); }
@@ -45,9 +51,7 @@ Result<void> MessageReader::feed(ByteView data) {
       // varint_decode cannot fail on a complete header; values are < 2^62.
       uint64_t length = decoded ? decoded->value : 0;
       if (length > max_) {
-        failed_ = Error{ErrorCategory::limit, 0, "proto",
-                        "message of " + std::to_string(length) +
-                            " bytes exceeds the maximum message size of " + std::to_string(max_) + " bytes"};
+        failed_ = too_large(length, max_);
         return fail(*failed_);
       }
       if (length == 0) {
@@ -79,6 +83,30 @@ Result<void> MessageReader::feed(ByteView data) {
     }
   }
   return {};
+}
+
+Result<std::optional<ByteView>> MessageReader::take(ByteView &data) {
+  if (failed_) return fail(*failed_);
+  if (expected_ || !header_.empty() || !ready_.empty() || data.empty()) return std::nullopt;
+  size_t need = varint_length(data[0]);
+  if (data.size() < need) return std::nullopt;
+  auto decoded = varint_decode(data.first(need));
+  uint64_t length = decoded ? decoded->value : 0;
+  if (length > max_) {
+    failed_ = too_large(length, max_);
+    return fail(*failed_);
+  }
+  if (data.size() - need < length) return std::nullopt;
+  ByteView message = data.subspan(need, static_cast<size_t>(length));
+  data = data.subspan(need + static_cast<size_t>(length));
+  return std::optional<ByteView>(message);
+}
+
+size_t MessageReader::completing(ByteView data) const {
+  size_t n = data.size();
+  if (expected_) n = *expected_ - partial_.size();
+  else if (!header_.empty()) n = varint_length(header_[0]) - header_.size();
+  return std::min(n, data.size());
 }
 
 std::optional<Bytes> MessageReader::next() {

@@ -32,6 +32,15 @@ public:
   Result<void> feed(ByteView data);
   // The next whole message, or nullopt if none is complete.
   std::optional<Bytes> next();
+  // Zero-copy alternative to feed() + next(): while the reader holds
+  // nothing, the next whole message in `data` as a view into it (`data`
+  // moves past it); nullopt, `data` untouched, if the reader holds bytes or
+  // `data` does not hold a whole message (feed() it then). Errors as feed()
+  // (the reader fails).
+  Result<std::optional<ByteView>> take(ByteView &data);
+  // How many bytes of `data` feed() needs to finish the message (or the
+  // header) being assembled; all of `data` if nothing is being assembled.
+  size_t completing(ByteView data) const;
   // Call at the stream's clean end: error (protocol) if the stream ended
   // inside a message, naming how many of its bytes arrived.
   Result<void> finish() const;

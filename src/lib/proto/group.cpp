@@ -1,6 +1,7 @@
 #include "proto/group.hpp"
 
 #include <memory>
+#include <utility>
 
 #include "proto/framing.hpp"
 #include "util/varint.hpp"
@@ -34,19 +35,20 @@ public:
     if (v > 1) problem(field, std::to_string(v) + " is not 0 or 1");
     return v == 1;
   }
-  std::string text(const char *field, size_t max) {
+  std::string_view text_view(const char *field, size_t max) {
     uint64_t n = num(field);
     if (error_) return {};
-    if (n > max) return problem(field, std::to_string(n) + " bytes exceeds " + std::to_string(max)), std::string();
-    if (n > in_.size()) return problem(field, "truncated"), std::string();
-    std::string s(reinterpret_cast<const char *>(in_.data()), n);
-    in_ = in_.subspan(n);
+    if (n > max) return problem(field, std::to_string(n) + " bytes exceeds " + std::to_string(max)), std::string_view();
+    if (n > in_.size()) return problem(field, "truncated"), std::string_view();
+    std::string_view s = as_chars(in_.first(static_cast<size_t>(n)));
+    in_ = in_.subspan(static_cast<size_t>(n));
     return s;
   }
+  std::string text(const char *field, size_t max) { return std::string(text_view(field, max)); }
+  ByteView rest_view() { return std::exchange(in_, ByteView()); }
   Bytes rest() {
-    Bytes b(in_.begin(), in_.end());
-    in_ = {};
-    return b;
+    ByteView b = rest_view();
+    return Bytes(b.begin(), b.end());
   }
   size_t left() const { return in_.size(); }
   template <class T> Result<std::optional<T>> done(T message) {
@@ -184,18 +186,20 @@ Result<std::optional<GroupDownMessage>> decode_group_down(ByteView payload) {
   }
 }
 
-Result<std::optional<GroupDownMessage>> decode_group_down(Bytes &&payload) {
+Result<std::optional<GroupMessageView>> peek_group_message(ByteView payload) {
   auto type = varint_decode(payload);
-  if (!type || type->value != kMessage) return decode_group_down(ByteView(payload));
-  Cursor c(ByteView(payload).subspan(type->length), "GroupMessage");
-  GroupMessage m;
-  m.sender = c.text("sender", kMaxIdLength);
-  size_t header = payload.size() - c.left();
-  auto done = c.done<GroupDownMessage>(GroupMessage{});
-  if (!done) return done;
-  payload.erase(payload.begin(), payload.begin() + static_cast<ptrdiff_t>(header));
-  m.payload = std::move(payload);
-  return std::optional<GroupDownMessage>(std::move(m));
+  if (!type || type->value != kMessage) return std::optional<GroupMessageView>();
+  Cursor c(payload.subspan(type->length), "GroupMessage");
+  GroupMessageView m;
+  m.sender = c.text_view("sender", kMaxIdLength);
+  m.payload = c.rest_view();
+  return c.done(m);
+}
+
+std::optional<ByteView> peek_group_post(ByteView payload) {
+  auto type = varint_decode(payload);
+  if (!type || type->value != kPost) return std::nullopt;
+  return payload.subspan(type->length);
 }
 
 size_t group_message_frame_size(std::string_view sender, size_t payload_size) {

@@ -90,9 +90,17 @@ Bytes encode(const GroupDownMessage &message);
 // nullopt: a type this version does not know (skip it). Errors: protocol.
 Result<std::optional<GroupUpMessage>> decode_group_up(ByteView payload);
 Result<std::optional<GroupDownMessage>> decode_group_down(ByteView payload);
-// The same, taking the frame payload over: a GroupMessage's payload is the
-// frame's own buffer, its header cut off in place (no second allocation).
-Result<std::optional<GroupDownMessage>> decode_group_down(Bytes &&payload);
+
+// Zero-copy reads of the two messages that carry data, as views into
+// `payload` (the frequent case: no allocation). nullopt: another type
+// (decode it with the functions above). Errors as decode_group_down.
+struct GroupMessageView {
+  std::string_view sender;
+  ByteView payload;
+};
+Result<std::optional<GroupMessageView>> peek_group_message(ByteView payload);
+// A GroupPost's payload (a post has no other field), or nullopt.
+std::optional<ByteView> peek_group_post(ByteView payload);
 
 // Appends a whole GroupPost frame (header included) to `out`.
 void append_group_post_frame(Bytes &out, ByteView payload);

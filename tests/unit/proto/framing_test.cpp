@@ -241,3 +241,50 @@ TEST_CASE("random garbage never crashes and stays bounded", "[proto]") {
   CHECK(failures > 0);
   CHECK(messages > 0);
 }
+
+TEST_CASE("take() reads whole messages as views and mixes with feed() in one order", "[proto]") {
+  auto messages = corpus();
+  Bytes stream = encode(messages);
+  // Every split point: views while the reader is idle, feed() just up to
+  // the end of a message crossing the split (completing()), views again.
+  for (size_t split : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{70}, stream.size() / 2, stream.size()}) {
+    MessageReader reader(size_t{2} << 20);
+    std::vector<Bytes> got;
+    for (ByteView chunk : {ByteView(stream).first(split), ByteView(stream).subspan(split)}) {
+      while (!chunk.empty()) {
+        auto view = reader.take(chunk);
+        REQUIRE(view);
+        if (*view) {
+          got.emplace_back((*view)->begin(), (*view)->end());
+          continue;
+        }
+        size_t n = reader.completing(chunk);
+        REQUIRE(n > 0);
+        REQUIRE(reader.feed(chunk.first(n)));
+        chunk = chunk.subspan(n);
+        while (auto m = reader.next()) got.push_back(std::move(*m));
+      }
+    }
+    CHECK(got == messages);
+    CHECK(reader.finish());
+  }
+}
+
+TEST_CASE("take() leaves a partial message alone and enforces the maximum size", "[proto]") {
+  Bytes stream = encode({Bytes(10, 1)});
+  ByteView part = ByteView(stream).first(5);
+  MessageReader reader(100);
+  auto none = reader.take(part);
+  REQUIRE(none);
+  CHECK_FALSE(*none);
+  CHECK(part.size() == 5); // untouched: feed() it
+  CHECK(reader.completing(part) == 5);
+
+  Bytes big = encode({Bytes(101, 2)});
+  ByteView whole(big);
+  auto refused = reader.take(whole);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().category == ErrorCategory::limit);
+  CHECK(refused.error().message == "message of 101 bytes exceeds the maximum message size of 100 bytes");
+  CHECK_FALSE(reader.feed(Bytes{0})); // failed for good
+}
