@@ -89,6 +89,7 @@ OutputSink::OutputSink(loop::Loop &loop, int fd, Framing framing, bool tag)
 Result<void> OutputSink::open() { return writer_.open(); }
 
 void OutputSink::write(const channel::Stream &stream, std::string_view sender, ByteView message) {
+  if (batch_.capacity() == 0) batch_.reserve(kBatch); // a fresh batch: no growing copies
   if (tag_) {
     batch_.insert(batch_.end(), sender.begin(), sender.end());
     batch_.push_back(':');

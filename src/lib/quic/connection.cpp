@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdio>
 
 #include "quic/connection_internal.hpp"
 #include "util/log.hpp"
@@ -141,7 +142,17 @@ void Connection::receive(const Path &path, ByteView datagram, uint8_t ecn, Times
   if (rv == NGTCP2_ERR_DRAINING) {
     ngtcp2_connection_close_error ccerr;
     ngtcp2_conn_get_connection_close_error(conn_.get(), &ccerr);
-    enter_closed_state(State::draining, describe_peer_close(ccerr, got_stateless_reset_), now);
+    Error why = describe_peer_close(ccerr, got_stateless_reset_);
+    // Reset right after this process did not run for a while (our timers
+    // fired that late): the peer gave up on us for not answering. Say so
+    // rather than only "it lost the state".
+    if (got_stateless_reset_ && stall_ >= kStallWorthTelling && now - stall_noticed_ < kSecond) {
+      char seconds[32];
+      std::snprintf(seconds, sizeof(seconds), "%.1f", static_cast<double>(stall_) / kSecond);
+      why.message += std::string(" after this process did not run for at least ") + seconds +
+                     " s (stopped or starved): the peer gave up on it meanwhile";
+    }
+    enter_closed_state(State::draining, std::move(why), now);
   } else if (rv == NGTCP2_ERR_DROP_CONN || rv == NGTCP2_ERR_RETRY) {
     enter_closed_state(State::closed, Error{ErrorCategory::transport, rv, "quic", "connection dropped"}, now);
   } else {
@@ -245,6 +256,12 @@ std::optional<std::string> Connection::liveness_failure(Timestamp now) const {
 
 void Connection::handle_timeout(Timestamp now) {
   if (state_ == State::closed) return;
+  // A timer that fires seconds late means the process was not running
+  // (SIGSTOP, a starved machine): remembered to explain what follows.
+  if (Timestamp due = expiry(); due != kNever && now > due + kStallWorthTelling) {
+    stall_ = now - due;
+    stall_noticed_ = now;
+  }
   if (state_ == State::closing || state_ == State::draining) {
     if (now >= terminal_deadline_) state_ = State::closed;
     return;

@@ -294,6 +294,11 @@ private:
   // packet (0: nothing unacknowledged, or the peer spoke since it was sent).
   Timestamp awaiting_since_ = 0;
   Timestamp last_received_ = 0;
+  // The last time a timer of ours fired late by more than kStallWorthTelling
+  // (the process did not run), and by how much.
+  static constexpr Duration kStallWorthTelling = 2 * kSecond;
+  Timestamp stall_noticed_ = 0;
+  Duration stall_ = 0;
   bool handshake_confirmed_ = false;
   bool server_;
   std::unique_ptr<ngtcp2_conn, NgDeleter> conn_;

@@ -126,6 +126,29 @@ TEST_CASE("a client whose server lost the connection learns it from a stateless 
   CHECK(pair.client_events.closed->message.find("stateless reset") != std::string::npos);
 }
 
+TEST_CASE("a stateless reset right after this process did not run says the peer gave up on it", "[quic]") {
+  quic::Config config;
+  config.static_secret = Bytes(32, 7);
+  test::QuicPair pair(config);
+  REQUIRE(pair.run_until([&] { return pair.client_events.handshake && pair.server_events.handshake; }));
+  // As after SIGSTOP: the client's timer fires 9 s after it was due, then
+  // the server, which dropped the client meanwhile, resets its next packet.
+  Timestamp due = pair.client->expiry();
+  REQUIRE(due != kNever);
+  pair.now = due + 9 * kSecond;
+  pair.client->handle_timeout(pair.now);
+  for (const Bytes &cid : pair.server->local_cids()) {
+    uint8_t reset[quic::kMaxUdpPayload];
+    size_t n = quic::write_stateless_reset(reset, cid, config.static_secret, 1200);
+    pair.client->receive(quic::Path{SockAddr::loopback(AF_INET, 40000), SockAddr::loopback(AF_INET, 1719)},
+                         ByteView(reset, n), 0, pair.now);
+  }
+  REQUIRE(pair.client_events.closed);
+  CHECK_THAT(pair.client_events.closed->message,
+             Catch::Contains("stateless reset") && Catch::Contains("did not run for at least 9.0 s") &&
+                 Catch::Contains("the peer gave up on it meanwhile"));
+}
+
 TEST_CASE("malformed inner packets from a relay are dropped before QUIC sees them", "[net][hostile]") {
   loop::Loop loop;
   {
