@@ -1,14 +1,4 @@
-// Test main: Catch2's, plus CONEC_TEST_LOG=trace|debug|info to see the
-// library's log lines while debugging a test (default: warnings only).
-#define CATCH_CONFIG_RUNNER
-#include <catch2/catch.hpp>
-
-#include <cstdlib>
-
+// The internal suites' log level (tests/support/catch_runner.cpp).
 #include "util/log.hpp"
 
-int main(int argc, char **argv) {
-  if (const char *level = std::getenv("CONEC_TEST_LOG"))
-    conec::log::configure(spdlog::level::from_str(level));
-  return Catch::Session().run(argc, argv);
-}
+void conec_test_log_level(const char *level) { conec::log::configure(spdlog::level::from_str(level)); }

@@ -1,0 +1,1 @@
+// Builds the precompiled catch.hpp the test suites reuse (tests/CMakeLists.txt).
