@@ -1,6 +1,5 @@
 #include "api/client_impl.hpp"
-#include "loop/loop.hpp"
-#include "util/guard.hpp"
+#include "api/retire.hpp"
 #include "proto/control.hpp"
 #include "tls/identity.hpp"
 #include "util/log.hpp"
@@ -84,15 +83,12 @@ Result<client::ClientOptions> internal_options(ClientOptions o) {
   return c;
 }
 
+// Destroyed from inside a callback (ours, a stream handler's, a timer's),
+// the internal Client is still running below us: retire() defers it.
 ClientImpl::~ClientImpl() {
-  if (!inner_ || guarded_depth == 0) return; // no library code below us: inner_ goes now
-  // Destroyed from inside a callback (ours, a stream handler's, a timer's):
-  // library code of the internal Client is still on the stack. Silence it
-  // now (nothing reaches the application again) and free it once that
-  // code has returned.
-  inner_->silence();
-  std::shared_ptr<client::Client> inner(std::move(inner_));
-  loop::destroy_later(inner->loop(), [inner]() mutable { inner.reset(); });
+  if (!inner_) return;
+  Loop &loop = inner_->loop(); // before the move: argument order is unspecified
+  retire(loop, std::move(inner_));
 }
 
 Result<void> ClientImpl::start(Loop &loop, client::ClientOptions options) {
@@ -104,7 +100,7 @@ Result<void> ClientImpl::start(Loop &loop, client::ClientOptions options) {
 
 void ClientImpl::open_channel(const std::string &peer, OpenCallback done) {
   inner_->open_channel(peer, [this, done = std::move(done)](Result<channel::Channel *> r) {
-      if (!r) return done(fail(r.error()));
+    if (!r) return done(fail(r.error()));
     done(static_cast<conec::Channel *>(*r));
   });
 }

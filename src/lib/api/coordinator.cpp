@@ -2,9 +2,8 @@
 // coord::Coordinator.
 #include <memory>
 
+#include "api/retire.hpp"
 #include "coord/coordinator.hpp"
-#include "loop/loop.hpp"
-#include "util/guard.hpp"
 
 namespace conec::api {
 
@@ -13,12 +12,9 @@ namespace {
 class CoordinatorImpl final : public conec::Coordinator, private coord::CoordinatorHandler {
 public:
   explicit CoordinatorImpl(conec::CoordinatorHandler *handler) : handler_(handler ? *handler : default_) {}
+  // From inside a callback (the handler's, authorize): retire() defers it.
   ~CoordinatorImpl() override {
-    if (!inner_ || guarded_depth == 0) return; // no library code below us: inner_ goes now
-    // From inside a callback: as conec::Client (api/client.cpp).
-    inner_->silence();
-    std::shared_ptr<coord::Coordinator> inner(std::move(inner_));
-    loop::destroy_later(*loop_, [inner]() mutable { inner.reset(); });
+    if (inner_) retire(*loop_, std::move(inner_));
   }
 
   Result<void> start(Loop &loop, coord::CoordinatorOptions options) {

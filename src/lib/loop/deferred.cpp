@@ -101,15 +101,13 @@ std::vector<std::function<void()>> take_pending(const Loop &loop) {
 } // namespace
 
 void destroy_later(Loop &loop, std::function<void()> destroy) {
-  std::unique_ptr<Deferred> created;
   Deferred *sweeper = nullptr;
   {
     std::lock_guard lock(graves_lock);
     Graveyard &g = graves[&loop];
     g.pending.push_back(std::move(destroy));
     if (!g.sweeper) {
-      // Made outside the map's lifetime rules: the sweeper only empties
-      // `pending`; flush_graves() destroys it with the Graveyard.
+      // One per Loop, reused; flush_graves() destroys it with the Graveyard.
       g.sweeper = std::make_unique<Deferred>(loop, [&loop] {
         for (auto &d : take_pending(loop)) d();
       });
